@@ -1,0 +1,63 @@
+// Tests for policy/tenants: routing, relay protection, postmaster, credentials.
+#include "policy/tenants.h"
+
+#include <gtest/gtest.h>
+
+namespace mx::policy {
+namespace {
+
+// `openssl passwd -6 -salt testsalt secret`
+constexpr const char* kSecretHash =
+    "$6$testsalt$51yaaBMXXXt5vK522YOlIMZ267vqHtMIzc2klcsu3EEv/bkRDU9g3UmkypXf.NvlpPpIPK1nX5zdbCeJBiQbB/";
+
+DirectoryPtr makeDirectory() {
+  std::string err;
+  auto d = Directory::build({{"acme", {"acme.test", "Mail.Acme.Test."}}, {"beta", {"beta.test"}}},
+                            {{"alice", kSecretHash, "beta"}}, &err);
+  EXPECT_TRUE(d) << err;
+  return d;
+}
+
+TEST(Directory, RoutesConfiguredDomainsCaseInsensitively) {
+  auto d = makeDirectory();
+  auto r = d->routeRecipient("Bob@MAIL.acme.test", "");
+  EXPECT_TRUE(r.accepted);
+  EXPECT_EQ(r.tenant, "acme");
+  EXPECT_EQ(d->routeRecipient("x@beta.test.", "").tenant, "beta");
+  EXPECT_EQ(d->routeRecipient("\"odd@local\"@beta.test", "").tenant, "beta");
+}
+
+TEST(Directory, DeniesRelayUnlessAuthenticated) {
+  auto d = makeDirectory();
+  auto r = d->routeRecipient("x@elsewhere.example", "");
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.reply, "550 5.7.1 Relay access denied");
+  auto a = d->routeRecipient("x@elsewhere.example", "alice");
+  EXPECT_TRUE(a.accepted);
+  EXPECT_EQ(a.tenant, "beta");
+}
+
+TEST(Directory, AcceptsBarePostmaster) {
+  auto d = makeDirectory();
+  EXPECT_TRUE(d->routeRecipient("PostMaster", "").accepted);
+  EXPECT_FALSE(d->routeRecipient("someone", "").accepted);
+}
+
+TEST(Directory, Authenticates) {
+  auto d = makeDirectory();
+  EXPECT_EQ(d->authenticate("alice", "secret"), std::optional<std::string>("beta"));
+  EXPECT_FALSE(d->authenticate("alice", "Secret").has_value());
+  EXPECT_FALSE(d->authenticate("mallory", "secret").has_value());
+  EXPECT_FALSE(d->authenticate("alice", "").has_value());
+}
+
+TEST(Directory, RejectsBadConfig) {
+  std::string err;
+  EXPECT_FALSE(Directory::build({{"a", {"x.test"}}, {"b", {"X.test"}}}, {}, &err));
+  EXPECT_NE(err.find("x.test"), std::string::npos);
+  EXPECT_FALSE(Directory::build({{"a", {"x.test"}}}, {{"u", "plaintext", ""}}, &err));
+  EXPECT_NE(err.find("password_hash"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mx::policy
