@@ -1,0 +1,101 @@
+// server/server.h — the I/O shell around smtp::Session: event-loop threads (one per core,
+// each with its own SO_REUSEPORT acceptor per listener and its own spool lane, so nothing
+// on the per-byte path takes a lock), PROXY protocol, STARTTLS and implicit TLS,
+// per-state timeouts, connection limits and graceful drain.
+//
+// Standards: RFC 5321 (transport behaviour: server speaks first, 421 on shutdown),
+// RFC 3207 / RFC 8314 (STARTTLS, implicit TLS on 465), PROXY protocol v1/v2 (proxy_protocol.h).
+//
+// Trust: all peer bytes are untrusted and go only to the PROXY parser or the SMTP session.
+// A PROXY header is honoured only from a peer inside the listener's trusted networks; from
+// anyone else the connection is plain SMTP and "PROXY ..." is just an unknown command.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "policy/tenants.h"
+#include "server/cidr.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/tls.h"
+#include "spool/spool.h"
+
+namespace mx::server {
+
+enum class ListenerKind { kSmtp, kSubmission, kSmtps };
+
+struct ListenerOptions {
+  std::string name;                 // "smtp", "submission", "smtps", or the operator's name
+  ListenerKind kind = ListenerKind::kSmtp;
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;                // 0 picks a free port (tests)
+  bool proxy_protocol = false;      // expect a PROXY header from trusted peers
+  CidrSet trusted_proxies;
+  bool auth_plaintext = false;      // allow AUTH without TLS on this listener
+  bool require_tls = false;         // MAIL/AUTH only after STARTTLS (default on for submission)
+  bool auth_required = false;       // MAIL only after AUTH (default on for submission)
+};
+
+struct ServerOptions {
+  std::string hostname = "localhost";
+  size_t threads = 0;               // 0 = one per core
+  std::vector<ListenerOptions> listeners;
+  uint32_t max_connections = 20000;
+  uint32_t max_connections_per_ip = 100;
+  uint64_t max_message_size = 50ull << 20;
+  uint32_t max_recipients = 100;
+  uint32_t max_errors = 10;
+  uint32_t max_messages_per_session = 0;
+  Millis proxy_header_timeout{10'000};
+  Millis tls_handshake_timeout{30'000};
+  Millis command_timeout{300'000};
+  Millis data_timeout{180'000};
+  Millis drain_timeout{30'000};
+};
+
+// What the server needs from the rest of the process; all must outlive the Server.
+struct ServerDeps {
+  spool::Spool* spool = nullptr;             // laneCount() >= threads
+  const Clock* clock = nullptr;
+  Logger* logger = nullptr;
+  Metrics* metrics = nullptr;
+  TlsContextHolder* tls = nullptr;           // nullptr: no STARTTLS, no smtps listeners
+  policy::DirectoryPtr directory;            // replaced by setDirectory() on reload
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, ServerDeps deps);
+  ~Server();
+
+  // Binds every listener (errors name the listener and address) and starts the threads.
+  Status start();
+  // The port a listener is bound to (after start()), by listener name; 0 if unknown.
+  uint16_t boundPort(const std::string& listener) const;
+
+  // Graceful drain: stop accepting, tell every session to finish (421 4.3.2 between
+  // transactions), and after drain_timeout close what is left. Blocks until all
+  // connections are gone and the threads have exited. Safe to call once, from any thread.
+  void drain();
+
+  // Swaps the tenant directory for new sessions and new recipients (SIGHUP).
+  void setDirectory(policy::DirectoryPtr d);
+  policy::DirectoryPtr directory() const;
+
+  bool draining() const { return draining_.load(); }
+  size_t threadCount() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace mx::server
