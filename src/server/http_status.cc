@@ -56,7 +56,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->result(http::status::not_found);
       res->body() = "not found\n";
     }
-    if (!res->has(http::field::content_type)) res->set(http::field::content_type, "text/plain");
+    if (res->find(http::field::content_type) == res->end()) res->set(http::field::content_type, "text/plain");
     res->prepare_payload();
     if (req.method() == http::verb::head) res->body().clear();
     http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
