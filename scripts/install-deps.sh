@@ -6,7 +6,7 @@ set -euo pipefail
 
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config clang
-  libboost-dev libssl-dev libtomlplusplus-dev nlohmann-json3-dev
+  libboost-dev libssl-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
 )
 TEST_PKGS=(

@@ -1,0 +1,172 @@
+// app/wiring.cc — see wiring.h.
+#include "app/wiring.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "core/clock.h"
+#include "server/http_status.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/server.h"
+#include "server/tls.h"
+#include "spool/spool.h"
+
+namespace mx::app {
+namespace {
+
+server::ListenerKind listenerKind(const std::string& k) {
+  if (k == "submission") return server::ListenerKind::kSubmission;
+  if (k == "smtps") return server::ListenerKind::kSmtps;
+  return server::ListenerKind::kSmtp;
+}
+
+server::ServerOptions serverOptions(const Config& c, size_t threads) {
+  server::ServerOptions o;
+  o.hostname = c.hostname;
+  o.threads = threads;
+  o.max_connections = c.max_connections;
+  o.max_connections_per_ip = c.max_connections_per_ip;
+  o.max_message_size = c.max_message_size;
+  o.max_recipients = c.max_recipients;
+  o.max_errors = c.max_errors;
+  o.max_messages_per_session = c.max_messages_per_session;
+  o.proxy_header_timeout = c.proxy_header_timeout;
+  o.tls_handshake_timeout = c.tls_handshake_timeout;
+  o.command_timeout = c.command_timeout;
+  o.data_timeout = c.data_timeout;
+  o.drain_timeout = c.drain_timeout;
+  for (const auto& l : c.listeners) {
+    server::ListenerOptions lo;
+    lo.name = l.name;
+    lo.kind = listenerKind(l.kind);
+    splitHostPort(l.listen, &lo.address, &lo.port);
+    lo.proxy_protocol = l.proxy_protocol;
+    for (const auto& cidr : l.trusted_proxies) lo.trusted_proxies.add(*server::Cidr::parse(cidr));
+    lo.auth_plaintext = l.auth_plaintext;
+    lo.require_tls = l.require_tls && c.tls_enabled;
+    lo.auth_required = l.auth_required;
+    o.listeners.push_back(std::move(lo));
+  }
+  return o;
+}
+
+int fail(server::Logger& log, const std::string& what) {
+  log.info("fatal", what, std::chrono::system_clock::now());
+  std::fprintf(stderr, "mxgate: %s\n", what.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int runServe(const Config& c) {
+  // Signals are taken synchronously by this thread (sigwait); block them before any other
+  // thread starts so that none of those receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  server::Logger logger;
+  RealClock clock;
+  server::Metrics metrics;
+  std::string error;
+  if (!c.log_file.empty() && !logger.open(c.log_file, &error)) return fail(logger, "log.file: " + error);
+
+  std::unique_ptr<server::TlsContextHolder> tls;
+  if (c.tls_enabled) {
+    if (c.tls_self_signed &&
+        !server::ensureSelfSignedCertificate(c.tls_cert_file, c.tls_key_file, c.hostname, &error))
+      return fail(logger, "tls: " + error);
+    tls = std::make_unique<server::TlsContextHolder>(c.tls_cert_file, c.tls_key_file);
+    if (!tls->reload(&error)) return fail(logger, error);
+  }
+
+  size_t threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
+  spool::SpoolOptions so;
+  so.dir = c.spool_dir;
+  so.lanes = threads;
+  so.segment_bytes = c.spool_segment_size;
+  so.inline_max = c.spool_inline_max;
+  so.fsync = c.spool_fsync;
+  auto spool = spool::Spool::open(so);
+  if (!spool.ok()) return fail(logger, "spool.dir " + c.spool_dir + ": " + spool.error().message());
+
+  auto directory = policy::Directory::build(c.tenants, c.users, &error);
+  if (!directory) return fail(logger, error);
+
+  server::ServerDeps deps;
+  deps.spool = spool->get();
+  deps.clock = &clock;
+  deps.logger = &logger;
+  deps.metrics = &metrics;
+  deps.tls = tls.get();
+  deps.directory = directory;
+  server::Server server(serverOptions(c, threads), deps);
+  if (Status st = server.start(); !st.ok()) return fail(logger, st.error().message());
+
+  std::unique_ptr<server::HttpStatusServer> http;
+  if (c.http_enabled) {
+    std::string host;
+    uint16_t port = 0;
+    splitHostPort(c.http_listen, &host, &port);
+    server::HttpStatusHandlers h;
+    h.ready = [&server] { return !server.draining(); };
+    h.metrics = [&metrics] { return metrics.renderPrometheus(""); };
+    http = std::make_unique<server::HttpStatusServer>(host, port, std::move(h));
+    if (Status st = http->start(); !st.ok()) return fail(logger, st.error().message());
+  }
+
+  logger.event("started", clock.wall(), [&](JsonWriter& w) {
+    w.field("hostname", c.hostname).field("config", c.source);
+    w.field("threads", static_cast<uint64_t>(threads));
+    w.key("listeners").beginObject();
+    for (const auto& l : c.listeners) w.field(l.name, static_cast<uint64_t>(server.boundPort(l.name)));
+    w.endObject();
+    if (http) w.field("http_port", static_cast<uint64_t>(http->port()));
+  });
+
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      // Reload what can change without dropping sessions: tenants, users, TLS certificate.
+      std::vector<ConfigError> errors;
+      Config next = loadConfig(c.source == "embedded defaults" ? "" : c.source, processEnvironment(), &errors);
+      if (errors.empty()) validateConfig(next, &errors);
+      std::string reload_error;
+      policy::DirectoryPtr d;
+      if (errors.empty()) d = policy::Directory::build(next.tenants, next.users, &reload_error);
+      if (d) server.setDirectory(d);
+      if (tls && !tls->reload(&reload_error)) {}
+      logger.event("reload", clock.wall(), [&](JsonWriter& w) {
+        w.field("ok", errors.empty() && reload_error.empty());
+        if (!errors.empty()) w.field("error", errors.front().format(next.source));
+        else if (!reload_error.empty()) w.field("error", reload_error);
+      });
+      continue;
+    }
+    break;  // SIGTERM / SIGINT
+  }
+
+  logger.info("draining", "stopping listeners; sessions get until server.drain_timeout", clock.wall());
+  server.drain();
+  if (http) http->stop();
+  spool.value()->close();
+  logger.info("stopped", "all sessions closed, spool closed", clock.wall());
+  return 0;
+}
+
+int runParse(const std::vector<std::string>& files, bool pretty) {
+  std::fprintf(stderr, "mxgate parse: not available in this build yet\n");
+  return 3;
+}
+
+}  // namespace mx::app

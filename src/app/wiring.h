@@ -1,0 +1,21 @@
+// app/wiring.h — builds the running gateway from a validated Config: the concrete spool,
+// store, event sink, pipeline, TLS, server and HTTP status endpoint, and runs the signal
+// loop. Also the `parse` subcommand. Only src/app names concrete backends.
+// Trust: the Config has passed validateConfig(); runtime failures (a port in use, an
+// unwritable directory) are reported with the key or path at fault and exit non-zero.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "app/config.h"
+
+namespace mx::app {
+
+// Runs `mxgate serve` until SIGTERM/SIGINT. Returns the process exit code.
+int runServe(const Config& config);
+
+// Runs `mxgate parse FILE... | -`. Returns the process exit code.
+int runParse(const std::vector<std::string>& files, bool pretty);
+
+}  // namespace mx::app

@@ -1,0 +1,168 @@
+// Tests for app/config: defaults, file values, environment overrides, and errors that name
+// the key and the line.
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+namespace mx::app {
+namespace {
+
+std::string writeTemp(const std::string& text) {
+  char path[] = "/tmp/mxgate_config_test_XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string joined(const std::vector<ConfigError>& errors, const std::string& source) {
+  std::string s;
+  for (const auto& e : errors) s += e.format(source) + "\n";
+  return s;
+}
+
+TEST(Config, EmbeddedDefaultsAreValid) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {}, &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  ASSERT_EQ(c.listeners.size(), 3u);
+  EXPECT_EQ(c.listeners[0].listen, "127.0.0.1:2525");
+  EXPECT_EQ(c.listeners[1].kind, "submission");
+  EXPECT_TRUE(c.listeners[1].auth_required);
+  EXPECT_TRUE(c.listeners[1].require_tls);
+  EXPECT_EQ(c.http_listen, "127.0.0.1:8025");
+  EXPECT_EQ(c.events_file, "var/events.jsonl");
+}
+
+TEST(Config, FileValuesAndUnits) {
+  std::string path = writeTemp(R"(
+[server]
+hostname = "mx.example.com"
+threads = 3
+drain_timeout = "45s"
+
+[limits]
+max_message_size = "25MiB"
+
+[timeouts]
+command = "2m"
+data = "500ms"
+
+[[listener]]
+name = "mx"
+kind = "smtp"
+listen = "0.0.0.0:25"
+proxy_protocol = true
+trusted_proxies = ["10.0.0.0/8"]
+
+[[tenant]]
+name = "acme"
+domains = ["acme.test"]
+)");
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  EXPECT_EQ(c.hostname, "mx.example.com");
+  EXPECT_EQ(c.threads, 3u);
+  EXPECT_EQ(c.drain_timeout, Millis(45'000));
+  EXPECT_EQ(c.max_message_size, 25ull << 20);
+  EXPECT_EQ(c.command_timeout, Millis(120'000));
+  EXPECT_EQ(c.data_timeout, Millis(500));
+  ASSERT_EQ(c.listeners.size(), 1u);  // the file's listeners replace the defaults
+  EXPECT_TRUE(c.listeners[0].proxy_protocol);
+  ASSERT_EQ(c.tenants.size(), 1u);
+  EXPECT_EQ(c.tenants[0].domains[0], "acme.test");
+  unlink(path.c_str());
+}
+
+TEST(Config, ErrorsNameKeyAndLine) {
+  std::string path = writeTemp(
+      "[server]\n"
+      "hostname = \"x\"\n"
+      "threads = \"four\"\n"          // line 3: wrong type
+      "hostnme = \"typo\"\n"          // line 4: unknown key
+      "[limits]\n"
+      "max_message_size = \"10 parsecs\"\n"  // line 6
+      "[[listener]]\n"
+      "name = \"a\"\n"
+      "kind = \"smtpx\"\n"
+      "listen = \"nowhere\"\n");
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  validateConfig(c, &errors);
+  std::string all = joined(errors, c.source);
+  EXPECT_NE(all.find(path + ":3: server.threads: must be a non-negative integer"), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":4: server.hostnme: unknown key"), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":6: limits.max_message_size: must be a size"), std::string::npos) << all;
+  EXPECT_NE(all.find(":7: listener.a.kind: must be"), std::string::npos) << all;
+  EXPECT_NE(all.find(":7: listener.a.listen: must be"), std::string::npos) << all;
+  unlink(path.c_str());
+}
+
+TEST(Config, SyntaxErrorHasLine) {
+  std::string path = writeTemp("[server]\nhostname = \"unterminated\n");
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 2);
+  unlink(path.c_str());
+}
+
+TEST(Config, EnvironmentOverridesEveryKind) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {"MXGATE_SERVER_HOSTNAME=env.example", "MXGATE_SPOOL_FSYNC=false",
+                             "MXGATE_LIMITS_MAX_MESSAGE_SIZE=1MiB", "MXGATE_TIMEOUTS_DATA=30s",
+                             "MXGATE_LISTENER_SMTP_LISTEN=0.0.0.0:25",
+                             "MXGATE_LISTENER_EDGE_LISTEN=127.0.0.1:2526",
+                             "MXGATE_LISTENER_EDGE_TRUSTED_PROXIES=10.0.0.0/8, 192.168.0.0/16",
+                             "MXGATE_LISTENER_EDGE_PROXY_PROTOCOL=true",
+                             "MXGATE_TENANT_ACME_DOMAINS=acme.test,acme.example",
+                             "MXGATE_USER_BOB_PASSWORD_HASH=$6$salt$hash", "PATH=/bin"},
+                        &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  EXPECT_EQ(c.hostname, "env.example");
+  EXPECT_FALSE(c.spool_fsync);
+  EXPECT_EQ(c.max_message_size, 1ull << 20);
+  EXPECT_EQ(c.data_timeout, Millis(30'000));
+  EXPECT_EQ(c.listeners[0].listen, "0.0.0.0:25");
+  ASSERT_EQ(c.listeners.size(), 4u);
+  EXPECT_EQ(c.listeners[3].name, "edge");
+  EXPECT_EQ(c.listeners[3].trusted_proxies.size(), 2u);
+  EXPECT_TRUE(c.listeners[3].proxy_protocol);
+  ASSERT_EQ(c.tenants.size(), 2u);
+  EXPECT_EQ(c.tenants[1].domains.size(), 2u);
+  ASSERT_EQ(c.users.size(), 1u);
+  EXPECT_EQ(c.users[0].name, "bob");
+}
+
+TEST(Config, UnknownOrBadEnvironmentIsAnError) {
+  std::vector<ConfigError> errors;
+  loadConfig("", {"MXGATE_SERVER_HOSTNAM=x", "MXGATE_SERVER_THREADS=many"}, &errors);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].key, "MXGATE_SERVER_HOSTNAM");
+  EXPECT_EQ(errors[1].key, "MXGATE_SERVER_THREADS");
+}
+
+TEST(Config, SplitHostPort) {
+  std::string h;
+  uint16_t p;
+  EXPECT_TRUE(splitHostPort("127.0.0.1:25", &h, &p));
+  EXPECT_EQ(h, "127.0.0.1");
+  EXPECT_EQ(p, 25);
+  EXPECT_TRUE(splitHostPort("[::1]:587", &h, &p));
+  EXPECT_EQ(h, "::1");
+  EXPECT_FALSE(splitHostPort("::1:587", &h, &p));
+  EXPECT_FALSE(splitHostPort("host:65536", &h, &p));
+  EXPECT_FALSE(splitHostPort("host", &h, &p));
+}
+
+}  // namespace
+}  // namespace mx::app
