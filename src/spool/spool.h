@@ -47,6 +47,8 @@ struct Envelope {
   std::string auth_user;              // empty if not authenticated
   bool smtputf8 = false;
   bool body_8bit = false;
+
+  bool operator==(const Envelope&) const = default;
 };
 
 struct SpoolOptions {
@@ -55,6 +57,32 @@ struct SpoolOptions {
   uint64_t segment_bytes = 64ull << 20;   // roll to a new segment past this size
   uint64_t inline_max = 1ull << 20;       // bodies larger than this go to a spill file
   bool fsync = true;                      // false only for benchmarks of the null case
+  // Where recovery findings and I/O failures are reported (one line each, no newline).
+  // Empty: stderr. Called from any spool thread; must be thread-safe.
+  std::function<void(std::string_view)> log;
+};
+
+// Counters since open, for metrics and tests. Monotonic; read with Spool::stats().
+struct SpoolStats {
+  uint64_t commits = 0;               // commits acknowledged durable
+  uint64_t commit_failures = 0;       // commits completed with an error (reply 451)
+  uint64_t segment_syncs = 0;         // fdatasyncs of segment files: one per group commit
+  uint64_t spill_syncs = 0;           // fdatasyncs of spill files
+  uint64_t dir_syncs = 0;             // fsyncs of directories
+  uint64_t sync_batches = 0;          // group-commit rounds run by the sync threads
+  uint64_t segments_created = 0;
+  uint64_t segments_deleted = 0;      // fully checkpointed segments removed
+  uint64_t spills_created = 0;
+  uint64_t spills_deleted = 0;
+  uint64_t recovered_records = 0;     // valid, not yet checkpointed records found on open
+  uint64_t torn_tails_truncated = 0;  // segments whose unacknowledged tail was cut on open
+  uint64_t torn_bytes_truncated = 0;
+  uint64_t corrupt_regions = 0;       // corrupt records skipped (on open or while reading)
+  uint64_t corrupt_segments = 0;      // segment files with a bad header, set aside (.corrupt)
+  uint64_t missing_spills = 0;        // records skipped: spill file missing, short or bad CRC
+  uint64_t orphan_spills_removed = 0;
+  uint64_t records_read = 0;          // records handed out by the reader
+  uint64_t checkpoints = 0;
 };
 
 // Collects one message's body. Owned by the I/O thread that created it.
@@ -110,6 +138,9 @@ class Spool {
   virtual std::unique_ptr<Reader> reader() = 0;
   // Stops the sync threads after completing every outstanding commit.
   virtual void close() = 0;
+
+  // Counters since open. Thread-safe.
+  virtual SpoolStats stats() const = 0;
 };
 
 }  // namespace mx::spool
