@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds every libFuzzer target with clang + ASan/UBSan into ./build-fuzz and runs each for
+# N seconds (default 20) over a scratch copy of its corpus (fuzz/corpus/<target>). A crash
+# fails the run and leaves the reproducer in build-fuzz/crashes/<target>/: add it to the
+# corpus once fixed, so the normal test run replays it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_TARGET=${1:-20}
+BUILD=build-fuzz
+if [ ! -f "$BUILD/build.ninja" ]; then
+  CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMXGATE_FUZZ=ON -DMXGATE_TESTS=OFF -DMXGATE_BENCH=OFF
+fi
+targets=$(find fuzz -name CMakeLists.txt -path 'fuzz/*/*' -exec grep -ho 'mx_add_fuzzer([a-z0-9_]*' {} + | sed 's/mx_add_fuzzer(//')
+ninja -C "$BUILD" $targets
+status=0
+for t in $targets; do
+  bin=$(find "$BUILD" -type f -name "$t" -perm -u+x | head -1)
+  work="$BUILD/work/$t"; crashes="$BUILD/crashes/$t"
+  rm -rf "$work"; mkdir -p "$work" "$crashes"
+  [ -d "fuzz/corpus/$t" ] && cp -r "fuzz/corpus/$t/." "$work/"
+  echo "-- $t"
+  if ! "$bin" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=10 \
+      -rss_limit_mb=4096 -artifact_prefix="$crashes/" "$work" 2>"$BUILD/$t.log"; then
+    echo "FUZZ FAILURE in $t (see $BUILD/$t.log and $crashes/)"; tail -40 "$BUILD/$t.log"; status=1
+  else
+    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$BUILD/$t.log" | tr '\n' ' '; echo
+  fi
+done
+exit $status
