@@ -1,0 +1,1032 @@
+// mime/parser.cc — see parser.h. The entity tree (RFC 2045 section 3, RFC 2046 section
+// 5.1.1 delimiters, 5.1.7 unrecognised subtypes as mixed, 5.2.1 message/rfc822, RFC 6532
+// section 3.5 message/global), header blocks (RFC 5322 sections 2.1-2.2), body selection for
+// multipart/alternative (RFC 2046 section 5.1.4: the last alternative is preferred) and
+// multipart/related (RFC 2387 section 3.1: the start part, else the first).
+//
+// Shape: one pass over the buffer per nesting level. A header block is walked line by line
+// with memchr; a multipart body is searched for its delimiter with memmem (glibc's is
+// sublinear for needles this long), and each part is then parsed within its own range, so a
+// missing inner close delimiter cannot swallow the outer message. Leaves are decoded once:
+// text bodies straight into their UTF-8 string, attachments into a reused per-thread buffer
+// that is hashed (or into Part::data when the caller keeps the bytes).
+// Trust: untrusted input; every pointer is checked against the end of its range, recursion
+// is bounded by max_depth (clamped to 256), part count by max_parts.
+#include "mime/parser.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "mime/auth_results.h"
+#include "mime/charset.h"
+#include "mime/decode.h"
+#include "mime/header.h"
+
+namespace mx::mime {
+
+std::string_view errorCodeName(ErrorCode code) {
+  static constexpr std::string_view kNames[] = {
+      "NO_HEADERS",        "HEADER_MALFORMED",     "HEADER_FOLDING",
+      "HEADER_8BIT",       "HEADER_DUPLICATE",     "ENCODED_WORD_INVALID",
+      "ADDRESS_INVALID",   "DATE_INVALID",         "MESSAGE_ID_INVALID",
+      "BOUNDARY_MISSING",  "BOUNDARY_NOT_FOUND",   "CLOSE_DELIMITER_MISSING",
+      "MULTIPART_EMPTY",   "CTE_UNKNOWN",          "CTE_INVALID_FOR_TYPE",
+      "BASE64_INVALID",    "QP_INVALID",           "UUENCODE_INVALID",
+      "CHARSET_UNKNOWN",   "CHARSET_DECODE_ERROR", "CHARSET_REFUSED",
+      "PARAM_INVALID",     "NESTING_TOO_DEEP",     "SIZE_LIMIT",
+      "NUL_BYTES",         "LINE_TOO_LONG",        "OBSOLETE_SYNTAX",
+      "OTHER",             "PART_LIMIT",           "HEADER_LIMIT"};
+  const size_t i = static_cast<size_t>(code);
+  return i < std::size(kNames) ? kNames[i] : "OTHER";
+}
+
+std::string_view severityName(Severity s) {
+  switch (s) {
+    case Severity::kWarning: return "warning";
+    case Severity::kError: return "error";
+    case Severity::kFatal: return "fatal";
+  }
+  return "error";
+}
+
+std::string_view partRoleName(PartRole r) {
+  switch (r) {
+    case PartRole::kContainer: return "container";
+    case PartRole::kMessage: return "message";
+    case PartRole::kBodyText: return "body-text";
+    case PartRole::kBodyHtml: return "body-html";
+    case PartRole::kAttachment: return "attachment";
+    case PartRole::kInline: return "inline";
+    case PartRole::kOther: return "other";
+  }
+  return "other";
+}
+
+namespace {
+
+constexpr uint32_t kHardMaxDepth = 256;
+constexpr size_t kMaxLineLength = 998;  // RFC 5322 section 2.1.1
+
+inline char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+bool nameIs(std::string_view name, std::string_view lower_literal) {
+  if (name.size() != lower_literal.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (lowerAscii(name[i]) != lower_literal[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trimView(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
+                        s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
+                        s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+bool isTextBodyType(const std::string& ct) { return ct == "text/plain" || ct == "text/html"; }
+
+// Reused decode buffer for attachments (capacity kept between messages).
+std::string& scratch() {
+  thread_local std::string s;
+  return s;
+}
+
+// What a subtree of a multipart/alternative can show.
+struct Provides {
+  bool text = false;
+  bool html = false;
+};
+
+class Parser {
+ public:
+  Parser(std::string_view raw, const ParseOptions& options, ParsedMessage& m)
+      : raw_(raw), opt_(options), m_(m),
+        max_depth_(std::min(options.max_depth, kHardMaxDepth)),
+        digester_(options.digester ? options.digester : &builtinDigester()) {}
+
+  void run() {
+    m_.raw = raw_;
+    std::string_view input = raw_;
+    if (input.size() > opt_.max_total_size) {
+      input = input.substr(0, opt_.max_total_size);
+      addError(ErrorCode::kSizeLimit, Severity::kFatal, -1, "", static_cast<int64_t>(input.size()),
+               "message larger than max_total_size; the rest was not parsed");
+      m_.truncated = true;
+    }
+    m_.parsed_size = input.size();
+    m_.parts.reserve(8);
+    parseEntity(input, -1, 0, "1", false, false);
+    m_.top_field_count = m_.parts[0].field_count;
+    m_.header_size = m_.parts[0].header_block.size();
+    detectLineEndings(input);
+    interpretTopFields();
+    assignRoles();
+    decodeLeaves();
+  }
+
+ private:
+  int64_t offsetOf(const char* p) const {
+    if (p >= raw_.data() && p <= raw_.data() + raw_.size()) return p - raw_.data();
+    return -1;
+  }
+
+  void addError(ErrorCode code, Severity sev, int32_t part, std::string_view field,
+                int64_t offset, std::string detail) {
+    // A hostile message could repeat one defect a million times; keep the list bounded.
+    if (m_.errors.size() >= 1000) return;
+    ParseError e;
+    e.code = code;
+    e.severity = sev;
+    e.part = part;
+    e.field.assign(field);
+    e.offset = offset;
+    e.detail = std::move(detail);
+    m_.errors.push_back(std::move(e));
+  }
+
+  void noteDecode(const DecodeNotes& n, int32_t part, std::string_view field, int64_t offset) {
+    if (n.encoded_word_invalid) {
+      addError(ErrorCode::kEncodedWordInvalid, Severity::kWarning, part, field, offset, "");
+    }
+    if (n.raw_8bit) {
+      addError(ErrorCode::kHeader8bit, Severity::kWarning, part, field, offset,
+               "raw 8-bit bytes that are not UTF-8, read as windows-1252");
+    }
+    if (n.charset_unknown) {
+      addError(ErrorCode::kCharsetUnknown, Severity::kWarning, part, field, offset, n.charset);
+    }
+    if (n.charset_error) {
+      addError(ErrorCode::kCharsetDecodeError, Severity::kError, part, field, offset, n.charset);
+    }
+    if (n.param_invalid) {
+      addError(ErrorCode::kParamInvalid, Severity::kWarning, part, field, offset, "");
+    }
+    if (n.address_invalid) {
+      addError(ErrorCode::kAddressInvalid, Severity::kWarning, part, field, offset, "");
+    }
+  }
+
+  // ---------------------------------------------------------------- the tree
+
+  // Parses one entity (header block + body). Returns its index, or -1 past max_parts.
+  int32_t parseEntity(std::string_view entity, int32_t parent, uint32_t depth,
+                      std::string part_id, bool nested, bool digest_child) {
+    if (m_.parts.size() >= opt_.max_parts) {
+      if (!part_limit_reported_) {
+        part_limit_reported_ = true;
+        m_.truncated = true;
+        addError(ErrorCode::kPartLimit, Severity::kFatal, parent, "", offsetOf(entity.data()),
+                 "more than max_parts entities; the rest are not listed");
+      }
+      return -1;
+    }
+    const auto idx = static_cast<int32_t>(m_.parts.size());
+    m_.parts.emplace_back();
+    leafish_.push_back(false);
+    {
+      Part& p = m_.parts.back();
+      p.part_id = std::move(part_id);
+      p.parent = parent;
+      p.depth = depth;
+      p.nested = nested;
+      p.offset = offsetOf(entity.data());
+    }
+    if (parent >= 0) m_.parts[parent].children.push_back(static_cast<uint32_t>(idx));
+    const char* body = parseHeaderBlock(entity, idx, parent < 0);
+    {
+      Part& p = m_.parts[idx];
+      p.header_block = std::string_view(entity.data(), static_cast<size_t>(body - entity.data()));
+      p.body = std::string_view(body, static_cast<size_t>(entity.data() + entity.size() - body));
+    }
+    interpretContentFields(idx, digest_child);
+    const std::string& ct = m_.parts[idx].content_type;
+    const bool multipart = ct.compare(0, 10, "multipart/") == 0;
+    const bool message = ct == "message/rfc822" || ct == "message/global";
+    if (multipart || message) {
+      if (depth + 1 >= max_depth_) {
+        m_.truncated = true;
+        addError(ErrorCode::kNestingTooDeep, Severity::kFatal, idx, "", m_.parts[idx].offset,
+                 "nesting deeper than max_depth; this entity is kept as one opaque part");
+        leafish_[idx] = true;
+      } else if (multipart) {
+        splitMultipart(idx, depth, nested);
+      } else {
+        parseEncapsulated(idx, depth);
+      }
+    }
+    return idx;
+  }
+
+  // Walks the header block at the start of `entity`, appending its fields to m_.fields.
+  // Returns where the body starts.
+  const char* parseHeaderBlock(std::string_view entity, int32_t idx, bool top) {
+    const char* const begin = entity.data();
+    const char* const end = begin + entity.size();
+    const char* p = begin;
+    const auto first = static_cast<uint32_t>(m_.fields.size());
+    m_.parts[idx].first_field = first;
+    int64_t cur = -1;  // index of the field being continued
+    const char* cur_start = nullptr;
+    bool any = false;
+    bool long_line = false;
+    const char* body = end;
+    // An mbox "From " separator line before the first field (not a field: no colon rule).
+    if (top && entity.size() >= 5 && std::memcmp(p, "From ", 5) == 0) {
+      const void* nl = std::memchr(p, '\n', entity.size());
+      p = nl ? static_cast<const char*>(nl) + 1 : end;
+    }
+    const char* const fields_begin = p;
+    while (p < end) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      const char* line_end = nl ? nl : end;
+      const char* content_end = line_end;
+      if (content_end > p && content_end[-1] == '\r') --content_end;
+      const char* next = nl ? nl + 1 : end;
+      if (content_end == p) {  // the blank line
+        body = next;
+        break;
+      }
+      if (static_cast<size_t>(content_end - p) > kMaxLineLength) long_line = true;
+      if (*p == ' ' || *p == '\t') {
+        bool blank = true;
+        for (const char* q = p; q < content_end && blank; ++q) blank = (*q == ' ' || *q == '\t');
+        if (cur >= 0) {
+          if (blank) {
+            addError(ErrorCode::kHeaderFolding, Severity::kWarning, idx, m_.fields[cur].name,
+                     offsetOf(p), "a folded line holds only blanks");
+          }
+          HeaderField& f = m_.fields[cur];
+          f.raw_value = std::string_view(f.raw_value.data(),
+                                         static_cast<size_t>(content_end - f.raw_value.data()));
+          f.length = static_cast<uint32_t>(next - cur_start);
+          p = next;
+          if (static_cast<size_t>(p - begin) > opt_.max_header_bytes) {
+            body = skipOversizedHeader(p, end, idx);
+            break;
+          }
+          continue;
+        }
+        if (blank) {  // blanks before any field: taken as the empty line
+          body = next;
+          break;
+        }
+      }
+      const char* colon =
+          static_cast<const char*>(std::memchr(p, ':', static_cast<size_t>(content_end - p)));
+      const char* name_end = colon;
+      bool valid = colon != nullptr && colon > p;
+      if (valid) {
+        // Obsolete syntax allows blanks between the name and the colon (RFC 5322 4.5).
+        while (name_end > p && (name_end[-1] == ' ' || name_end[-1] == '\t')) --name_end;
+        valid = name_end > p;
+        for (const char* q = p; q < name_end && valid; ++q) {
+          valid = static_cast<unsigned char>(*q) > 32 && static_cast<unsigned char>(*q) < 127;
+        }
+      }
+      if (!valid) {
+        if (!any) {
+          // No header block: the entity is all body (RFC 2045 allows a part without fields
+          // only after a blank line, but real mail and mbox files omit it).
+          if (top) {
+            addError(ErrorCode::kNoHeaders, Severity::kError, idx, "", offsetOf(begin),
+                     "no header block; the whole input is taken as a text body");
+          } else {
+            addError(ErrorCode::kNoHeaders, Severity::kWarning, idx, "", offsetOf(begin),
+                     "part without header block");
+          }
+          body = fields_begin;
+        } else {
+          addError(ErrorCode::kHeaderMalformed, Severity::kWarning, idx, "", offsetOf(p),
+                   "line without a colon ends the header block (no blank line)");
+          body = p;
+        }
+        break;
+      }
+      HeaderField f;
+      f.name = std::string_view(p, static_cast<size_t>(name_end - p));
+      f.raw_value = std::string_view(colon + 1, static_cast<size_t>(content_end - colon - 1));
+      if (name_end != colon) {
+        addError(ErrorCode::kObsoleteSyntax, Severity::kWarning, idx, f.name, offsetOf(p),
+                 "blank between field name and colon");
+      }
+      f.offset = offsetOf(p);
+      f.length = static_cast<uint32_t>(next - p);
+      cur = static_cast<int64_t>(m_.fields.size());
+      cur_start = p;
+      m_.fields.push_back(f);
+      any = true;
+      p = next;
+      if (static_cast<size_t>(p - begin) > opt_.max_header_bytes) {
+        body = skipOversizedHeader(p, end, idx);
+        break;
+      }
+    }
+    if (long_line) {
+      addError(ErrorCode::kLineTooLong, Severity::kWarning, idx, "", offsetOf(begin),
+               "header line longer than 998 bytes");
+    }
+    const size_t block = static_cast<size_t>(body - begin);
+    if (block && std::memchr(begin, 0, block)) {
+      addError(ErrorCode::kNulBytes, Severity::kWarning, idx, "", offsetOf(begin),
+               "NUL bytes in the header block");
+    }
+    m_.parts[idx].field_count = static_cast<uint32_t>(m_.fields.size()) - first;
+    return body;
+  }
+
+  // Past max_header_bytes: skip to the blank line without collecting fields.
+  const char* skipOversizedHeader(const char* p, const char* end, int32_t idx) {
+    m_.truncated = true;
+    addError(ErrorCode::kHeaderLimit, Severity::kFatal, idx, "", offsetOf(p),
+             "header block larger than max_header_bytes; later fields are ignored");
+    while (p < end) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (!nl) return end;
+      const char* next = nl + 1;
+      if (next < end && *next == '\n') return next + 1;
+      if (end - next >= 2 && next[0] == '\r' && next[1] == '\n') return next + 2;
+      p = next;
+    }
+    return end;
+  }
+
+  void interpretContentFields(int32_t idx, bool digest_child) {
+    auto [fb, fe] = m_.fieldsOf(static_cast<size_t>(idx));
+    const HeaderField* ct_field = nullptr;
+    const HeaderField* cte_field = nullptr;
+    const HeaderField* cd_field = nullptr;
+    const HeaderField* cid_field = nullptr;
+    const HeaderField* desc_field = nullptr;
+    for (const HeaderField* f = fb; f != fe; ++f) {
+      const std::string_view n = f->name;
+      if (n.size() < 10 || lowerAscii(n[0]) != 'c' || lowerAscii(n[7]) != '-') continue;
+      const HeaderField** slot = nullptr;
+      if (nameIs(n, "content-type")) {
+        slot = &ct_field;
+      } else if (nameIs(n, "content-transfer-encoding")) {
+        slot = &cte_field;
+      } else if (nameIs(n, "content-disposition")) {
+        slot = &cd_field;
+      } else if (nameIs(n, "content-id")) {
+        slot = &cid_field;
+      } else if (nameIs(n, "content-description")) {
+        slot = &desc_field;
+      }
+      if (!slot) continue;
+      if (*slot) {
+        addError(ErrorCode::kHeaderDuplicate, Severity::kWarning, idx, n, f->offset,
+                 "the first one is used");
+        continue;
+      }
+      *slot = f;
+    }
+    Part& p = m_.parts[idx];
+    if (ct_field) {
+      DecodeNotes notes;
+      ContentTypeValue v = parseContentType(ct_field->raw_value, &notes);
+      noteDecode(notes, idx, ct_field->name, ct_field->offset);
+      if (v.type.empty() || v.type.find_first_of("\"=") != std::string::npos) {
+        addError(ErrorCode::kHeaderMalformed, Severity::kWarning, idx, ct_field->name,
+                 ct_field->offset, "no media type; the default is used");
+        v.type.clear();
+      } else {
+        p.content_type_given = true;
+      }
+      if (!v.type.empty() && v.subtype.empty()) {
+        v.subtype = v.type == "text" ? "plain" : v.type == "multipart" ? "mixed" : "octet-stream";
+      }
+      if (!v.type.empty()) {
+        p.content_type = v.type + "/" + v.subtype;
+      }
+      p.params = std::move(v.params);
+    }
+    if (p.content_type.empty()) p.content_type = digest_child ? "message/rfc822" : "text/plain";
+    if (const Param* cs = findParam(p.params, "charset")) {
+      p.charset.assign(trimView(cs->value));
+      toLowerAscii(p.charset);
+    }
+    if (cte_field) {
+      std::string t;
+      for (char c : trimView(cte_field->raw_value)) {
+        if (c == '(' || c == ';' || c == ' ' || c == '\t' || c == '\r' || c == '\n') break;
+        t += lowerAscii(c);
+      }
+      p.transfer_encoding = t;
+      if (t == "7bit") {
+        p.encoding = TransferEncoding::k7bit;
+      } else if (t == "8bit") {
+        p.encoding = TransferEncoding::k8bit;
+      } else if (t == "binary") {
+        p.encoding = TransferEncoding::kBinary;
+      } else if (t == "base64") {
+        p.encoding = TransferEncoding::kBase64;
+      } else if (t == "quoted-printable") {
+        p.encoding = TransferEncoding::kQuotedPrintable;
+      } else if (t == "x-uuencode" || t == "uuencode" || t == "x-uue" || t == "uue") {
+        p.encoding = TransferEncoding::kUuencode;
+      } else if (t.empty()) {
+        p.encoding = TransferEncoding::kNone;
+      } else {
+        p.encoding = TransferEncoding::kUnknown;
+        addError(ErrorCode::kCteUnknown, Severity::kWarning, idx, cte_field->name,
+                 cte_field->offset, t);
+      }
+      if (p.content_type.compare(0, 10, "multipart/") == 0 &&
+          (p.encoding == TransferEncoding::kBase64 ||
+           p.encoding == TransferEncoding::kQuotedPrintable ||
+           p.encoding == TransferEncoding::kUuencode)) {
+        // RFC 2045 section 6.4: a multipart is never encoded; the field is ignored.
+        addError(ErrorCode::kCteInvalidForType, Severity::kWarning, idx, cte_field->name,
+                 cte_field->offset, t);
+        p.encoding = TransferEncoding::kNone;
+      }
+    }
+    if (cd_field) {
+      DecodeNotes notes;
+      ContentTypeValue v = parseContentType(cd_field->raw_value, &notes);
+      noteDecode(notes, idx, cd_field->name, cd_field->offset);
+      if (!v.type.empty()) p.disposition = v.type;
+      p.disposition_params = std::move(v.params);
+    }
+    const Param* fn = findParam(p.disposition_params, "filename");
+    if (!fn || trimView(fn->value).empty()) fn = findParam(p.params, "name");
+    if (fn) {
+      std::string_view t = trimView(fn->value);
+      if (!t.empty()) p.filename = std::string(t);
+    }
+    if (cid_field) {
+      std::vector<std::string> ids;
+      parseMessageIds(cid_field->raw_value, ids);
+      if (!ids.empty()) p.content_id = std::move(ids.front());
+    }
+    if (desc_field) {
+      DecodeNotes notes;
+      p.description = decodeUnstructured(desc_field->raw_value, &notes);
+      noteDecode(notes, idx, desc_field->name, desc_field->offset);
+    }
+  }
+
+  void splitMultipart(int32_t idx, uint32_t depth, bool nested) {
+    std::string needle = "--";
+    {
+      const Param* b = findParam(m_.parts[idx].params, "boundary");
+      if (b) needle.append(b->value);
+    }
+    const Part& p = m_.parts[idx];
+    const bool digest = p.content_type == "multipart/digest";
+    if (needle.size() == 2) {
+      addError(ErrorCode::kBoundaryMissing, Severity::kError, idx, "Content-Type", p.offset,
+               "multipart without a boundary parameter; the body is kept as text");
+      leafish_[idx] = true;
+      return;
+    }
+    const char* const b = p.body.data();
+    const char* const e = b + p.body.size();
+    const std::string part_id = p.part_id;
+    const int64_t part_offset = p.offset;
+    struct Delim {
+      const char* start;  // the "--"
+      const char* next;   // the line after
+      bool close;
+    };
+    std::vector<Delim> delims;
+    const char* pos = b;
+    while (pos < e) {
+      const char* hit = static_cast<const char*>(
+          memmem(pos, static_cast<size_t>(e - pos), needle.data(), needle.size()));
+      if (!hit) break;
+      if (hit != b && hit[-1] != '\n') {
+        pos = hit + 1;
+        continue;
+      }
+      const char* after = hit + needle.size();
+      const bool close = e - after >= 2 && after[0] == '-' && after[1] == '-';
+      const char* q = close ? after + 2 : after;
+      if (!close) {
+        while (q < e && (*q == ' ' || *q == '\t')) ++q;
+        if (q < e && *q != '\r' && *q != '\n') {
+          pos = after;  // a longer boundary that starts with ours
+          continue;
+        }
+      }
+      const char* nl = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(e - q)));
+      delims.push_back(Delim{hit, nl ? nl + 1 : e, close});
+      if (close) break;  // the epilogue follows (RFC 2046 section 5.1.1)
+      pos = nl ? nl + 1 : e;
+    }
+    if (delims.empty()) {
+      addError(ErrorCode::kBoundaryNotFound, Severity::kError, idx, "", part_offset,
+               "no delimiter line for the boundary; the body is kept as text");
+      leafish_[idx] = true;
+      return;
+    }
+    if (!delims.back().close) {
+      addError(ErrorCode::kCloseDelimiterMissing, Severity::kWarning, idx, "", part_offset,
+               "the last part runs to the end of the enclosing entity");
+    }
+    int n = 0;
+    for (size_t k = 0; k + 1 <= delims.size(); ++k) {
+      if (delims[k].close) break;
+      const char* start = delims[k].next;
+      const char* stop = e;
+      if (k + 1 < delims.size()) {
+        // The line break before a delimiter belongs to the delimiter.
+        stop = delims[k + 1].start;
+        if (stop > start && stop[-1] == '\n') --stop;
+        if (stop > start && stop[-1] == '\r') --stop;
+      }
+      if (stop < start) stop = start;
+      ++n;
+      const int32_t child =
+          parseEntity(std::string_view(start, static_cast<size_t>(stop - start)), idx, depth + 1,
+                      part_id + "." + std::to_string(n), nested, digest);
+      if (child < 0) break;
+    }
+    if (n == 0) {
+      addError(ErrorCode::kMultipartEmpty, Severity::kWarning, idx, "", part_offset,
+               "multipart without body parts");
+    }
+  }
+
+  void parseEncapsulated(int32_t idx, uint32_t depth) {
+    const Part& p = m_.parts[idx];
+    std::string_view body = p.body;
+    if (p.encoding == TransferEncoding::kBase64 || p.encoding == TransferEncoding::kQuotedPrintable ||
+        p.encoding == TransferEncoding::kUuencode) {
+      // Not allowed by RFC 2046 section 5.2.1, but seen: decode, then parse the result.
+      auto buf = std::make_unique<std::string>();
+      decodeTransfer(p.encoding, body, *buf, idx);
+      body = *buf;
+      m_.owned_.push_back(std::move(buf));
+    }
+    const std::string id = m_.parts[idx].part_id + ".1";
+    parseEntity(body, idx, depth + 1, id, true, false);
+  }
+
+  // Appends the transfer-decoded body; records a decoding error against part idx.
+  void decodeTransfer(TransferEncoding enc, std::string_view body, std::string& out, int32_t idx) {
+    bool clean = true;
+    ErrorCode code = ErrorCode::kOther;
+    switch (enc) {
+      case TransferEncoding::kBase64:
+        clean = decodeBase64(body, out);
+        code = ErrorCode::kBase64Invalid;
+        break;
+      case TransferEncoding::kQuotedPrintable:
+        clean = decodeQuotedPrintable(body, out);
+        code = ErrorCode::kQpInvalid;
+        break;
+      case TransferEncoding::kUuencode:
+        clean = decodeUuencode(body, out);
+        code = ErrorCode::kUuencodeInvalid;
+        break;
+      default:
+        out.append(body);
+        break;
+    }
+    if (!clean) {
+      addError(code, Severity::kWarning, idx, "", m_.parts[idx].offset,
+               "body not cleanly encoded; decoded best-effort");
+    }
+  }
+
+  // ---------------------------------------------------------------- fields
+
+  void interpretTopFields() {
+    const Part& root = m_.parts[0];
+    bool seen_subject = false, seen_from = false, seen_sender = false, seen_date = false,
+         seen_mid = false, seen_irt = false, seen_refs = false;
+    uint32_t ar_index = 0;
+    for (uint32_t i = 0; i < root.field_count; ++i) {
+      const HeaderField& f = m_.fields[root.first_field + i];
+      const std::string_view n = f.name;
+      auto dup = [&](bool& seen) {
+        if (seen) {
+          addError(ErrorCode::kHeaderDuplicate, Severity::kWarning, 0, n, f.offset,
+                   "the first one is used");
+          return true;
+        }
+        seen = true;
+        return false;
+      };
+      DecodeNotes notes;
+      switch (lowerAscii(n.empty() ? '\0' : n[0])) {
+        case 's':
+          if (nameIs(n, "subject")) {
+            if (dup(seen_subject)) break;
+            m_.subject = decodeUnstructured(f.raw_value, &notes);
+          } else if (nameIs(n, "sender")) {
+            if (dup(seen_sender)) break;
+            std::vector<Address> a;
+            parseAddressList(f.raw_value, a, &notes);
+            if (!a.empty()) m_.sender = std::move(a.front());
+          }
+          break;
+        case 'f':
+          if (nameIs(n, "from")) {
+            if (dup(seen_from)) break;
+            parseAddressList(f.raw_value, m_.from, &notes);
+          }
+          break;
+        case 't':
+          if (nameIs(n, "to")) parseAddressList(f.raw_value, m_.to, &notes);
+          break;
+        case 'c':
+          if (nameIs(n, "cc")) parseAddressList(f.raw_value, m_.cc, &notes);
+          break;
+        case 'b':
+          if (nameIs(n, "bcc")) parseAddressList(f.raw_value, m_.bcc, &notes);
+          break;
+        case 'r':
+          if (nameIs(n, "reply-to")) {
+            parseAddressList(f.raw_value, m_.reply_to, &notes);
+          } else if (nameIs(n, "references")) {
+            if (dup(seen_refs)) break;
+            if (!parseMessageIds(f.raw_value, m_.references)) {
+              addError(ErrorCode::kMessageIdInvalid, Severity::kWarning, 0, n, f.offset, "");
+            }
+          }
+          break;
+        case 'd':
+          if (nameIs(n, "date")) {
+            if (dup(seen_date)) break;
+            m_.date_raw = unfold(f.raw_value);
+            std::string utf8;
+            appendUtf8OrLatin(*m_.date_raw, utf8);
+            m_.date_raw = std::move(utf8);
+            DateTime dt;
+            if (parseDate(f.raw_value, &dt)) {
+              m_.date = formatRfc3339(dt);
+            } else {
+              addError(ErrorCode::kDateInvalid, Severity::kWarning, 0, n, f.offset, *m_.date_raw);
+            }
+          }
+          break;
+        case 'm':
+          if (nameIs(n, "message-id")) {
+            if (dup(seen_mid)) break;
+            std::vector<std::string> ids;
+            const bool ok = parseMessageIds(f.raw_value, ids);
+            if (!ids.empty()) m_.message_id = std::move(ids.front());
+            if (!ok || ids.size() != 1) {
+              addError(ErrorCode::kMessageIdInvalid, Severity::kWarning, 0, n, f.offset, "");
+            }
+          }
+          break;
+        case 'i':
+          if (nameIs(n, "in-reply-to")) {
+            if (dup(seen_irt)) break;
+            // In-Reply-To often carries free text next to the id; keep only the ids.
+            std::vector<std::string> ids;
+            parseMessageIds(f.raw_value, ids);
+            for (auto& id : ids) {
+              if (id.find('@') != std::string::npos) m_.in_reply_to.push_back(std::move(id));
+            }
+          }
+          break;
+        case 'a':
+          if (nameIs(n, "authentication-results")) {
+            parseAuthenticationResults(f.raw_value, ar_index++, opt_.trusted_authserv_ids,
+                                       m_.auth_results);
+          }
+          break;
+        default:
+          break;
+      }
+      noteDecode(notes, 0, n, f.offset);
+    }
+    m_.auth_summary = summarizeAuthResults(m_.auth_results);
+
+    // Threading (RFC 5322 section 3.6.4; RFC 5256 REFERENCES, simplified to a key).
+    ThreadInfo& t = m_.thread;
+    if (!m_.in_reply_to.empty()) {
+      t.parent_id = m_.in_reply_to.front();
+    } else if (!m_.references.empty()) {
+      t.parent_id = m_.references.back();
+    }
+    if (!m_.references.empty()) {
+      t.root_id = m_.references.front();
+    } else if (t.parent_id) {
+      t.root_id = t.parent_id;
+    } else if (m_.message_id) {
+      t.root_id = m_.message_id;
+    }
+    if (m_.subject) t.normalized_subject = normalizeSubject(*m_.subject);
+    if (t.root_id) {
+      t.key = "t:" + *t.root_id;
+    } else if (t.normalized_subject && !t.normalized_subject->empty()) {
+      std::string k = *t.normalized_subject;
+      toLowerAscii(k);
+      t.key = "s:" + k;
+    }
+  }
+
+  void detectLineEndings(std::string_view s) {
+    bool crlf = false, lf = false;
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    while (p < end) {
+      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (!nl) break;
+      if (nl > s.data() && nl[-1] == '\r') {
+        crlf = true;
+      } else {
+        lf = true;
+      }
+      if (crlf && lf) break;
+      p = nl + 1;
+    }
+    m_.line_endings = crlf && lf ? LineEndings::kMixed
+                      : crlf     ? LineEndings::kCrlf
+                      : lf       ? LineEndings::kLf
+                                 : LineEndings::kNone;
+  }
+
+  // ---------------------------------------------------------------- roles and bodies
+
+  struct Mode {
+    bool text_ok = true;
+    bool html_ok = true;
+    bool resource = false;  // a non-root part of multipart/related
+  };
+
+  bool isContainer(uint32_t i) const {
+    const Part& p = m_.parts[i];
+    return !leafish_[i] && p.content_type.compare(0, 10, "multipart/") == 0;
+  }
+  bool isMessage(uint32_t i) const { return !leafish_[i] && !m_.parts[i].children.empty() &&
+                                            !isContainer(i); }
+
+  bool attachmentLike(const Part& p) const {
+    const bool attach_disp = p.disposition && *p.disposition == "attachment";
+    const bool inline_disp = p.disposition && *p.disposition == "inline";
+    return attach_disp || (p.filename && !inline_disp);
+  }
+
+  Provides provides(uint32_t i) const {
+    Provides r;
+    const Part& p = m_.parts[i];
+    if (isContainer(i)) {
+      for (uint32_t c : p.children) {
+        Provides s = provides(c);
+        r.text = r.text || s.text;
+        r.html = r.html || s.html;
+      }
+      return r;
+    }
+    if (isMessage(i) || attachmentLike(p)) return r;
+    if (p.content_type == "text/plain" || leafish_[i]) r.text = true;
+    if (p.content_type == "text/html") r.html = true;
+    return r;
+  }
+
+  void walk(uint32_t i, Mode mode) {
+    Part& p = m_.parts[i];
+    if (isContainer(i)) {
+      p.role = PartRole::kContainer;
+      const std::vector<uint32_t> kids = p.children;
+      if (p.content_type == "multipart/alternative") {
+        int64_t text_child = -1, html_child = -1;
+        for (uint32_t c : kids) {
+          Provides s = provides(c);
+          if (s.text) text_child = c;
+          if (s.html) html_child = c;
+        }
+        for (uint32_t c : kids) {
+          Mode cm = mode;
+          cm.text_ok = mode.text_ok && static_cast<int64_t>(c) == text_child;
+          cm.html_ok = mode.html_ok && static_cast<int64_t>(c) == html_child;
+          walk(c, cm);
+        }
+      } else if (p.content_type == "multipart/related") {
+        uint32_t root = kids.empty() ? 0 : kids.front();
+        if (const Param* start = findParam(p.params, "start")) {
+          std::vector<std::string> ids;
+          parseMessageIds(start->value, ids);
+          for (uint32_t c : kids) {
+            if (!ids.empty() && m_.parts[c].content_id == ids.front()) root = c;
+          }
+        }
+        for (uint32_t c : kids) {
+          Mode cm = mode;
+          if (c != root) cm.resource = true;
+          walk(c, cm);
+        }
+      } else {
+        for (uint32_t c : kids) walk(c, mode);
+      }
+      return;
+    }
+    if (isMessage(i)) {
+      p.role = PartRole::kMessage;
+      walk(p.children.front(), Mode{});
+      return;
+    }
+    // A leaf.
+    const bool inline_disp = p.disposition && *p.disposition == "inline";
+    const bool text_type = isTextBodyType(p.content_type) || leafish_[i];
+    if (text_type && !attachmentLike(p) && !mode.resource) {
+      const bool html = p.content_type == "text/html";
+      if (html) {
+        p.role = mode.html_ok ? PartRole::kBodyHtml : PartRole::kOther;
+      } else {
+        p.role = mode.text_ok ? PartRole::kBodyText : PartRole::kOther;
+      }
+      return;
+    }
+    if (mode.resource || (inline_disp && !attachmentLike(p))) {
+      p.role = PartRole::kInline;
+      return;
+    }
+    if (attachmentLike(p)) {
+      p.role = PartRole::kAttachment;
+      return;
+    }
+    if (p.content_type.compare(0, 5, "text/") == 0 ||
+        p.content_type.compare(0, 8, "message/") == 0) {
+      p.role = PartRole::kOther;  // reports, calendar data, headers-only parts
+      return;
+    }
+    p.role = PartRole::kAttachment;  // a file without a name
+  }
+
+  void assignRoles() {
+    walk(0, Mode{});
+    for (uint32_t i = 0; i < m_.parts.size(); ++i) {
+      Part& p = m_.parts[i];
+      switch (p.role) {
+        case PartRole::kBodyText:
+          m_.text_parts.push_back(i);
+          break;
+        case PartRole::kBodyHtml:
+          m_.html_parts.push_back(i);
+          break;
+        case PartRole::kAttachment:
+        case PartRole::kInline:
+          p.attachment = static_cast<int32_t>(m_.attachments.size());
+          m_.attachments.push_back(i);
+          break;
+        case PartRole::kOther:
+          // Unchosen alternatives repeat the body: not attachments. Everything else is.
+          if (!isTextBodyType(p.content_type) && !leafish_[i] && p.children.empty()) {
+            p.attachment = static_cast<int32_t>(m_.attachments.size());
+            m_.attachments.push_back(i);
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    auto preferred = [&](const std::vector<uint32_t>& list) -> int32_t {
+      for (uint32_t i : list) {
+        if (!m_.parts[i].nested) return static_cast<int32_t>(i);
+      }
+      return list.empty() ? -1 : static_cast<int32_t>(list.front());
+    };
+    m_.text_part = preferred(m_.text_parts);
+    m_.html_part = preferred(m_.html_parts);
+  }
+
+  void decodeLeaves() {
+    for (uint32_t i = 0; i < m_.parts.size(); ++i) {
+      Part& p = m_.parts[i];
+      if (p.role == PartRole::kContainer || p.role == PartRole::kMessage) continue;
+      if (p.role == PartRole::kBodyText || p.role == PartRole::kBodyHtml) {
+        decodeText(i);
+      } else {
+        decodeBinary(i);
+      }
+    }
+  }
+
+  void decodeText(uint32_t i) {
+    Part& p = m_.parts[i];
+    const bool identity = p.encoding != TransferEncoding::kBase64 &&
+                          p.encoding != TransferEncoding::kQuotedPrintable &&
+                          p.encoding != TransferEncoding::kUuencode;
+    std::string_view bytes;
+    std::string& buf = scratch();
+    buf.clear();
+    if (identity) {
+      bytes = p.body;
+    } else if (isUtf8Compatible(p.charset) && p.body.size() <= opt_.max_text_bytes) {
+      // The common case: decode straight into the text, then validate it in place.
+      decodeTransfer(p.encoding, p.body, p.text, static_cast<int32_t>(i));
+      p.size = p.text.size();
+      if (p.text.size() >= 3 && std::memcmp(p.text.data(), "\xEF\xBB\xBF", 3) == 0) {
+        p.text.erase(0, 3);
+      }
+      if (!sanitizeUtf8InPlace(p.text)) {
+        addError(ErrorCode::kCharsetDecodeError, Severity::kError, static_cast<int32_t>(i), "",
+                 p.offset,
+                 (p.charset.empty() ? std::string("utf-8") : p.charset) +
+                     ": invalid bytes replaced by U+FFFD");
+      }
+      return;
+    } else {
+      decodeTransfer(p.encoding, p.body, buf, static_cast<int32_t>(i));
+      bytes = buf;
+    }
+    Part& q = p;  // decodeTransfer only appends to errors, so `p` stays valid
+    q.size = bytes.size();
+    if (bytes.size() > opt_.max_text_bytes) {
+      bytes = bytes.substr(0, opt_.max_text_bytes);
+      q.text_truncated = true;
+      addError(ErrorCode::kSizeLimit, Severity::kError, static_cast<int32_t>(i), "", q.offset,
+               "text body longer than max_text_bytes; truncated");
+    }
+    q.text.reserve(bytes.size() + bytes.size() / 8);
+    const ConvertStatus st = convertToUtf8(q.charset, bytes, q.text);
+    if (st == ConvertStatus::kUnknownCharset) {
+      addError(ErrorCode::kCharsetUnknown, Severity::kWarning, static_cast<int32_t>(i), "",
+               q.offset, q.charset + ": read as UTF-8, else windows-1252");
+    } else if (st == ConvertStatus::kReplaced) {
+      addError(ErrorCode::kCharsetDecodeError, Severity::kError, static_cast<int32_t>(i), "",
+               q.offset,
+               (q.charset.empty() ? std::string("utf-8") : q.charset) +
+                   ": invalid bytes replaced by U+FFFD");
+    } else if (st == ConvertStatus::kFallback) {
+      addError(ErrorCode::kCharsetDecodeError, Severity::kWarning, static_cast<int32_t>(i), "",
+               q.offset, "8-bit text labelled US-ASCII (or unlabelled) read as windows-1252");
+    }
+  }
+
+  void decodeBinary(uint32_t i) {
+    Part& p = m_.parts[i];
+    const bool listed = p.attachment >= 0;
+    const bool identity = p.encoding != TransferEncoding::kBase64 &&
+                          p.encoding != TransferEncoding::kQuotedPrintable &&
+                          p.encoding != TransferEncoding::kUuencode;
+    const bool keep = listed && opt_.keep_attachment_data;
+    const bool hash = listed && opt_.hash_attachments;
+    std::string_view bytes;
+    if (identity) {
+      bytes = p.body;
+      if (keep) p.data.assign(bytes);
+    } else {
+      // decodeTransfer only appends to errors, so `p` stays valid.
+      std::string& out = keep ? p.data : scratch();
+      out.clear();
+      decodeTransfer(p.encoding, p.body, out, static_cast<int32_t>(i));
+      bytes = out;
+    }
+    p.size = bytes.size();
+    p.data_kept = keep;
+    if (hash) {
+      uint8_t d[32];
+      digester_->sha256(bytes, d);
+      p.sha256 = toHex(d, 32);
+    }
+  }
+
+  std::string_view raw_;
+  const ParseOptions& opt_;
+  ParsedMessage& m_;
+  const uint32_t max_depth_;
+  const Digester* digester_;
+  std::vector<bool> leafish_;  // a multipart that could not be split: treated as a leaf
+  bool part_limit_reported_ = false;
+};
+
+}  // namespace
+
+ParsedMessage parse(std::string_view raw, const ParseOptions& options) {
+  ParsedMessage m;
+  Parser(raw, options, m).run();
+  return m;
+}
+
+bool decodeBody(const ParsedMessage& message, size_t part_index, std::string& out) {
+  if (part_index >= message.parts.size()) return false;
+  const Part& p = message.parts[part_index];
+  if (p.role == PartRole::kContainer || p.role == PartRole::kMessage) return true;
+  if (p.data_kept) {
+    out.append(p.data);
+    return true;
+  }
+  switch (p.encoding) {
+    case TransferEncoding::kBase64:
+      return decodeBase64(p.body, out);
+    case TransferEncoding::kQuotedPrintable:
+      return decodeQuotedPrintable(p.body, out);
+    case TransferEncoding::kUuencode:
+      return decodeUuencode(p.body, out);
+    default:
+      out.append(p.body);
+      return true;
+  }
+}
+
+std::string attachmentBytes(const ParsedMessage& message, size_t n) {
+  std::string out;
+  if (n < message.attachments.size()) decodeBody(message, message.attachments[n], out);
+  return out;
+}
+
+}  // namespace mx::mime
