@@ -35,6 +35,8 @@ struct SessionOptions {
   uint32_t max_errors = 10;                // 4xx/5xx replies to bad commands, then 421 4.7.0
   uint32_t max_messages = 0;               // per session, 0 = unlimited
   uint32_t max_line_length = 1000;         // DATA text line limit incl. CRLF (RFC 5321 4.5.3.1.6)
+  uint32_t max_junk_commands = 100;        // NOOP/RSET/VRFY/EXPN/HELP before each counts as an
+                                           // error (Postfix smtpd_junk_command_limit); 0 = none
   bool starttls_available = false;         // a certificate is loaded; offer STARTTLS
   bool tls_active = false;                 // TLS is already on (implicit TLS listener)
   bool require_tls = false;                // MAIL/AUTH need TLS first (530 5.7.0)
@@ -119,6 +121,10 @@ struct SessionStats {
   uint32_t errors = 0;
   uint64_t bytes_accepted = 0;
   bool auth_failed = false;
+  // Commands that arrived after a group-ending command (RFC 2920 section 3.1: EHLO, DATA,
+  // VRFY, EXPN, NOOP, QUIT, STARTTLS, AUTH) before its reply was sent. Depends on timing;
+  // for logging only.
+  uint32_t pipelining_violations = 0;
 };
 
 class Session {
@@ -131,7 +137,9 @@ class Session {
   // Queues the 220 greeting. Call once, first.
   void start(MonoTime now);
   // Queues "554 5.7.1 <text>" as the greeting and a close (e.g. a connection limit hit);
-  // the session then ignores all input. Call instead of start().
+  // the session then ignores all input. Call instead of start(). `reply_line` may also be a
+  // complete 4xx/5xx reply line with an enhanced code (e.g. "421 4.7.0 <host> Too many
+  // connections"), which is sent as given; any other text is sent as "554 5.7.1 <text>".
   void refuse(std::string_view reply_line, MonoTime now);
 
   // Hands received bytes to the session. It consumes what it can now and keeps the rest
@@ -149,11 +157,18 @@ class Session {
 
   // Time: the driver arms a timer for deadline() and calls onTimer() when it passes.
   // Passing the deadline queues "421 4.4.2 <host> Error: timeout exceeded" and a close.
+  // The command timeout runs from the end of the previous command (bytes of an unfinished
+  // line do not extend it); the data timeout restarts with every received block. While
+  // the session is parked on the driver (kStartTls, kCheckRecipient, kCheckAuth,
+  // kMessageEnd) deadline() is MonoTime::max(): the driver bounds its own work and the
+  // TLS handshake.
   MonoTime deadline() const;
   void onTimer(MonoTime now);
 
   // Graceful drain: between transactions, queues "421 4.3.2 <host> Service shutting down"
-  // and a close at once; during a transaction, after it completes.
+  // and a close at once; during a transaction, after it completes. Pipelined commands
+  // buffered behind the transaction get the 421 instead of being executed. Called before
+  // start(), the 421 replaces the greeting.
   void shutdown(MonoTime now);
 
   // The queue of actions produced so far. The driver handles them in order and then calls
@@ -169,6 +184,16 @@ class Session {
 
   bool closed() const;
   const SessionStats& stats() const;
+
+  // Octets received but not yet consumed (held while parked, or a partial line). A driver
+  // may stop reading from the socket while this is large and the session is parked().
+  size_t bufferedBytes() const;
+  // True while a parking action (kStartTls, kCheckRecipient, kCheckAuth, kMessageEnd)
+  // waits for its *Done() answer.
+  bool parked() const;
+
+  // sizeof the private state (the memory budget of an idle session is tested).
+  static size_t implSizeForTest();
 
  private:
   class Impl;

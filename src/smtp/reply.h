@@ -1,0 +1,116 @@
+// smtp/reply.h — every reply the session can send, with its basic code, its enhanced
+// status code and its text, in one table (after OpenSMTPD's esc.c and Postfix's habit of
+// keeping code and enhanced code together).
+//
+// Standards: RFC 5321 section 4.2 (reply codes) and 4.2.3 (their meanings), RFC 2034
+// (ENHANCEDSTATUSCODES: every 2xx, 4xx and 5xx reply carries one — except the greeting
+// and the EHLO/HELO replies, which precede the negotiation), RFC 3463 (the codes),
+// RFC 4954 section 6 and RFC 5248 (AUTH codes 5.7.8, 5.7.11, 4.7.0), RFC 3207 section 4
+// (STARTTLS), RFC 6531 section 3.7.4 (5.6.7), RFC 1870 section 6 (552 5.3.4).
+//
+// Trust: the table is constant; `detail` arguments may carry protocol tokens that were
+// validated by the caller (keywords, counts, ids) — never raw untrusted text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mx::smtp {
+
+enum class ReplyId : uint8_t {
+  // 2xx / 3xx
+  kOk,                  // 250 2.0.0 Ok (RSET, NOOP)
+  kMailOk,              // 250 2.1.0 Ok
+  kRcptOk,              // 250 2.1.5 Ok
+  kQueued,              // 250 2.0.0 Ok: queued as <id>
+  kChunkReceived,       // 250 2.0.0 <n> octets received
+  kStartData,           // 354 End data with <CR><LF>.<CR><LF>
+  kBye,                 // 221 2.0.0 Bye
+  kCannotVrfy,          // 252 2.0.0 ...
+  kHelp,                // 214 2.0.0 ...
+  kReadyToStartTls,     // 220 2.0.0 Ready to start TLS
+  kAuthSucceeded,       // 235 2.7.0 Authentication successful
+  kForbiddenCommand,    // 221 2.7.0 (HTTP on the SMTP port: close)
+  // 421: the session closes after these
+  kTimeout,             // 421 4.4.2 <host> Error: timeout exceeded
+  kShuttingDown,        // 421 4.3.2 <host> Service shutting down
+  kTooManyErrors,       // 421 4.7.0 <host> Error: too many errors
+  kTooManyMessages,     // 421 4.7.0 <host> Error: too many messages in this session
+  kBdatLostSync,        // 421 4.5.2 <host> Error: invalid BDAT chunk size
+  // 4xx
+  kTooManyRecipients,   // 452 4.5.3
+  kRecipientTempFail,   // 450 4.2.0 (default for a kTempFail recipient decision)
+  kCommitTempFail,      // 451 4.3.0 (default for a kTempFail commit)
+  kAuthTempFail,        // 454 4.7.0
+  // 5xx: syntax and sequence
+  kUnrecognized,        // 500 5.5.2 Error: command not recognized
+  kEmptyCommand,        // 500 5.5.2 Error: bad syntax
+  kLineTooLong,         // 500 5.5.2 Error: line too long
+  kSyntax,              // 501 5.5.4 Syntax: <usage>
+  kNotImplemented,      // 502 5.5.1 Error: command not implemented
+  kExpnDisabled,        // 502 5.5.1 Error: EXPN not supported
+  kNeedHelo,            // 503 5.5.1 Error: send HELO/EHLO first
+  kNestedMail,          // 503 5.5.1 Error: nested MAIL command
+  kNeedMail,            // 503 5.5.1 Error: need MAIL command
+  kNeedRcpt,            // 503 5.5.1 Error: need RCPT command
+  kBinaryNeedsBdat,     // 503 5.5.1 Error: BODY=BINARYMIME requires BDAT
+  kDataAfterBdat,       // 503 5.5.1 Error: transaction already uses BDAT (DATA, RCPT)
+  kTlsActive,           // 503 5.5.1 Error: TLS already active
+  kInTransaction,       // 503 5.5.1 Error: MAIL transaction in progress
+  kAuthNotEnabled,      // 503 5.5.1 Error: authentication not enabled
+  kAlreadyAuthenticated,// 503 5.5.1 Error: already authenticated
+  kNoValidRecipients,   // 554 5.5.1 Error: no valid recipients
+  // 5xx: addresses and parameters
+  kBadSender,           // 501 5.1.7 Bad sender address syntax
+  kBadRecipient,        // 501 5.1.3 Bad recipient address syntax
+  kSenderTooLong,       // 501 5.1.7 Error: path too long
+  kRecipientTooLong,    // 501 5.1.3 Error: path too long
+  kSenderNonAscii,      // 553 5.6.7
+  kRecipientNonAscii,   // 553 5.6.7
+  kParamSyntax,         // 501 5.5.4 Error: bad parameter syntax
+  kParamUnknown,        // 555 5.5.4 Unsupported option: <keyword>
+  kParamBadValue,       // 501 5.5.4 Error: bad value for parameter <keyword>
+  kParamDuplicate,      // 501 5.5.4 Error: duplicate parameter <keyword>
+  kSizeExceedsLimit,    // 552 5.3.4 Error: message size exceeds fixed limit (MAIL SIZE=)
+  kRecipientPermFail,   // 550 5.1.1 (default for a kPermFail recipient decision)
+  // 5xx: the message
+  kMessageTooBig,       // 552 5.3.4 Error: message file too big
+  kBareLineEnding,      // 554 5.6.0 Error: bare <CR> or <LF> in message data
+  kLongLine,            // 554 5.6.0 Error: message line too long
+  kCommitPermFail,      // 554 5.7.1 Error: message rejected (default)
+  // 5xx: security
+  kMustStartTls,        // 530 5.7.0 Must issue a STARTTLS command first
+  kAuthRequired,        // 530 5.7.0 Authentication required
+  kEncryptionRequired,  // 538 5.7.11 Encryption required for requested authentication mechanism
+  kUnknownMechanism,    // 504 5.5.4 Unrecognized authentication type
+  kAuthAborted,         // 501 5.0.0 Error: authentication aborted
+  kAuthBadBase64,       // 501 5.5.2 Error: invalid base64 data
+  kAuthMalformed,       // 501 5.5.2 Error: malformed authentication response
+  kAuthFailed,          // 535 5.7.8 Error: authentication failed
+  kCount_,
+};
+
+struct ReplySpec {
+  uint16_t code;
+  std::string_view enhanced;  // empty only for 3xx replies
+  std::string_view text;
+  bool with_host;             // "<code> <enhanced> <host> <text>" (the 421 family)
+  bool counts_as_error;       // counted towards max_errors (a bad command)
+};
+
+const ReplySpec& replySpec(ReplyId id);
+
+// Appends "<code> <enhanced> [<host> ]<text><detail>\r\n" to out.
+void appendReply(std::string& out, ReplyId id, std::string_view host, std::string_view detail = {});
+
+// True when `line` (no CRLF) is acceptable as a driver-supplied reply: a 4xx code for
+// want_class 4 (or 5xx for 5), SP, an RFC 3463 enhanced code of the same class, SP, and
+// printable ASCII text, at most 512 octets. Anything else is replaced by the default.
+bool isAcceptableReplyLine(std::string_view line, char want_class);
+
+// Checks an enhanced status code "c.sss.ddd" (RFC 3463 section 2) at the start of `s`;
+// returns its length or 0.
+size_t enhancedCodeLength(std::string_view s);
+
+}  // namespace mx::smtp

@@ -1,0 +1,178 @@
+// tests/smtp/data_scanner_test.cc — the DATA decoder: RFC 5321 4.1.1.4 end of data,
+// 4.5.2 transparency, 2.3.8 bare CR/LF, 4.5.3.1.6 line length, and the SMTP smuggling
+// payloads of SEC Consult (2023), each at every split point.
+#include "smtp/data_scanner.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace mx::smtp {
+namespace {
+
+struct ScanResult {
+  bool done = false;
+  size_t consumed = 0;
+  std::string body;
+  size_t segments = 0;
+  bool bare_cr = false;
+  bool bare_lf = false;
+  bool long_line = false;
+};
+
+// Feeds `in` in pieces of `chunk` octets (0 = whole), stopping at the end of data.
+ScanResult scanAll(const std::string& in, size_t chunk = 0, uint64_t max_line = 1000) {
+  DataScanner s;
+  s.reset(max_line);
+  ScanResult r;
+  const size_t step = chunk == 0 ? std::max<size_t>(in.size(), 1) : chunk;
+  for (size_t off = 0; off < in.size() && !s.done(); off += step) {
+    const std::string_view piece = std::string_view(in).substr(off, step);
+    const size_t used = s.scan(piece, [&](const char* p, size_t n) {
+      r.body.append(p, n);
+      ++r.segments;
+    });
+    r.consumed += used;
+    if (used < piece.size()) {
+      EXPECT_TRUE(s.done());
+    }
+  }
+  r.done = s.done();
+  r.bare_cr = s.sawBareCr();
+  r.bare_lf = s.sawBareLf();
+  r.long_line = s.sawLongLine();
+  return r;
+}
+
+// The result must not depend on how the input is split.
+ScanResult scanEverySplit(const std::string& in, uint64_t max_line = 1000) {
+  const ScanResult whole = scanAll(in, 0, max_line);
+  for (size_t k = 1; k <= in.size(); ++k) {
+    const ScanResult r = scanAll(in, k, max_line);
+    EXPECT_EQ(r.done, whole.done) << "chunk " << k;
+    EXPECT_EQ(r.consumed, whole.consumed) << "chunk " << k;
+    EXPECT_EQ(r.body, whole.body) << "chunk " << k;
+    EXPECT_EQ(r.bare_cr, whole.bare_cr) << "chunk " << k;
+    EXPECT_EQ(r.bare_lf, whole.bare_lf) << "chunk " << k;
+    EXPECT_EQ(r.long_line, whole.long_line) << "chunk " << k;
+  }
+  return whole;
+}
+
+TEST(DataScanner, SimpleMessage) {
+  const ScanResult r = scanEverySplit("Subject: x\r\n\r\nbody\r\n.\r\nNEXT");
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.body, "Subject: x\r\n\r\nbody\r\n");
+  EXPECT_EQ(r.consumed, 23u);  // NEXT is left alone
+  EXPECT_FALSE(r.bare_cr || r.bare_lf || r.long_line);
+}
+
+TEST(DataScanner, EmptyMessage) {
+  const ScanResult r = scanEverySplit(".\r\n");
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.consumed, 3u);
+}
+
+TEST(DataScanner, EmptyLineMessage) {
+  const ScanResult r = scanEverySplit("\r\n.\r\n");
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.body, "\r\n");
+}
+
+TEST(DataScanner, DotUnstuffing) {
+  // RFC 5321 4.5.2: the first dot of a line with more characters is removed.
+  const ScanResult r = scanEverySplit("..\r\n...x\r\n.a.b\r\nx.y\r\n..\r\n.\r\n");
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.body, ".\r\n..x\r\na.b\r\nx.y\r\n.\r\n");
+  EXPECT_FALSE(r.bare_cr || r.bare_lf);
+}
+
+TEST(DataScanner, NoEndWithoutCrlfDotCrlf) {
+  const ScanResult r = scanEverySplit("abc\r\n.\rx\r\n. \r\n");
+  EXPECT_FALSE(r.done);
+}
+
+TEST(DataScanner, SmugglingPayloadsAreNotTerminators) {
+  // Each of these appears after a first line; none may end the data, and each leaves a
+  // bare CR or LF on record. The real end follows.
+  for (const char* trick : {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r",
+                            "\n.\r", "\r\n.\rMAIL FROM:<x@y>\r\n"}) {
+    const std::string in = std::string("Subject: s\r\n\r\nhi") + trick +
+                           "MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nx\r\n.\r\n";
+    const ScanResult r = scanEverySplit(in);
+    EXPECT_TRUE(r.done) << trick;
+    EXPECT_EQ(r.consumed, in.size()) << trick;
+    EXPECT_TRUE(r.bare_cr || r.bare_lf) << trick;
+    EXPECT_NE(r.body.find("MAIL FROM:<evil@x>"), std::string::npos) << trick;
+  }
+}
+
+TEST(DataScanner, BareLineEndings) {
+  EXPECT_TRUE(scanEverySplit("a\nb\r\n.\r\n").bare_lf);
+  EXPECT_FALSE(scanEverySplit("a\nb\r\n.\r\n").bare_cr);
+  EXPECT_TRUE(scanEverySplit("a\rb\r\n.\r\n").bare_cr);
+  EXPECT_FALSE(scanEverySplit("a\rb\r\n.\r\n").bare_lf);
+  EXPECT_TRUE(scanEverySplit("a\r\r\n.\r\n").bare_cr);
+  EXPECT_TRUE(scanEverySplit("\n\r\n.\r\n").bare_lf);
+  EXPECT_TRUE(scanEverySplit(".\n\r\n.\r\n").bare_lf);
+  EXPECT_TRUE(scanEverySplit(".\rx\r\n.\r\n").bare_cr);
+  const ScanResult clean = scanEverySplit("a\r\nb\r\n\r\n.\r\n");
+  EXPECT_FALSE(clean.bare_cr || clean.bare_lf);
+}
+
+TEST(DataScanner, BareCrBodyBytesAreKept) {
+  // ".\rx" at a line start: the dot is a transparency dot; CR and x are body.
+  const ScanResult r = scanEverySplit(".\rx\r\n.\r\n");
+  EXPECT_EQ(r.body, "\rx\r\n");
+}
+
+TEST(DataScanner, LineLengthBoundary) {
+  // RFC 5321 4.5.3.1.6: 1000 octets including CRLF; 998 text octets is the maximum.
+  for (size_t n : {997u, 998u, 999u, 1000u, 1001u}) {
+    const std::string in = std::string(n, 'x') + "\r\n.\r\n";
+    const ScanResult r = scanAll(in);
+    EXPECT_TRUE(r.done);
+    EXPECT_EQ(r.long_line, n > 998) << n;
+    EXPECT_EQ(scanAll(in, 7).long_line, n > 998) << n;
+  }
+  // The transparency dot is not counted.
+  EXPECT_FALSE(scanAll("." + std::string(998, '.') + "\r\n.\r\n").long_line);
+  EXPECT_TRUE(scanAll("." + std::string(999, '.') + "\r\n.\r\n").long_line);
+  // No limit.
+  EXPECT_FALSE(scanAll(std::string(5000, 'x') + "\r\n.\r\n", 0, 0).long_line);
+}
+
+TEST(DataScanner, LargeBlockIsOneView) {
+  std::string in;
+  for (int i = 0; i < 2000; ++i) in += "line of text that is about seventy octets long, more or less!!\r\n";
+  const std::string body = in;
+  in += ".\r\n";
+  const ScanResult r = scanAll(in);
+  EXPECT_EQ(r.body, body);
+  EXPECT_EQ(r.segments, 1u);
+}
+
+TEST(DataScanner, DoneConsumesNothingMore) {
+  DataScanner s;
+  s.reset(1000);
+  std::string body;
+  auto sink = [&](const char* p, size_t n) { body.append(p, n); };
+  EXPECT_EQ(s.scan(".\r\nabc", sink), 3u);
+  EXPECT_TRUE(s.done());
+  EXPECT_EQ(s.scan("more", sink), 0u);
+  EXPECT_EQ(body, "");
+}
+
+TEST(DataScanner, BinaryOctetsPassThrough) {
+  std::string content;
+  for (int c = 0; c < 256; ++c) {
+    if (c != '\r' && c != '\n') content += static_cast<char>(c);
+  }
+  const ScanResult r = scanEverySplit(content + "\r\n.\r\n");
+  EXPECT_EQ(r.body, content + "\r\n");
+}
+
+}  // namespace
+}  // namespace mx::smtp
