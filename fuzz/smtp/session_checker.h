@@ -34,6 +34,9 @@ class SessionChecker {
     if (call == CallKind::kReceive && parked_ && !batch.empty()) {
       return "actions produced by receive() while parked";
     }
+    // peerClosed(), onTimer() and shutdown() may act while a question is pending.
+    const bool was_parked = parked_;
+    if (call == CallKind::kOther) parked_ = false;
     for (size_t i = 0; i < batch.size(); ++i) {
       const Action& a = batch[i];
       if (closed_) return "action after kClose";
@@ -77,6 +80,7 @@ class SessionChecker {
           break;
       }
     }
+    if (call == CallKind::kOther && was_parked && !closed_ && !parked_) parked_ = true;
     if (closed_ != session.closed()) return "closed() disagrees with kClose";
     if (closed_ && body_open_) return "closed with a message still open";
     return {};

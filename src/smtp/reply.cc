@@ -37,11 +37,12 @@ constexpr Entry kEntries[] = {
   {ReplyId::kTooManyErrors,      {421, "4.7.0", "Error: too many errors", true, false}},
   {ReplyId::kTooManyMessages,    {421, "4.7.0", "Error: too many messages in this session", true, false}},
   {ReplyId::kBdatLostSync,       {421, "4.5.2", "Error: invalid BDAT chunk size", true, false}},
-  // RFC 5321 4.5.3.1.10 and RFC 3463 X.5.3: the client retries the rest later; not an error.
+  // 4xx replies caused by this side (limits, backends) are not the client's errors.
+  // RFC 5321 4.5.3.1.10 and RFC 3463 X.5.3: the client retries the rest later.
   {ReplyId::kTooManyRecipients,  {452, "4.5.3", "Error: too many recipients", false, false}},
-  {ReplyId::kRecipientTempFail,  {450, "4.2.0", "Recipient address temporarily rejected, try again later", false, true}},
+  {ReplyId::kRecipientTempFail,  {450, "4.2.0", "Recipient address temporarily rejected, try again later", false, false}},
   {ReplyId::kCommitTempFail,     {451, "4.3.0", "Error: queue file write error", false, false}},
-  {ReplyId::kAuthTempFail,       {454, "4.7.0", "Temporary authentication failure", false, true}},
+  {ReplyId::kAuthTempFail,       {454, "4.7.0", "Temporary authentication failure", false, false}},
   {ReplyId::kUnrecognized,       {500, "5.5.2", "Error: command not recognized", false, true}},
   {ReplyId::kEmptyCommand,       {500, "5.5.2", "Error: bad syntax", false, true}},
   {ReplyId::kLineTooLong,        {500, "5.5.2", "Error: line too long", false, true}},
