@@ -55,7 +55,6 @@ class ReaderImpl final : public Reader {
       cursors_[i].lane = state_->lanes[i].get();
       auto it = state_->checkpoint.find(static_cast<uint32_t>(i));
       cursors_[i].done = it == state_->checkpoint.end() ? 0 : it->second;
-      cursors_[i].last_seq = cursors_[i].done;
     }
   }
 
@@ -70,6 +69,7 @@ class ReaderImpl final : public Reader {
     UniqueFd fd;
     uint64_t offset = 0;
     uint64_t last_seq = 0;  // highest sequence read (delivered or skipped) in this lane
+                            // since this reader started; sequences must grow
     uint64_t done = 0;      // highest checkpointed sequence
     std::string window;     // file bytes [window_off, window_off + window.size())
     uint64_t window_off = 0;

@@ -24,12 +24,17 @@ int main(int argc, char** argv) {
   o.inline_max = 64 << 10;
   o.segment_bytes = 1 << 20;  // roll often, so kills land around rolls too
   uint64_t seed = std::strtoull(argv[3], nullptr, 10);
+  std::mutex out_mu;
+  o.log = [&out_mu](std::string_view line) {
+    std::lock_guard g(out_mu);
+    std::printf("LOG %.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(stdout);
+  };
   auto spool = Spool::open(o);
   if (!spool.ok()) {
     std::fprintf(stderr, "open: %s\n", spool.error().message().c_str());
     return 1;
   }
-  std::mutex out_mu;
   std::vector<std::thread> threads;
   for (size_t l = 0; l < o.lanes; ++l) {
     threads.emplace_back([&, l] {
