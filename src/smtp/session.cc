@@ -127,7 +127,9 @@ class Session::Impl {
       : options_(options), now_(now), wait_since_(now), tls_active_(options.tls_active) {}
 
   ~Impl() {
-    if (auth_ != nullptr) wipeAuth();
+    wipeAuth();
+    // Unconsumed input may hold the start of an AUTH line.
+    wipeBytes(in_.data(), in_.size());
   }
 
   // ---- public entry points (see session.h) ----------------------------------------------
@@ -221,8 +223,8 @@ class Session::Impl {
     envelope_.helo.clear();
     envelope_.esmtp = false;
     envelope_.auth_identity.clear();
-    in_.clear();
-    in_pos_ = 0;
+    in_pos_ = in_.size();  // (already discarded: nothing is buffered after STARTTLS)
+    compactInput();
     wait_since_ = now;
     enterState(State::kCommand, "TLS established");
     run();
@@ -510,7 +512,14 @@ class Session::Impl {
     if (in_pos_ == in_.size()) {
       in_.clear();
     } else if (in_pos_ > 0) {
-      in_.erase(0, in_pos_);
+      // Move the unconsumed rest (a partial line: maybe an AUTH line) to the front and
+      // zero the part of its old place that the move did not overwrite.
+      const size_t old_size = in_.size();
+      const size_t rest = old_size - in_pos_;
+      std::memmove(in_.data(), in_.data() + in_pos_, rest);
+      const size_t stale = std::max(rest, in_pos_);
+      wipeBytes(in_.data() + stale, old_size - stale);
+      in_.resize(rest);
     }
     in_pos_ = 0;
     if (in_.empty() && in_.capacity() > kIdleBufferCapacity && state_ != State::kData &&
@@ -522,7 +531,18 @@ class Session::Impl {
   void appendInput(std::string_view bytes) {
     const char* old_base = in_.data();
     const size_t old_size = in_.size();
-    in_.append(bytes);
+    if (old_size + bytes.size() > in_.capacity()) {
+      // Grow by hand so the old buffer is wiped before it is freed (it may hold part of an
+      // AUTH line).
+      std::string grown;
+      grown.reserve(std::max(old_size + bytes.size(), 2 * in_.capacity()));
+      grown.append(in_);
+      grown.append(bytes);
+      wipeBytes(in_.data(), old_size);
+      in_.swap(grown);
+    } else {
+      in_.append(bytes);
+    }
     if (in_.data() != old_base) {
       for (Action& a : actions_) {
         if (a.kind == ActionKind::kBodyData && a.data.data() >= old_base &&
@@ -612,6 +632,7 @@ class Session::Impl {
   void wipeConsumedIfSecret(std::string_view bytes) {
     if (state_ == State::kAuthResponse || startsWithIgnoreCase(bytes, "AUTH ")) {
       wipeBytes(in_.data() + (bytes.data() - in_.data()), bytes.size());
+      skipping_secret_ = true;  // for the rest of an overlong line
     }
   }
 
@@ -625,11 +646,12 @@ class Session::Impl {
     const std::string_view avail = available();
     if (avail.empty()) return false;
     const void* lf = std::memchr(avail.data(), '\n', avail.size());
-    if (lf == nullptr) {
-      in_pos_ = in_.size();
-      return false;
-    }
-    in_pos_ += static_cast<size_t>(static_cast<const char*>(lf) - avail.data()) + 1;
+    const size_t n = lf == nullptr ? avail.size()
+                                   : static_cast<size_t>(static_cast<const char*>(lf) - avail.data()) + 1;
+    if (skipping_secret_) wipeBytes(in_.data() + in_pos_, n);
+    in_pos_ += n;
+    if (lf == nullptr) return false;
+    skipping_secret_ = false;
     overlongLineDone();
     return true;
   }
@@ -760,7 +782,7 @@ class Session::Impl {
   void bodyBytes(const char* p, size_t n) {
     if (discarding_ || n == 0) return;
     const uint64_t limit = sizeLimit();
-    if (limit != 0 && body_bytes_ + n > limit) {
+    if (limit != 0 && n > limit - body_bytes_) {  // body_bytes_ <= limit always
       emitBody(p, static_cast<size_t>(limit - body_bytes_));
       body_bytes_ = limit;
       abortBody();
@@ -903,7 +925,7 @@ class Session::Impl {
       chunk_repeats_failure_ = true;
     } else if (envelope_.recipients.empty()) {
       chunk_refusal_ = rcpt_attempts_ == 0 ? ReplyId::kNeedRcpt : ReplyId::kNoValidRecipients;
-    } else if (sizeLimit() != 0 && (size > sizeLimit() || body_bytes_ + size > sizeLimit())) {
+    } else if (sizeLimit() != 0 && size > sizeLimit() - body_bytes_) {
       // RFC 1870 / RFC 3030: the count is known up front, so the limit is checked before
       // a single octet of this chunk is spooled.
       abortBody();
@@ -1411,6 +1433,7 @@ class Session::Impl {
   bool chunk_repeats_failure_ = false;
   bool commit_pending_ = false;
   bool shutdown_pending_ = false;
+  bool skipping_secret_ = false;  // the overlong line being skipped is an AUTH line
 };
 
 // The command table (Postfix smtpd_cmd_table). Order is lookup order.
