@@ -231,11 +231,13 @@ Resolved resolve(std::string_view label) {
   std::string name = norm;
   for (char& c : name) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
   for (char c : name) {
-    // iconv names are [A-Z0-9-_.:()]; anything else is junk (and "/" would select options).
+    // iconv names are [A-Z0-9-_.:()/]; anything else is junk. "//" would select iconv
+    // options (//TRANSLIT, //IGNORE), which a message must not choose.
     const bool ok = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-                    c == '.' || c == ':' || c == '(' || c == ')';
+                    c == '.' || c == ':' || c == '(' || c == ')' || c == '/';
     if (!ok) return {Kind::kUnknown, {}};
   }
+  if (name.find("//") != std::string::npos) return {Kind::kUnknown, {}};
   return {Kind::kIconv, name};
 }
 
@@ -475,6 +477,15 @@ ConvertStatus convertToUtf8(std::string_view charset, std::string_view in, std::
       iconv_t cd = iconvCache().get(r.iconv_name);
       if (cd != IconvCache::invalid()) {
         if (!convertIconv(cd, in, out)) status = ConvertStatus::kReplaced;
+        // UCS-4 style converters pass through values that are not Unicode scalar values
+        // (surrogates, above U+10FFFF): re-check what iconv wrote.
+        if (validUtf8Prefix(std::string_view(out).substr(start)) != out.size() - start) {
+          std::string fixed;
+          appendUtf8Sanitized(std::string_view(out).substr(start), fixed);
+          out.resize(start);
+          out += fixed;
+          status = ConvertStatus::kReplaced;
+        }
         break;
       }
       [[fallthrough]];

@@ -183,7 +183,8 @@ bool decodeBase64(std::string_view in, std::string& out) {
 
 bool decodeQuotedPrintable(std::string_view in, std::string& out) {
   size_t base;
-  uint8_t* const o0 = growFor(out, in.size(), &base);
+  // Each LF may become CRLF: at most twice the input.
+  uint8_t* const o0 = growFor(out, in.size() * 2 + 2, &base);
   uint8_t* o = o0;
   const char* p = in.data();
   const char* const end = p + in.size();
@@ -224,8 +225,11 @@ bool decodeQuotedPrintable(std::string_view in, std::string& out) {
       q = eq + 1;
     }
     if (nl && !soft) {
-      std::memcpy(o, eol_begin, static_cast<size_t>(nl + 1 - eol_begin));
-      o += nl + 1 - eol_begin;
+      // A hard line break is a CRLF in canonical form (RFC 2045 section 6.7 rule 4),
+      // whatever the message's own line endings.
+      o[0] = '\r';
+      o[1] = '\n';
+      o += 2;
     }
     p = nl ? nl + 1 : end;
   }

@@ -8,7 +8,7 @@
 // whether the input was clean so the caller can record a BASE64_INVALID / QP_INVALID entry.
 //
 // Trust: input is untrusted bytes of any length; output size is bounded by the input size
-// (base64: 3/4 of it; QP and Q: at most the input size; uuencode: at most the input size).
+// (base64: 3/4 of it; QP: twice it, for LF input; Q and uuencode: at most the input size).
 #pragma once
 
 #include <cstddef>
@@ -23,10 +23,11 @@ namespace mx::mime {
 // 2 or 3 characters yields its 1 or 2 bytes (missing padding: returns false); 1 is dropped.
 bool decodeBase64(std::string_view in, std::string& out);
 
-// Decodes a quoted-printable body. Hard line breaks are kept as written (CRLF or LF), soft
-// breaks ("=" at the end of a line) are removed, trailing blanks of each line are dropped
-// (RFC 2045 section 6.7 rule 3). "=" not followed by two hex digits is kept literally and
-// makes the result false. Lower-case hex digits are accepted.
+// Decodes a quoted-printable body. Hard line breaks become CRLF, their canonical form
+// (RFC 2045 section 6.7 rule 4), also in a message stored with LF endings; soft breaks ("="
+// at the end of a line) are removed; trailing blanks of each line are dropped (rule 3). "="
+// not followed by two hex digits is kept literally and makes the result false. Lower-case
+// hex digits are accepted.
 bool decodeQuotedPrintable(std::string_view in, std::string& out);
 
 // Decodes the text of an RFC 2047 "Q" encoded word: "_" is a space, "=XX" a byte.

@@ -153,6 +153,28 @@ bool parseEncodedWord(std::string_view s, size_t pos, EncodedWord* w, bool* look
   return true;
 }
 
+// An addr-spec without its blanks and comments (RFC 5322 section 3.4.1 allows CFWS around
+// the dots and the "@"); quoted local parts keep their quotes.
+void appendAddrSpec(std::string_view s, std::string& out) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == '(') {
+      i = skipCfws(s, i);
+      continue;
+    }
+    if (c == '"') {
+      const size_t close = s.find('"', i + 1);
+      const size_t end = close == std::string_view::npos ? s.size() : close + 1;
+      out.append(s.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if (!isWs(c)) out += c;
+    ++i;
+  }
+}
+
 void appendPlain(std::string_view text, std::string& out, DecodeNotes* notes) {
   if (!appendUtf8OrLatin(text, out) && notes) notes->raw_8bit = true;
 }
@@ -337,9 +359,46 @@ bool mayHaveEncodedWords(std::string_view s) {
   return s.size() >= 2 && memmem(s.data(), s.size(), "=?", 2) != nullptr;
 }
 
+// True when `s` ends inside an encoded word: "=?charset?X?text" without its "?=".
+static bool endsInsideEncodedWord(std::string_view s) {
+  const size_t start = s.rfind("=?");
+  if (start == std::string_view::npos || s.size() - start > 256) return false;
+  std::string_view w = s.substr(start + 2);
+  const size_t q1 = w.find('?');
+  if (q1 == std::string_view::npos || q1 == 0) return false;
+  if (w.size() < q1 + 3 || w[q1 + 2] != '?') return false;
+  const char e = w[q1 + 1];
+  if (e != 'B' && e != 'b' && e != 'Q' && e != 'q') return false;
+  for (char c : w.substr(0, q1)) {
+    if (isWs(c)) return false;
+  }
+  return w.find('?', q1 + 3) == std::string_view::npos;
+}
+
 void decodeUnstructured(std::string_view raw, std::string& out, DecodeNotes* notes) {
   std::string unfolded;
   appendUnfolded(raw, unfolded);
+  if (unfolded.size() != raw.size() && mayHaveEncodedWords(raw)) {
+    // Some mailers fold inside an encoded word; the fold is not part of its text. Redo
+    // the unfolding, dropping folds (and their blanks) that fall inside a word.
+    unfolded.clear();
+    size_t i = 0;
+    std::string_view r = trim(raw);
+    while (i < r.size()) {
+      const size_t brk = r.find_first_of("\r\n", i);
+      if (brk == std::string_view::npos) {
+        unfolded.append(r.substr(i));
+        break;
+      }
+      size_t run = brk;
+      while (run > i && isBlank(r[run - 1])) --run;
+      unfolded.append(r.substr(i, run - i));
+      size_t j = brk;
+      while (j < r.size() && isWs(r[j])) ++j;
+      if (!endsInsideEncodedWord(unfolded)) unfolded += ' ';
+      i = j;
+    }
+  }
   if (!mayHaveEncodedWords(unfolded)) {
     appendPlain(unfolded, out, notes);
     return;
@@ -360,6 +419,15 @@ const Param* findParam(const std::vector<Param>& params, std::string_view name) 
   return nullptr;
 }
 
+// True if s[i..] reads "token=" (a parameter that lost its ';').
+static bool looksLikeParam(std::string_view s, size_t i) {
+  const size_t b = i;
+  while (i < s.size() && s[i] != '=' && s[i] != ';' && s[i] != '"' && s[i] != '(' && !isWs(s[i])) {
+    ++i;
+  }
+  return i > b && i < s.size() && s[i] == '=';
+}
+
 ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
   ContentTypeValue v;
   size_t i = skipCfws(s, 0);
@@ -371,12 +439,13 @@ ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
       ++i;
     }
   };
-  readToken(v.type, true);
+  if (!looksLikeParam(s, i)) readToken(v.type, true);
   i = skipCfws(s, i);
   if (i < s.size() && s[i] == '/') {
     i = skipCfws(s, i + 1);
-    readToken(v.subtype, false);
+    if (!looksLikeParam(s, i)) readToken(v.subtype, false);
   }
+  if (v.type.empty()) v.subtype.clear();  // "/plain" names no type
   // Raw parameters before RFC 2231 assembly: name, value, and whether it was quoted.
   struct RawParam {
     std::string name;
@@ -386,7 +455,7 @@ ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
   while (i < s.size()) {
     i = skipCfws(s, i);
     if (i >= s.size()) break;
-    if (s[i] != ';') {
+    if (s[i] != ';' && !looksLikeParam(s, i)) {
       // Junk between parameters: skip to the next ';'.
       if (notes) notes->param_invalid = true;
       while (i < s.size() && s[i] != ';') {
@@ -399,7 +468,11 @@ ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
       }
       continue;
     }
-    i = skipCfws(s, i + 1);
+    if (s[i] == ';') {
+      i = skipCfws(s, i + 1);
+    } else if (notes) {
+      notes->param_invalid = true;  // a parameter without the ';' before it
+    }
     if (i >= s.size()) break;
     RawParam p;
     while (i < s.size() && s[i] != '=' && s[i] != ';' && !isWs(s[i])) p.name += lowerAscii(s[i++]);
@@ -412,20 +485,27 @@ ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
     if (i < s.size() && s[i] == '"') {
       i = readQuoted(s, i, p.value);
     } else {
-      // A token; tolerate tspecials and blanks in it (unquoted file names), up to ';' or a
-      // comment that follows a blank.
-      const size_t b = i;
-      while (i < s.size() && s[i] != ';') {
-        if (s[i] == '(' && i > b && isWs(s[i - 1])) break;
-        if (s[i] == '"') break;
-        ++i;
+      // A token; tolerate tspecials and blanks in it (unquoted file names), up to ';', a
+      // comment after a blank, or a blank before what looks like the next "name=".
+      bool first = true;
+      while (i < s.size()) {
+        const size_t b = i;
+        while (i < s.size() && s[i] != ';' && s[i] != '"' && !isWs(s[i])) ++i;
+        if (!first) p.value += ' ';
+        p.value.append(s.substr(b, i - b));
+        first = false;
+        size_t j = i;
+        while (j < s.size() && isWs(s[j])) ++j;
+        if (j >= s.size() || s[j] == ';' || s[j] == '"' || s[j] == '(' || j == i ||
+            looksLikeParam(s, j)) {
+          i = j;
+          break;
+        }
+        i = j;
       }
-      std::string_view t = trim(s.substr(b, i - b));
-      for (char c : t) {
-        if (c != '\r' && c != '\n') p.value += c;
-      }
+      if (p.value.empty()) continue;  // "name=" with nothing: no parameter
     }
-    if (p.name.empty()) {
+    if (p.name.empty() || p.name[0] == '*') {
       if (notes) notes->param_invalid = true;
       continue;
     }
@@ -578,9 +658,7 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
         const size_t colon = av.find(':');
         if (colon != std::string_view::npos) av = av.substr(colon + 1);
       }
-      for (char c : av) {
-        if (!isWs(c)) addr += c;
-      }
+      appendAddrSpec(av, addr);
       if (!addr.empty()) {
         std::string clean;
         appendPlain(addr, clean, notes);
@@ -594,9 +672,7 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
     } else if (!name.empty()) {
       if (name.find('@') != std::string::npos) {
         std::string addr;
-        for (char c : name) {
-          if (!isWs(c)) addr += c;
-        }
+        appendAddrSpec(name, addr);
         a.address = std::move(addr);
         if (!comment.empty()) a.name = comment;
       } else {

@@ -277,16 +277,25 @@ class Parser {
           break;
         }
       }
-      const char* colon =
-          static_cast<const char*>(std::memchr(p, ':', static_cast<size_t>(content_end - p)));
-      const char* name_end = colon;
-      bool valid = colon != nullptr && colon > p;
+      const char* name_end = nullptr;
+      const char* colon = fieldColon(p, content_end, &name_end);
+      if (!colon && any && nextLineIsKnownField(next, end)) {
+        // A stray line amid the fields (a value wrapped without indentation, junk): the
+        // block clearly goes on, so skip the line rather than start the body here.
+        addError(ErrorCode::kHeaderMalformed, Severity::kWarning, idx, "", offsetOf(p),
+                 "line without a colon inside the header block; skipped");
+        cur = -1;
+        p = next;
+        continue;
+      }
+      const bool valid = colon != nullptr;
       if (valid) {
-        // Obsolete syntax allows blanks between the name and the colon (RFC 5322 4.5).
-        while (name_end > p && (name_end[-1] == ' ' || name_end[-1] == '\t')) --name_end;
-        valid = name_end > p;
-        for (const char* q = p; q < name_end && valid; ++q) {
-          valid = static_cast<unsigned char>(*q) > 32 && static_cast<unsigned char>(*q) < 127;
+        for (const char* q = p; q < name_end; ++q) {
+          if (static_cast<unsigned char>(*q) >= 127) {
+            addError(ErrorCode::kHeaderMalformed, Severity::kWarning, idx, "", offsetOf(p),
+                     "8-bit bytes in a field name");
+            break;
+          }
         }
       }
       if (!valid) {
@@ -338,6 +347,44 @@ class Parser {
     }
     m_.parts[idx].field_count = static_cast<uint32_t>(m_.fields.size()) - first;
     return body;
+  }
+
+  // If [p, content_end) is "name: value", returns the colon and sets *name_end (the name may
+  // be followed by blanks: obsolete syntax, RFC 5322 section 4.5). Names may not hold
+  // controls or blanks; 8-bit bytes are let through (and reported by the caller).
+  static const char* fieldColon(const char* p, const char* content_end, const char** name_end) {
+    const char* colon =
+        static_cast<const char*>(std::memchr(p, ':', static_cast<size_t>(content_end - p)));
+    if (!colon || colon == p) return nullptr;
+    const char* e = colon;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t')) --e;
+    if (e == p) return nullptr;
+    for (const char* q = p; q < e; ++q) {
+      const auto c = static_cast<unsigned char>(*q);
+      if (c <= 32 || c == 127) return nullptr;
+    }
+    *name_end = e;
+    return colon;
+  }
+
+  // True if the line at p is a field with a name every mailer writes (so that the header
+  // block certainly continues there).
+  static bool nextLineIsKnownField(const char* p, const char* end) {
+    if (p >= end) return false;
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    const char* line_end = nl ? nl : end;
+    const char* name_end = nullptr;
+    if (!fieldColon(p, line_end, &name_end)) return false;
+    static constexpr std::string_view kKnown[] = {
+        "from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to", "sender",
+        "in-reply-to", "references", "mime-version", "content-type",
+        "content-transfer-encoding", "content-disposition", "content-id", "received",
+        "return-path", "x-mailer", "user-agent"};
+    const std::string_view name(p, static_cast<size_t>(name_end - p));
+    for (std::string_view k : kKnown) {
+      if (nameIs(name, k)) return true;
+    }
+    return false;
   }
 
   // Past max_header_bytes: skip to the blank line without collecting fields.

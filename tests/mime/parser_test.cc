@@ -1,0 +1,384 @@
+// tests/mime/parser_test.cc — the entity tree and the message fields: RFC 5322 header
+// blocks, RFC 2046 multipart (delimiters, alternatives, related, digest), message/rfc822
+// (also base64-encoded), body selection, attachments, limits, malformed input with the
+// expected error codes, LF versus CRLF, and the GMime "no header block" defect.
+#include <gtest/gtest.h>
+
+#include "mime/parser.h"
+#include "tests/mime/test_util.h"
+
+namespace mx::mime {
+namespace {
+
+std::string crlf(std::string_view s) { return mx::testing::toCrlf(s); }
+
+const char kAlternative[] =
+    "From: \"Ana Pe\xC3\xB1" "a\" <ana@example.net>\n"
+    "To: =?iso-8859-1?Q?J=FCrgen?= <j@example.org>, b@example.org\n"
+    "Subject: =?UTF-8?B?SGVsbG8g?= =?UTF-8?B?d29ybGQ=?=\n"
+    "Date: Tue, 09 Jan 2024 02:31:35 +0900\n"
+    "Message-ID: <m1@example.net>\n"
+    "In-Reply-To: <p1@example.org>\n"
+    "References: <r0@example.org>\n <p1@example.org>\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"outer\"\n"
+    "\n"
+    "preamble\n"
+    "--outer\n"
+    "Content-Type: multipart/alternative; boundary=\"inner\"\n"
+    "\n"
+    "--inner\n"
+    "Content-Type: text/plain; charset=iso-8859-1\n"
+    "Content-Transfer-Encoding: quoted-printable\n"
+    "\n"
+    "caf=E9 =\n"
+    "au lait\n"
+    "--inner\n"
+    "Content-Type: text/html; charset=utf-8\n"
+    "Content-Transfer-Encoding: base64\n"
+    "\n"
+    "PHA+Y2Fmw6k8L3A+\n"
+    "--inner--\n"
+    "--outer\n"
+    "Content-Type: application/pdf; name=\"a.pdf\"\n"
+    "Content-Disposition: attachment; filename*=utf-8''R%C3%A9sum%C3%A9.pdf\n"
+    "Content-Transfer-Encoding: base64\n"
+    "\n"
+    "JVBERi0xLjQK\n"
+    "--outer--\n"
+    "epilogue\n";
+
+void checkAlternative(const ParsedMessage& m) {
+  ASSERT_EQ(m.parts.size(), 5u);
+  EXPECT_EQ(m.parts[0].content_type, "multipart/mixed");
+  EXPECT_EQ(m.parts[1].part_id, "1.1");
+  EXPECT_EQ(m.parts[2].part_id, "1.1.1");
+  EXPECT_EQ(m.parts[3].part_id, "1.1.2");
+  EXPECT_EQ(m.parts[4].part_id, "1.2");
+  EXPECT_EQ(*m.subject, "Hello world");
+  ASSERT_EQ(m.from.size(), 1u);
+  EXPECT_EQ(*m.from[0].name, "Ana Peña");
+  ASSERT_EQ(m.to.size(), 2u);
+  EXPECT_EQ(*m.to[0].name, "Jürgen");
+  EXPECT_EQ(*m.date, "2024-01-09T02:31:35+09:00");
+  EXPECT_EQ(*m.message_id, "m1@example.net");
+  EXPECT_EQ(m.references.size(), 2u);
+  EXPECT_EQ(*m.thread.root_id, "r0@example.org");
+  EXPECT_EQ(*m.thread.parent_id, "p1@example.org");
+  EXPECT_EQ(*m.thread.key, "t:r0@example.org");
+  EXPECT_EQ(m.text_part, 2);
+  EXPECT_EQ(m.html_part, 3);
+  EXPECT_EQ(m.htmlBody(), "<p>café</p>");
+  ASSERT_EQ(m.attachments.size(), 1u);
+  const Part& a = m.parts[m.attachments[0]];
+  EXPECT_EQ(*a.filename, "Résumé.pdf");
+  EXPECT_EQ(*a.size, 9u);
+  EXPECT_EQ(a.sha256, sha256Hex(builtinDigester(), "%PDF-1.4\n"));
+  EXPECT_EQ(a.role, PartRole::kAttachment);
+}
+
+TEST(Parser, AlternativeWithAttachmentLf) {
+  ParsedMessage m = parse(kAlternative);
+  checkAlternative(m);
+  EXPECT_EQ(m.textBody(), "café au lait");
+  EXPECT_EQ(m.line_endings, LineEndings::kLf);
+  EXPECT_TRUE(m.errors.empty()) << errorCodeName(m.errors[0].code);
+}
+
+TEST(Parser, AlternativeWithAttachmentCrlf) {
+  const std::string raw = crlf(kAlternative);
+  ParsedMessage m = parse(raw);
+  checkAlternative(m);
+  EXPECT_EQ(m.textBody(), "café au lait");
+  EXPECT_EQ(m.line_endings, LineEndings::kCrlf);
+  EXPECT_TRUE(m.errors.empty());
+  // Fields view the raw buffer, offsets point at them.
+  EXPECT_EQ(raw.substr(m.fields[0].offset, 5), "From:");
+}
+
+// GMime returns nothing for input without a header block; we take it all as the body.
+TEST(Parser, NoHeaderBlock) {
+  ParsedMessage m = parse("Hello there,\r\nthis has no headers.\r\n");
+  ASSERT_EQ(m.parts.size(), 1u);
+  EXPECT_EQ(m.textBody(), "Hello there,\r\nthis has no headers.\r\n");
+  EXPECT_TRUE(m.hasErrorCode(ErrorCode::kNoHeaders));
+  EXPECT_EQ(m.top_field_count, 0u);
+  ParsedMessage e = parse("");
+  ASSERT_EQ(e.parts.size(), 1u);
+  EXPECT_EQ(e.text_part, 0);
+  ParsedMessage blank = parse("\r\nbody only\r\n");
+  EXPECT_EQ(blank.textBody(), "body only\r\n");
+}
+
+TEST(Parser, HeaderBlockWithoutBlankLine) {
+  ParsedMessage m = parse("Subject: x\nFrom: a@b.c\nThis line starts the body\nmore\n");
+  EXPECT_EQ(*m.subject, "x");
+  EXPECT_EQ(m.textBody(), "This line starts the body\nmore\n");
+  EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeaderMalformed));
+}
+
+TEST(Parser, StrayLineInsideHeaderBlock) {
+  // A known field follows the stray line: the block goes on and the line is skipped.
+  ParsedMessage m = parse("Subject: a\nwrapped junk\nContent-Type: text/html\n\n<p>x</p>");
+  EXPECT_EQ(m.parts[0].content_type, "text/html");
+  EXPECT_EQ(m.htmlBody(), "<p>x</p>");
+  EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeaderMalformed));
+  // 8-bit bytes in a field name are accepted (and reported).
+  ParsedMessage n = parse("Subject: a\nInval\xECd-Header: x\n\nbody");
+  EXPECT_EQ(n.top_field_count, 2u);
+  EXPECT_EQ(n.textBody(), "body");
+}
+
+TEST(Parser, FoldedAndObsoleteHeaders) {
+  ParsedMessage m = parse("Subject : folded\r\n  subject\r\nX-Empty:\r\n\r\nb");
+  EXPECT_EQ(*m.subject, "folded subject");
+  EXPECT_TRUE(m.hasErrorCode(ErrorCode::kObsoleteSyntax));
+  ASSERT_EQ(m.top_field_count, 2u);
+  EXPECT_EQ(m.fields[1].raw_value, "");
+}
+
+TEST(Parser, MultipartDefects) {
+  // No boundary parameter: kept as a text body.
+  ParsedMessage a = parse("Content-Type: multipart/mixed\n\nsome text\n");
+  EXPECT_TRUE(a.hasErrorCode(ErrorCode::kBoundaryMissing));
+  EXPECT_EQ(a.textBody(), "some text\n");
+  // Boundary never appears.
+  ParsedMessage b = parse("Content-Type: multipart/mixed; boundary=zz\n\nsome text\n");
+  EXPECT_TRUE(b.hasErrorCode(ErrorCode::kBoundaryNotFound));
+  EXPECT_EQ(b.textBody(), "some text\n");
+  // No close delimiter: the last part runs to the end.
+  ParsedMessage c = parse("Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\nfirst\n--zz\n\nsecond\n");
+  EXPECT_TRUE(c.hasErrorCode(ErrorCode::kCloseDelimiterMissing));
+  ASSERT_EQ(c.parts.size(), 3u);
+  EXPECT_EQ(c.parts[2].text, "second\n");
+  EXPECT_EQ(c.text_parts.size(), 2u);
+  // Empty multipart.
+  ParsedMessage d = parse("Content-Type: multipart/mixed; boundary=zz\n\n--zz--\n");
+  EXPECT_TRUE(d.hasErrorCode(ErrorCode::kMultipartEmpty));
+  // A longer boundary that starts with ours is not our delimiter; transport padding is.
+  ParsedMessage e = parse(
+      "Content-Type: multipart/mixed; boundary=ab\n\n--ab  \t\nContent-Type: multipart/alternative;"
+      " boundary=abc\n\n--abc\n\ninner\n--abc--\n--ab--\n");
+  ASSERT_EQ(e.parts.size(), 3u);
+  EXPECT_EQ(e.parts[2].part_id, "1.1.1");
+  EXPECT_EQ(e.parts[2].text, "inner");
+  EXPECT_TRUE(e.errors.empty());
+  // A missing inner close delimiter does not swallow the outer structure.
+  ParsedMessage f = parse(
+      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; boundary=i\n\n"
+      "--i\n\ntext\n--o\nContent-Type: image/png\n\nPNG\n--o--\n");
+  ASSERT_EQ(f.parts.size(), 4u);
+  EXPECT_EQ(f.parts[3].part_id, "1.2");
+  EXPECT_EQ(f.parts[3].content_type, "image/png");
+}
+
+TEST(Parser, RelatedInlineImagesAndDigest) {
+  ParsedMessage m = parse(
+      "Content-Type: multipart/related; boundary=r; type=\"text/html\"\n\n"
+      "--r\nContent-Type: text/html\n\n<img src=\"cid:i1@x\">\n"
+      "--r\nContent-Type: image/png\nContent-ID: <i1@x>\nContent-Transfer-Encoding: base64\n\niVBORw==\n"
+      "--r--\n");
+  ASSERT_EQ(m.attachments.size(), 1u);
+  const Part& img = m.parts[m.attachments[0]];
+  EXPECT_EQ(img.role, PartRole::kInline);
+  EXPECT_EQ(*img.content_id, "i1@x");
+  EXPECT_EQ(m.html_part, 1);
+  ParsedMessage d = parse(
+      "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody1\n--d\n\nSubject: two\n\nbody2\n--d--\n");
+  ASSERT_EQ(d.parts.size(), 5u);
+  EXPECT_EQ(d.parts[1].content_type, "message/rfc822");
+  EXPECT_EQ(d.parts[2].part_id, "1.1.1");
+  EXPECT_TRUE(d.parts[2].nested);
+}
+
+TEST(Parser, EncapsulatedMessages) {
+  const char* raw =
+      "Subject: outer\nContent-Type: multipart/mixed; boundary=b\n\n"
+      "--b\nContent-Type: text/plain\n\nouter text\n"
+      "--b\nContent-Type: message/rfc822\nContent-Disposition: inline\n\n"
+      "Subject: inner\nContent-Type: multipart/mixed; boundary=c\n\n"
+      "--c\nContent-Type: text/plain\n\ninner text\n"
+      "--c\nContent-Type: application/zip; name=x.zip\n\nZIP\n--c--\n"
+      "--b--\n";
+  ParsedMessage m = parse(raw);
+  ASSERT_EQ(m.parts.size(), 6u);
+  EXPECT_EQ(m.parts[2].role, PartRole::kMessage);
+  EXPECT_EQ(m.parts[3].part_id, "1.2.1");
+  EXPECT_EQ(m.parts[4].part_id, "1.2.1.1");
+  EXPECT_EQ(*m.subject, "outer");
+  EXPECT_EQ(m.textBody(), "outer text");
+  EXPECT_EQ(m.text_parts.size(), 2u);  // the forwarded text is listed, not preferred
+  ASSERT_EQ(m.attachments.size(), 1u);
+  EXPECT_TRUE(m.parts[m.attachments[0]].nested);
+
+  // A base64-encoded message/rfc822 (not allowed, but seen) is decoded, then parsed.
+  ParsedMessage e = parse(
+      "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+      "U3ViamVjdDogaW5uZXIKCmhlbGxvCg==\n");
+  ASSERT_EQ(e.parts.size(), 2u);
+  EXPECT_EQ(e.parts[1].text, "hello\n");
+  EXPECT_EQ(e.parts[1].offset, -1);
+}
+
+TEST(Parser, TransferEncodingsAndCharsets) {
+  // QP text attachment: exact size, no added newline (node parsers' defect).
+  ParsedMessage q = parse(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\n"
+      "Content-Type: text/csv; name=a.csv\nContent-Transfer-Encoding: quoted-printable\n\n"
+      "id,name\n1,x\n--b--\n");
+  ASSERT_EQ(q.attachments.size(), 1u);
+  EXPECT_EQ(attachmentBytes(q, 0), "id,name\r\n1,x");  // canonical CRLF, nothing added
+  EXPECT_EQ(*q.parts[q.attachments[0]].size, 12u);
+  ParsedMessage u = parse("Content-Type: text/plain; charset=x-nope\n\nabc");
+  EXPECT_TRUE(u.hasErrorCode(ErrorCode::kCharsetUnknown));
+  EXPECT_EQ(u.textBody(), "abc");
+  ParsedMessage k = parse("Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: 8bit\n\n\xF0\xD2\xC9");
+  EXPECT_EQ(k.textBody(), "При");
+  ParsedMessage x = parse("Content-Transfer-Encoding: x-weird\n\nabc");
+  EXPECT_TRUE(x.hasErrorCode(ErrorCode::kCteUnknown));
+  EXPECT_EQ(x.textBody(), "abc");
+  ParsedMessage bad = parse("Content-Type: text/plain; charset=utf-8\n\nab\xFF");
+  EXPECT_TRUE(bad.hasErrorCode(ErrorCode::kCharsetDecodeError));
+  EXPECT_EQ(bad.textBody(), "ab\xEF\xBF\xBD");
+  ParsedMessage b64 = parse("Content-Transfer-Encoding: base64\n\nYWJj*ZA\n");
+  EXPECT_TRUE(b64.hasErrorCode(ErrorCode::kBase64Invalid));
+  EXPECT_EQ(b64.textBody(), "abcd");
+  ParsedMessage uu = parse(
+      "Content-Type: application/octet-stream; name=c.txt\nContent-Transfer-Encoding: x-uuencode\n\n"
+      "begin 644 c.txt\n#0V%T\n`\nend\n");
+  EXPECT_EQ(attachmentBytes(uu, 0), "Cat");
+}
+
+TEST(Parser, KeepAttachmentDataAndCustomDigester) {
+  struct Counting : Digester {
+    mutable int calls = 0;
+    void sha256(std::string_view d, uint8_t out[32]) const override {
+      ++calls;
+      builtinDigester().sha256(d, out);
+    }
+  } counting;
+  ParseOptions opt;
+  opt.keep_attachment_data = true;
+  opt.digester = &counting;
+  ParsedMessage m = parse(kAlternative, opt);
+  ASSERT_EQ(m.attachments.size(), 1u);
+  EXPECT_TRUE(m.parts[m.attachments[0]].data_kept);
+  EXPECT_EQ(m.parts[m.attachments[0]].data, "%PDF-1.4\n");
+  EXPECT_EQ(counting.calls, 1);
+  opt.hash_attachments = false;
+  ParsedMessage n = parse(kAlternative, opt);
+  EXPECT_TRUE(n.parts[n.attachments[0]].sha256.empty());
+}
+
+TEST(Parser, AuthenticationResults) {
+  ParseOptions opt;
+  opt.trusted_authserv_ids = {"mx1.inbound.example"};
+  ParsedMessage m = parse(
+      "Authentication-Results: mx1.inbound.example;\n\tspf=pass (sender ok) smtp.mailfrom=a@x.test;\n"
+      "\tdkim=fail header.d=x.test header.s=s1; dkim=pass header.d=x.test;\n\tdmarc=fail (p=none) header.from=x.test\n"
+      "Authentication-Results: relay.upstream.example 1; spf=fail; arc=pass\n"
+      "Authentication-Results: mx1.inbound.example; none\n\nbody",
+      opt);
+  ASSERT_EQ(m.auth_results.size(), 6u);
+  EXPECT_EQ(m.auth_results[0].method, "spf");
+  EXPECT_EQ(*m.auth_results[0].comment, "sender ok");
+  EXPECT_EQ(m.auth_results[0].properties[0].first, "smtp.mailfrom");
+  EXPECT_TRUE(m.auth_results[0].trusted);
+  EXPECT_FALSE(m.auth_results[4].trusted);
+  EXPECT_EQ(m.auth_results[4].header_index, 1u);
+  EXPECT_EQ(m.auth_summary.spf, "pass");
+  EXPECT_EQ(m.auth_summary.dkim, "pass");  // one passing signature is enough
+  EXPECT_EQ(m.auth_summary.dmarc, "fail");
+  EXPECT_EQ(m.auth_summary.arc, "none");   // only the untrusted relay said arc=pass
+}
+
+TEST(Parser, ThreadKeyFallsBackToSubject) {
+  ParsedMessage m = parse("Subject: Re: AW: Quarterly Report\n\nx");
+  EXPECT_EQ(*m.thread.normalized_subject, "Quarterly Report");
+  EXPECT_EQ(*m.thread.key, "s:quarterly report");
+  ParsedMessage n = parse("Message-ID: <only@x>\n\nx");
+  EXPECT_EQ(*n.thread.key, "t:only@x");
+}
+
+TEST(Parser, Limits) {
+  ParseOptions opt;
+  opt.max_depth = 3;
+  ParsedMessage d = parse(
+      "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; boundary=b\n\n"
+      "--b\nContent-Type: multipart/mixed; boundary=c\n\n--c\n\nx\n--c--\n--b--\n--a--\n",
+      opt);
+  EXPECT_TRUE(d.hasErrorCode(ErrorCode::kNestingTooDeep));
+  EXPECT_TRUE(d.truncated);
+  opt = ParseOptions();
+  opt.max_parts = 3;
+  ParsedMessage p = parse(
+      "Content-Type: multipart/mixed; boundary=a\n\n--a\n\n1\n--a\n\n2\n--a\n\n3\n--a\n\n4\n--a--\n", opt);
+  EXPECT_EQ(p.parts.size(), 3u);
+  EXPECT_TRUE(p.hasErrorCode(ErrorCode::kPartLimit));
+  opt = ParseOptions();
+  opt.max_header_bytes = 64;
+  ParsedMessage h = parse("Subject: a\nX-A: " + std::string(100, 'x') + "\nX-B: b\n\nbody", opt);
+  EXPECT_TRUE(h.hasErrorCode(ErrorCode::kHeaderLimit));
+  EXPECT_EQ(h.textBody(), "body");
+  opt = ParseOptions();
+  opt.max_total_size = 20;
+  ParsedMessage s = parse("Subject: a\n\n" + std::string(100, 'x'), opt);
+  EXPECT_TRUE(s.hasErrorCode(ErrorCode::kSizeLimit));
+  EXPECT_EQ(s.parsed_size, 20u);
+  opt = ParseOptions();
+  opt.max_text_bytes = 4;
+  ParsedMessage t = parse("\nabcdefgh", opt);
+  EXPECT_EQ(t.textBody(), "abcd");
+  EXPECT_TRUE(t.parts[0].text_truncated);
+}
+
+// Hostile shapes finish (their timings are in bench/mime, not asserted here).
+TEST(Parser, PathologicalInputsComplete) {
+  std::string deep = "Subject: deep\r\n";
+  for (int i = 0; i < 10000; ++i) {
+    deep += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" +
+            std::to_string(i) + "\r\n";
+  }
+  ParsedMessage d = parse(deep);
+  EXPECT_TRUE(d.hasErrorCode(ErrorCode::kNestingTooDeep));
+  EXPECT_LE(d.parts.size(), 64u);
+
+  std::string line = "Subject: " + std::string(1 << 20, 'a') + "\r\n\r\nbody";
+  ParsedMessage l = parse(line);
+  EXPECT_EQ(l.subject->size(), 1u << 20);
+  EXPECT_TRUE(l.hasErrorCode(ErrorCode::kLineTooLong));
+
+  std::string many = "Content-Type: multipart/mixed; boundary=x\r\n\r\n";
+  for (int i = 0; i < 100000; ++i) many += "--x\r\n\r\np\r\n";
+  many += "--x--\r\n";
+  ParseOptions wide;
+  wide.max_parts = 200000;
+  ParsedMessage p = parse(many, wide);
+  EXPECT_EQ(p.parts.size(), 100001u);
+  ParsedMessage limited = parse(many);
+  EXPECT_EQ(limited.parts.size(), 10000u);
+  EXPECT_TRUE(limited.truncated);
+}
+
+TEST(Parser, NulBytesAndMboxFromLine) {
+  std::string raw = "From someone Sat Jan  1 00:00:00 2024\nSubject: a";
+  raw += '\0';
+  raw += "b\n\nbody";
+  ParsedMessage m = parse(raw);
+  EXPECT_TRUE(m.hasErrorCode(ErrorCode::kNulBytes));
+  EXPECT_EQ(m.top_field_count, 1u);
+}
+
+TEST(Parser, DecodeBodyOfEveryLeaf) {
+  ParsedMessage m = parse(kAlternative);
+  std::string out;
+  EXPECT_TRUE(decodeBody(m, 2, out));
+  EXPECT_EQ(out, "caf\xE9 au lait");  // transfer-decoded, not charset-converted
+  out.clear();
+  EXPECT_TRUE(decodeBody(m, 0, out));  // a container: nothing
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(decodeBody(m, 99, out));
+}
+
+}  // namespace
+}  // namespace mx::mime
