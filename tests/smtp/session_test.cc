@@ -324,3 +324,23 @@ TEST(Session, StatsCount) {
 
 }  // namespace
 }  // namespace mx::smtp
+
+namespace mx::smtp {
+namespace {
+
+TEST(Session, PipeliningViolationsAreCounted) {
+  // RFC 2920 section 3.1: EHLO, DATA, VRFY, EXPN, NOOP, QUIT, STARTTLS and AUTH end a group;
+  // anything sent behind them before their reply is a client violation (logged only).
+  Session s(SessionOptions{}, kT0);
+  s.start(kT0);
+  take(s);
+  s.receive("EHLO c\r\nNOOP\r\n", kT0);
+  take(s);
+  EXPECT_EQ(s.stats().pipelining_violations, 1u);
+  s.receive("MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\n", kT0);
+  take(s);
+  EXPECT_EQ(s.stats().pipelining_violations, 1u);
+}
+
+}  // namespace
+}  // namespace mx::smtp
