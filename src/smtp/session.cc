@@ -1252,6 +1252,9 @@ class Session::Impl {
     }
     const bool plain = equalsIgnoreCase(mech, "PLAIN");
     const bool login = equalsIgnoreCase(mech, "LOGIN");
+    // RFC 4954 section 4: AUTH ends a pipelined group, except PLAIN with an initial
+    // response (one round trip, no security layer).
+    if (!(plain && has_ir) && bufferedBytes() > 0) ++stats_.pipelining_violations;
     if (!plain && !login) {
       reply(ReplyId::kUnknownMechanism);
       return;
@@ -1452,7 +1455,7 @@ const Session::Impl::Command Session::Impl::kCommands[Session::Impl::kCommandCou
   {"EXPN",     kPreTls | kJunk | kLast,      &Impl::cmdExpn},
   {"HELP",     kPreTls | kJunk,              &Impl::cmdHelp},
   {"STARTTLS", kPreTls | kNeedHelo | kLast,  &Impl::cmdStartTls},
-  {"AUTH",     kNeedHelo | kLast,            &Impl::cmdAuth},
+  {"AUTH",     kNeedHelo,                    &Impl::cmdAuth},  // LAST, see cmdAuth
   // RFC 5321 4.1.5 / Appendix F: obsolete or unsupported commands.
   {"SEND",     kObsolete,                    nullptr},
   {"SOML",     kObsolete,                    nullptr},

@@ -122,8 +122,8 @@ struct SessionStats {
   uint64_t bytes_accepted = 0;
   bool auth_failed = false;
   // Commands that arrived after a group-ending command (RFC 2920 section 3.1: EHLO, DATA,
-  // VRFY, EXPN, NOOP, QUIT, STARTTLS, AUTH) before its reply was sent. Depends on timing;
-  // for logging only.
+  // VRFY, EXPN, NOOP, QUIT; RFC 3207 STARTTLS; RFC 4954 AUTH other than PLAIN with an
+  // initial response) before its reply was sent. Depends on timing; for logging only.
   uint32_t pipelining_violations = 0;
 };
 
