@@ -17,6 +17,7 @@
 #include "app/config.h"
 #include "app/loadgen.h"
 #include "app/wiring.h"
+#include "mime/cli.h"
 
 #ifndef MXGATE_VERSION
 #define MXGATE_VERSION "0.0.0"
@@ -58,11 +59,11 @@ int main(int argc, char** argv) {
 
   cli.add_subcommand("version", "print the version");
 
-  std::vector<std::string> parse_files;
-  bool parse_pretty = false;
-  auto* parse = cli.add_subcommand("parse", "parse messages (files or - for stdin) and print JSON, one document per line");
-  parse->add_option("files", parse_files, "message files, or - for stdin")->required();
-  parse->add_flag("--pretty", parse_pretty, "indent the JSON");
+  // Everything after "parse" goes to the parser's own command line (mime/cli.h).
+  auto* parse = cli.add_subcommand("parse", "parse messages (FILE... or - for stdin) to JSON, one document per line; "
+                                             "--pretty, --summary, --trust=ID, --offsets, --max-*=N");
+  parse->prefix_command();
+  parse->set_help_flag();
 
   app::LoadOptions load;
   std::string server_addr = "127.0.0.1:2525";
@@ -89,7 +90,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cli.got_subcommand("check-config")) return checkConfig(defaultConfigPath(config_path), false);
-  if (cli.got_subcommand("parse")) return app::runParse(parse_files, parse_pretty);
+  if (cli.got_subcommand("parse")) {
+    std::vector<std::string> args = parse->remaining();
+    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+      std::fputs(mime::parseCommandUsage(), stdout);
+      return args.empty() ? 2 : 0;
+    }
+    return app::runParse(args);
+  }
   if (cli.got_subcommand("bench")) {
     std::string host;
     if (!app::splitHostPort(server_addr, &host, &load.port)) {

@@ -5,16 +5,22 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <iostream>
 #include <filesystem>
 #include <thread>
 
 #include "core/clock.h"
+#include "events/file/file_event_sink.h"
+#include "mime/cli.h"
+#include "pipeline/mime_processor.h"
+#include "pipeline/pipeline.h"
 #include "server/http_status.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "spool/spool.h"
+#include "store/local/local_blob_store.h"
 
 namespace mx::app {
 namespace {
@@ -102,6 +108,33 @@ int runServe(const Config& c) {
   auto directory = policy::Directory::build(c.tenants, c.users, &error);
   if (!directory) return fail(logger, error);
 
+  // The embedded pipeline: spool -> (MIME) -> local store -> events file.
+  std::unique_ptr<store::LocalBlobStore> blob_store;
+  std::unique_ptr<events::FileEventSink> sink;
+  std::unique_ptr<pipeline::MimeProcessor> processor;
+  std::unique_ptr<pipeline::Pipeline> pipe;
+  if (c.pipeline_enabled) {
+    store::LocalBlobStoreOptions lso;
+    lso.root = c.store_dir;
+    auto st = store::LocalBlobStore::open(lso);
+    if (!st.ok()) return fail(logger, "store.dir " + c.store_dir + ": " + st.error().message());
+    blob_store = std::move(st.value());
+    events::FileEventSinkOptions fso;
+    fso.path = c.events_file;
+    auto fs = events::FileEventSink::open(fso);
+    if (!fs.ok()) return fail(logger, "events.file " + c.events_file + ": " + fs.error().message());
+    sink = std::move(fs.value());
+    if (c.pipeline_parse) processor = std::make_unique<pipeline::MimeProcessor>(pipeline::MimeProcessorOptions{});
+    pipeline::PipelineOptions po;
+    po.hostname = c.hostname;
+    po.log = [&logger](std::string_view line) {
+      logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
+    };
+    pipe = std::make_unique<pipeline::Pipeline>(spool.value()->reader(), *blob_store, *sink,
+                                                processor.get(), std::move(po));
+    pipe->start();
+  }
+
   server::ServerDeps deps;
   deps.spool = spool->get();
   deps.clock = &clock;
@@ -159,14 +192,16 @@ int runServe(const Config& c) {
   logger.info("draining", "stopping listeners; sessions get until server.drain_timeout", clock.wall());
   server.drain();
   if (http) http->stop();
+  // Every acknowledged message is durable in the spool; the pipeline finishes what is there
+  // (a node's spool is drained before exit, DESIGN.md "Scaling out").
+  if (pipe) pipe->stop();
   spool.value()->close();
-  logger.info("stopped", "all sessions closed, spool closed", clock.wall());
+  logger.info("stopped", "all sessions closed, pipeline drained, spool closed", clock.wall());
   return 0;
 }
 
-int runParse(const std::vector<std::string>& files, bool pretty) {
-  std::fprintf(stderr, "mxgate parse: not available in this build yet\n");
-  return 3;
+int runParse(const std::vector<std::string>& args) {
+  return mime::runParseCommand(args, std::cout, std::cerr);
 }
 
 }  // namespace mx::app

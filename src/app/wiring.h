@@ -15,7 +15,8 @@ namespace mx::app {
 // Runs `mxgate serve` until SIGTERM/SIGINT. Returns the process exit code.
 int runServe(const Config& config);
 
-// Runs `mxgate parse FILE... | -`. Returns the process exit code.
-int runParse(const std::vector<std::string>& files, bool pretty);
+// Runs `mxgate parse FILE... | -` (arguments after "parse"; see mime/cli.h). Returns the
+// process exit code.
+int runParse(const std::vector<std::string>& args);
 
 }  // namespace mx::app

@@ -1,0 +1,40 @@
+// pipeline/mime_processor.h — the MessageProcessor that runs the MIME parser (src/mime) on a
+// spooled message: the parsed-email JSON document (with envelope, id, storage refs), the
+// decoded attachments to store, and the summary object for the event.
+// Standards: as src/mime (RFC 5322, 2045-2049, 2047, 2231, 8601); RFC 5233 for the
+// sub-address ("detail") of recipients.
+// Trust: the raw message and the envelope are untrusted; the parser never aborts, and its
+// errors[] travel in the document. Attachment filenames are passed on unsanitised: the
+// pipeline sanitises them into keys (store/keys.h).
+// Threads: process() is called from the pipeline thread only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pipeline/processor.h"
+#include "store/keys.h"
+
+namespace mx::pipeline {
+
+struct MimeProcessorOptions {
+  std::string key_prefix;                          // must match the pipeline's KeyLayout
+  std::vector<std::string> trusted_authserv_ids;   // RFC 8601 section 5
+};
+
+class MimeProcessor final : public MessageProcessor {
+ public:
+  explicit MimeProcessor(MimeProcessorOptions options);
+
+  // MessageProcessor
+  Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope) override;
+
+ private:
+  MimeProcessorOptions options_;
+  store::KeyLayout keys_;
+};
+
+// The envelope as the parsed-email schema's "envelope" object.
+std::string envelopeJson(const spool::Envelope& e);
+
+}  // namespace mx::pipeline
