@@ -98,7 +98,7 @@ TEST(CloudEvent, ShapeWithEverythingSet) {
 
 TEST(CloudEvent, HostileEnvelopeBytesStayValidJson) {
   MessageReceived m = sample();
-  m.mail_from = std::string("a\"b\\c\0d\r\n\xff\xfe@x", 15);
+  m.mail_from = std::string("a\"b\\c\0d\r\n\xff\xfe@x", 13);
   m.helo = "\xC3\x28 \xE2\x80\xAE";
   m.rcpt_to = {std::string("\0", 1), "\x1b[31m"};
   std::string text = buildMessageReceivedJson(m);

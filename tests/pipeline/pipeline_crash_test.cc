@@ -30,7 +30,8 @@ TEST(PipelineCrash, KillNineDuringProcessingLosesNothing) {
   for (int round = 0; round < 6; ++round) {
     auto t0 = std::chrono::steady_clock::now();
     Child child({MX_PIPELINE_CRASH_HELPER, "run", dir, std::to_string(round + 1)});
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 700));
+    ASSERT_TRUE(child.waitForLine("ACK ", std::chrono::seconds(60))) << "helper acknowledged nothing";
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 900));
     child.kill9();
     std::printf("round %d: killed after %lld ms\n", round,
                 static_cast<long long>(std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0).count()));

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,8 +64,13 @@ class Child {
       for (;;) {
         ssize_t n = ::read(out_fd_, buf, sizeof buf);
         if (n <= 0) break;
+        std::lock_guard l(mu_);
         output_.append(buf, static_cast<size_t>(n));
+        cv_.notify_all();
       }
+      std::lock_guard l(mu_);
+      eof_ = true;
+      cv_.notify_all();
     });
   }
   ~Child() {
@@ -85,7 +92,16 @@ class Child {
     out_fd_ = -1;
     return status;
   }
-  // Complete lines printed so far (valid after wait()).
+  // Waits until the child has printed a line starting with `prefix` (true), or exited or
+  // `timeout` passed (false).
+  bool waitForLine(const std::string& prefix, std::chrono::milliseconds timeout) {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, timeout, [&] {
+      return eof_ || output_.rfind("\n" + prefix, std::string::npos) != std::string::npos ||
+             output_.rfind(prefix, 0) == 0;
+    }) && !eof_;
+  }
+  // Complete lines printed so far (call after wait()).
   std::vector<std::string> lines() const {
     std::vector<std::string> out;
     size_t pos = 0;
@@ -101,6 +117,9 @@ class Child {
  private:
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool eof_ = false;
   std::string output_;
   std::thread reader_;
 };

@@ -25,7 +25,9 @@ TEST(SpoolCrash, EveryAcknowledgedRecordSurvivesKillNine) {
   const int rounds = 6;
   for (int round = 0; round < rounds; ++round) {
     Child child({MX_SPOOL_CRASH_HELPER, dir, "3", std::to_string(round + 1)});
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 600));
+    // Let it get going (recovery can be slow on a busy disk), then kill at a random moment.
+    ASSERT_TRUE(child.waitForLine("ACK ", std::chrono::seconds(60))) << "helper acknowledged nothing";
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 700));
     child.kill9();
     size_t before = acked.size();
     for (const auto& line : child.lines()) {
