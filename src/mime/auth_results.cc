@@ -44,9 +44,10 @@ class Lexer {
       if (!comment_) {
         std::string_view body = s_.substr(start + 1, i_ - start - 1);
         if (!body.empty() && body.back() == ')') body.remove_suffix(1);
-        std::string c;
+        std::string c, u;
         appendUnfolded(body, c);
-        comment_ = std::move(c);
+        appendUtf8OrLatin(c, u);
+        comment_ = std::move(u);
       }
     }
   }
@@ -183,7 +184,7 @@ bool parseAuthenticationResults(std::string_view raw, uint32_t header_index,
       continue;
     }
     lx.advance();
-    r.result = lower(lx.value(false));
+    r.result = utf8(lower(lx.value(false)));
     r.method = utf8(method);
     lx.skipCfws();
     r.comment = lx.takeComment();

@@ -30,8 +30,8 @@ struct Base64Table {
     for (int i = 0; i < 256; ++i) v[i] = kBad;
     const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (int i = 0; i < 64; ++i) v[static_cast<uint8_t>(alphabet[i])] = static_cast<uint8_t>(i);
-    v[' '] = v['\t'] = v['\r'] = v['\n'] = v['\f'] = v['\v'] = kWhite;
-    v['='] = kPad;
+    for (unsigned char c : {' ', '\t', '\r', '\n', '\f', '\v'}) v[c] = kWhite;
+    v[static_cast<unsigned char>('=')] = kPad;
   }
 };
 constexpr Base64Table kB64;

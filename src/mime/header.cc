@@ -446,6 +446,13 @@ ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
     if (!looksLikeParam(s, i)) readToken(v.subtype, false);
   }
   if (v.type.empty()) v.subtype.clear();  // "/plain" names no type
+  if (!isValidUtf8(v.type) || !isValidUtf8(v.subtype)) {
+    std::string t, st;
+    appendPlain(v.type, t, notes);
+    appendPlain(v.subtype, st, notes);
+    v.type.swap(t);
+    v.subtype.swap(st);
+  }
   // Raw parameters before RFC 2231 assembly: name, value, and whether it was quoted.
   struct RawParam {
     std::string name;
@@ -565,7 +572,7 @@ ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
   }
   for (auto& a : out) {
     Param param;
-    param.name = a.name;
+    appendPlain(a.name, param.name, notes);
     if (a.has_sections) {
       std::string bytes;
       std::string charset;
@@ -667,14 +674,16 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
       if (!name.empty()) {
         a.name = std::move(name);
       } else if (!comment.empty()) {
-        a.name = comment;
+        a.name = decodeUnstructured(comment, notes);  // RFC 2047 words may be in comments
       }
     } else if (!name.empty()) {
       if (name.find('@') != std::string::npos) {
         std::string addr;
         appendAddrSpec(name, addr);
-        a.address = std::move(addr);
-        if (!comment.empty()) a.name = comment;
+        std::string clean;
+        appendPlain(addr, clean, notes);
+        a.address = std::move(clean);
+        if (!comment.empty()) a.name = decodeUnstructured(comment, notes);
       } else {
         a.name = std::move(name);  // a bare word: kept as a name without an address
         if (notes) notes->address_invalid = true;

@@ -455,7 +455,7 @@ class Parser {
     }
     if (p.content_type.empty()) p.content_type = digest_child ? "message/rfc822" : "text/plain";
     if (const Param* cs = findParam(p.params, "charset")) {
-      p.charset.assign(trimView(cs->value));
+      p.charset.assign(trimView(cs->value));  // params are UTF-8 already
       toLowerAscii(p.charset);
     }
     if (cte_field) {
@@ -463,6 +463,11 @@ class Parser {
       for (char c : trimView(cte_field->raw_value)) {
         if (c == '(' || c == ';' || c == ' ' || c == '\t' || c == '\r' || c == '\n') break;
         t += lowerAscii(c);
+      }
+      if (!isValidUtf8(t)) {
+        std::string u;
+        appendUtf8OrLatin(t, u);
+        t.swap(u);
       }
       p.transfer_encoding = t;
       if (t == "7bit") {

@@ -20,7 +20,7 @@ std::string conv(std::string_view cs, std::string_view in, ConvertStatus* st = n
   return out;
 }
 
-TEST(Charset, Utf8ValidationAndReplacement) {
+TEST(MimeCharset, Utf8ValidationAndReplacement) {
   EXPECT_TRUE(isValidUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x9A\x80"));
   EXPECT_FALSE(isValidUtf8("\xC0\xAF"));          // overlong
   EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));      // surrogate
@@ -37,7 +37,7 @@ TEST(Charset, Utf8ValidationAndReplacement) {
   EXPECT_EQ(validUtf8Prefix(longer), 77u);
 }
 
-TEST(Charset, AsciiLabelWith8BitFallsBackToWindows1252) {
+TEST(MimeCharset, AsciiLabelWith8BitFallsBackToWindows1252) {
   ConvertStatus st;
   EXPECT_EQ(conv("us-ascii", "caf\xE9", &st), "caf\xC3\xA9");
   EXPECT_EQ(st, ConvertStatus::kFallback);
@@ -45,13 +45,13 @@ TEST(Charset, AsciiLabelWith8BitFallsBackToWindows1252) {
   EXPECT_EQ(st, ConvertStatus::kOk);
 }
 
-TEST(Charset, Latin1IsWindows1252) {
+TEST(MimeCharset, Latin1IsWindows1252) {
   EXPECT_EQ(conv("ISO-8859-1", "\x93quoted\x94 \xE9"), "\xE2\x80\x9Cquoted\xE2\x80\x9D \xC3\xA9");
   EXPECT_EQ(conv("windows-1252", "\x80"), "\xE2\x82\xAC");
   EXPECT_EQ(conv("\"latin1\"", "\xFF"), "\xC3\xBF");
 }
 
-TEST(Charset, IconvCharsetsAndAliases) {
+TEST(MimeCharset, IconvCharsetsAndAliases) {
   EXPECT_EQ(conv("koi8-r", "\xF0\xD2\xC9\xD7\xC5\xD4"), "Привет");
   EXPECT_EQ(conv("shift_jis", "\x93\xFA\x96\x7B"), "日本");
   EXPECT_EQ(conv("x-sjis", "\x93\xFA\x96\x7B"), "日本");
@@ -66,7 +66,7 @@ TEST(Charset, IconvCharsetsAndAliases) {
   EXPECT_EQ(conv("utf-8*en", "x"), "x");  // RFC 2231 language suffix
 }
 
-TEST(Charset, InvalidInputBecomesReplacementCharacter) {
+TEST(MimeCharset, InvalidInputBecomesReplacementCharacter) {
   ConvertStatus st;
   std::string out = conv("shift_jis", "a\x81", &st);  // truncated double-byte character
   EXPECT_EQ(st, ConvertStatus::kReplaced);
@@ -75,7 +75,7 @@ TEST(Charset, InvalidInputBecomesReplacementCharacter) {
   EXPECT_NE(out.find("\xEF\xBF\xBD"), std::string::npos);
 }
 
-TEST(Charset, UnknownCharsetFallsBack) {
+TEST(MimeCharset, UnknownCharsetFallsBack) {
   ConvertStatus st;
   EXPECT_EQ(conv("x-no-such-charset", "caf\xC3\xA9", &st), "caf\xC3\xA9");
   EXPECT_EQ(st, ConvertStatus::kUnknownCharset);
@@ -86,7 +86,7 @@ TEST(Charset, UnknownCharsetFallsBack) {
   EXPECT_FALSE(isKnownCharset(std::string(100, 'A')));
 }
 
-TEST(Charset, Utf7) {
+TEST(MimeCharset, Utf7) {
   EXPECT_EQ(conv("utf-7", "Hi Mom -+Jjo--!"), "Hi Mom -\xE2\x98\xBA-!");
   EXPECT_EQ(conv("UTF-7", "+ZeVnLIqe-"), "日本語");
   EXPECT_EQ(conv("utf-7", "A+ImIDkQ."), "A\xE2\x89\xA2\xCE\x91.");
@@ -98,13 +98,13 @@ TEST(Charset, Utf7) {
   EXPECT_TRUE(isValidUtf8(bad));
 }
 
-TEST(Charset, ByteOrderMarkDropped) {
+TEST(MimeCharset, ByteOrderMarkDropped) {
   EXPECT_EQ(conv("utf-8", "\xEF\xBB\xBFhello"), "hello");
 }
 
 // Every charset glibc's iconv knows: ASCII text converts (exactly, for ASCII-compatible
 // ones), random bytes never produce invalid UTF-8.
-TEST(Charset, EveryGlibcCharset) {
+TEST(MimeCharset, EveryGlibcCharset) {
   FILE* p = popen("iconv -l 2>/dev/null", "r");
   if (!p) GTEST_SKIP() << "iconv(1) not available to list charsets";
   std::string list;

@@ -43,7 +43,7 @@ Expected readTree(const std::string& xml) {
   return e;
 }
 
-TEST(CompareMime4j, DecodedTreesAndBodies) {
+TEST(MimeCompareMime4j, DecodedTreesAndBodies) {
   const std::string root = mx::testing::corpusDir();
   if (root.empty()) GTEST_SKIP() << "shared corpus not found (set MXGATE_CORPUS_DIR)";
   int messages = 0, compared = 0, matched = 0;

@@ -162,7 +162,7 @@ void compareMessage(const std::string& name, const ParsedMessage& m, const JsonV
   }
 }
 
-TEST(CompareStalwart, MailParserExpectedOutputs) {
+TEST(MimeCompareStalwart, MailParserExpectedOutputs) {
   const std::string root = mx::testing::corpusDir();
   if (root.empty()) GTEST_SKIP() << "shared corpus not found (set MXGATE_CORPUS_DIR)";
   const std::string dir = root + "/stalwart-mail-parser";

@@ -18,7 +18,7 @@ namespace {
 
 using mx::testing::JsonValue;
 
-TEST(Corpus, EveryMessageParsesAndValidates) {
+TEST(MimeCorpus, EveryMessageParsesAndValidates) {
   const std::string root = mx::testing::corpusDir();
   if (root.empty()) {
     GTEST_SKIP() << "shared corpus not found: set MXGATE_CORPUS_DIR or put ../shared/corpus "

@@ -18,7 +18,7 @@ std::string b64(std::string_view in) {
   return out;
 }
 
-TEST(Base64, Clean) {
+TEST(MimeBase64, Clean) {
   EXPECT_EQ(b64("SGVsbG8sIHdvcmxkIQ=="), "Hello, world!");
   EXPECT_EQ(b64("YQ=="), "a");
   EXPECT_EQ(b64("YWI="), "ab");
@@ -29,7 +29,7 @@ TEST(Base64, Clean) {
   EXPECT_EQ(out, "abcdef");
 }
 
-TEST(Base64, ToleratesWhitespaceJunkAndBadPadding) {
+TEST(MimeBase64, ToleratesWhitespaceJunkAndBadPadding) {
   std::string out;
   EXPECT_TRUE(decodeBase64(" Y W\tJ j \r\n", out));
   EXPECT_EQ(out, "abc");
@@ -48,14 +48,14 @@ TEST(Base64, ToleratesWhitespaceJunkAndBadPadding) {
   EXPECT_EQ(out, "ab");
 }
 
-TEST(Base64, AppendsToExistingOutput) {
+TEST(MimeBase64, AppendsToExistingOutput) {
   std::string out = "x";
   decodeBase64("YWJj", out);
   EXPECT_EQ(out, "xabc");
 }
 
 // Lines of every width and random junk: the fast paths must agree with a simple decoder.
-TEST(Base64, MatchesReferenceOnRandomData) {
+TEST(MimeBase64, MatchesReferenceOnRandomData) {
   std::mt19937 rng(42);
   for (int iter = 0; iter < 400; ++iter) {
     std::string data(rng() % 3000, '\0');
@@ -73,7 +73,7 @@ TEST(Base64, MatchesReferenceOnRandomData) {
   }
 }
 
-TEST(QuotedPrintable, SoftBreaksEscapesAndTrailingBlanks) {
+TEST(MimeQuotedPrintable, SoftBreaksEscapesAndTrailingBlanks) {
   std::string out;
   EXPECT_TRUE(decodeQuotedPrintable("caf=C3=A9 =\r\nau lait  \r\nnext", out));
   EXPECT_EQ(out, "caf\xC3\xA9 au lait\r\nnext");
@@ -86,14 +86,14 @@ TEST(QuotedPrintable, SoftBreaksEscapesAndTrailingBlanks) {
   EXPECT_EQ(out, "lower\xC3\xA9");
 }
 
-TEST(QuotedPrintable, BadEscapesKeptLiterally) {
+TEST(MimeQuotedPrintable, BadEscapesKeptLiterally) {
   std::string out;
   EXPECT_FALSE(decodeQuotedPrintable("a=ZZb=4", out));
   EXPECT_EQ(out, "a=ZZb=4");
 }
 
 // Peer defect (node parsers): a QP text attachment must not gain a newline at the end.
-TEST(QuotedPrintable, NoNewlineAddedAtEnd) {
+TEST(MimeQuotedPrintable, NoNewlineAddedAtEnd) {
   std::string out;
   decodeQuotedPrintable("id,name\r\n1,x", out);
   EXPECT_EQ(out, "id,name\r\n1,x");
@@ -102,7 +102,7 @@ TEST(QuotedPrintable, NoNewlineAddedAtEnd) {
   EXPECT_EQ(out, "id,name\r\n1,x");
 }
 
-TEST(QEncoding, UnderscoreAndHex) {
+TEST(MimeQEncoding, UnderscoreAndHex) {
   std::string out;
   EXPECT_TRUE(decodeQEncoding("J=FCrgen_Gro=DF", out));
   EXPECT_EQ(out, "J\xFCrgen Gro\xDF");
@@ -111,7 +111,7 @@ TEST(QEncoding, UnderscoreAndHex) {
   EXPECT_EQ(out, "a=");
 }
 
-TEST(Uuencode, DecodesBeginEndBlock) {
+TEST(MimeUuencode, DecodesBeginEndBlock) {
   // "Cat" uuencoded.
   std::string out;
   EXPECT_TRUE(decodeUuencode("begin 644 cat.txt\n#0V%T\n`\nend\n", out));

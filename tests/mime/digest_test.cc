@@ -19,7 +19,7 @@ std::string opensslHex(std::string_view d) {
   return toHex(out, 32);
 }
 
-TEST(Sha256, KnownVectors) {
+TEST(MimeSha256, KnownVectors) {
   const Digester& d = builtinDigester();
   EXPECT_EQ(sha256Hex(d, ""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(sha256Hex(d, "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -29,7 +29,7 @@ TEST(Sha256, KnownVectors) {
             "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-TEST(Sha256, MatchesOpenSslAtEveryLengthAndStreamed) {
+TEST(MimeSha256, MatchesOpenSslAtEveryLengthAndStreamed) {
   std::mt19937 rng(1);
   std::string data(5000, '\0');
   for (auto& c : data) c = static_cast<char>(rng());

@@ -138,8 +138,8 @@ void runGenerated(int seed, int n, bool lf, const char* label) {
   EXPECT_EQ(t.matched, t.compared) << t.out.str().substr(0, 4000);
 }
 
-TEST(GeneratedCorpus, Seed5Crlf) { runGenerated(5, 400, false, "crlf"); }
-TEST(GeneratedCorpus, Seed6Lf) { runGenerated(6, 200, true, "lf"); }
+TEST(MimeGeneratedCorpus, Seed5Crlf) { runGenerated(5, 400, false, "crlf"); }
+TEST(MimeGeneratedCorpus, Seed6Lf) { runGenerated(6, 200, true, "lf"); }
 
 }  // namespace
 }  // namespace mx::mime

@@ -13,14 +13,14 @@ std::string unstructured(std::string_view raw, DecodeNotes* n = nullptr) {
   return decodeUnstructured(raw, n ? n : &local);
 }
 
-TEST(Unfold, FoldsBecomeOneSpace) {
+TEST(MimeUnfold, FoldsBecomeOneSpace) {
   EXPECT_EQ(unfold(" Fwd: \r\n\tSaying \r\n Hello\r\n"), "Fwd: Saying Hello");
   EXPECT_EQ(unfold("a  b"), "a  b");  // blanks without a fold are kept
   EXPECT_EQ(unfold("a\n b"), "a b");
   EXPECT_EQ(unfold("   "), "");
 }
 
-TEST(EncodedWords, Basic) {
+TEST(MimeEncodedWords, Basic) {
   EXPECT_EQ(unstructured("=?iso-8859-1?q?this=20is=20some=20text?="), "this is some text");
   EXPECT_EQ(unstructured("=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?="), "ab");
   EXPECT_EQ(unstructured("=?ISO-8859-1?Q?a?=\r\n    =?ISO-8859-1?Q?b?="), "ab");
@@ -35,7 +35,7 @@ TEST(EncodedWords, Basic) {
 
 // GMime 3.2 truncates the subject when a base64 word ending in "=" padding is followed by
 // another word in the same charset. Each word is decoded on its own, then joined.
-TEST(EncodedWords, PaddedBase64FollowedByAnotherWord) {
+TEST(MimeEncodedWords, PaddedBase64FollowedByAnotherWord) {
   EXPECT_EQ(unstructured("=?UTF-8?B?SGVsbG8g?= =?UTF-8?B?d29ybGQ=?= =?UTF-8?B?IQ==?="),
             "Hello world!");
   EXPECT_EQ(unstructured("=?utf-8?B?0J/RgNC40LLQtdGC?= =?utf-8?B?INC80LjRgA==?= "
@@ -44,18 +44,18 @@ TEST(EncodedWords, PaddedBase64FollowedByAnotherWord) {
 }
 
 // A character split across two encoded words is joined as bytes before conversion.
-TEST(EncodedWords, MultibyteCharacterSplitAcrossWords) {
+TEST(MimeEncodedWords, MultibyteCharacterSplitAcrossWords) {
   EXPECT_EQ(unstructured("=?UTF-8?Q?caf=C3?= =?UTF-8?Q?=A9?="), "caf\xC3\xA9");
   EXPECT_EQ(unstructured("=?shift_jis?B?k/o=?= =?shift_jis?B?lns=?="), "日本");
 }
 
 // Raw 8-bit bytes inside an encoded word are bytes of that charset (node parsers garble them).
-TEST(EncodedWords, Raw8BitInsideWord) {
+TEST(MimeEncodedWords, Raw8BitInsideWord) {
   EXPECT_EQ(unstructured("=?utf-8?Q?caf\xC3\xA9_cr\xC3\xA8me?="), "café crème");
   EXPECT_EQ(unstructured("=?iso-8859-1?Q?caf\xE9?="), "café");
 }
 
-TEST(EncodedWords, Raw8BitOutsideWords) {
+TEST(MimeEncodedWords, Raw8BitOutsideWords) {
   DecodeNotes n;
   EXPECT_EQ(unstructured("caf\xC3\xA9", &n), "café");  // RFC 6532 UTF-8
   EXPECT_FALSE(n.raw_8bit);
@@ -63,7 +63,7 @@ TEST(EncodedWords, Raw8BitOutsideWords) {
   EXPECT_TRUE(n.raw_8bit);
 }
 
-TEST(EncodedWords, InvalidWordsKeptLiterally) {
+TEST(MimeEncodedWords, InvalidWordsKeptLiterally) {
   DecodeNotes n;
   EXPECT_EQ(unstructured("=?utf-8?X?abc?=", &n), "=?utf-8?X?abc?=");
   EXPECT_TRUE(n.encoded_word_invalid);
@@ -74,7 +74,7 @@ TEST(EncodedWords, InvalidWordsKeptLiterally) {
   EXPECT_TRUE(u.charset_unknown);
 }
 
-TEST(ContentType, TypeSubtypeAndParams) {
+TEST(MimeContentType, TypeSubtypeAndParams) {
   DecodeNotes n;
   auto v = parseContentType("Text/HTML; Charset=\"UTF-8\"; format=flowed (comment)", &n);
   EXPECT_EQ(v.type, "text");
@@ -89,7 +89,7 @@ TEST(ContentType, TypeSubtypeAndParams) {
   EXPECT_EQ(findParam(v.params, "boundary")->value, "----=_Part_1");
 }
 
-TEST(ContentType, Rfc2231) {
+TEST(MimeContentType, Rfc2231) {
   DecodeNotes n;
   auto v = parseContentType(
       "attachment; filename*0*=utf-8''R%C3%A9sum%C3%A9; filename*1=\" final\";"
@@ -107,7 +107,7 @@ TEST(ContentType, Rfc2231) {
   EXPECT_EQ(findParam(v.params, "n")->value, "ab");
 }
 
-TEST(ContentType, NonStandardEncodedWordInParameter) {
+TEST(MimeContentType, NonStandardEncodedWordInParameter) {
   DecodeNotes n;
   auto v = parseContentType(
       "attachment;\r\n\tfilename=\"=?utf-8?Q?Auftragsbest=C3=A4tigung_X=2EPD?=\r\n =?utf-8?Q?F?=\"",
@@ -115,7 +115,7 @@ TEST(ContentType, NonStandardEncodedWordInParameter) {
   EXPECT_EQ(findParam(v.params, "filename")->value, "Auftragsbestätigung X.PDF");
 }
 
-TEST(ContentType, TolerantOfJunk) {
+TEST(MimeContentType, TolerantOfJunk) {
   DecodeNotes n;
   auto v = parseContentType("text/plain; name=my file(1).txt; charset=us-ascii (Plain text)", &n);
   EXPECT_EQ(findParam(v.params, "name")->value, "my file(1).txt");
@@ -134,7 +134,7 @@ TEST(ContentType, TolerantOfJunk) {
   EXPECT_TRUE(v.params.empty());
 }
 
-TEST(EncodedWords, FoldInsideAWordIsDropped) {
+TEST(MimeEncodedWords, FoldInsideAWordIsDropped) {
   EXPECT_EQ(unstructured("=?utf-8?Q?Hello\r\n _there!?="), "Hello there!");
   EXPECT_EQ(unstructured("=?utf-8?B?VGhpcyBpcyB0aGUgb\r\n 3JpZ2luYWwgc3ViamVjdA==?="),
             "This is the original subject");
@@ -148,7 +148,7 @@ std::vector<Address> addrs(std::string_view raw) {
   return out;
 }
 
-TEST(Addresses, Mailboxes) {
+TEST(MimeAddresses, Mailboxes) {
   auto a = addrs("\"Joe Q. Public\" <john.q.public@example.com>, Mary Smith <mary@x.test>, jdoe@one.test");
   ASSERT_EQ(a.size(), 3u);
   EXPECT_EQ(*a[0].name, "Joe Q. Public");
@@ -174,7 +174,7 @@ TEST(Addresses, Mailboxes) {
   EXPECT_EQ(*a[0].name, "Pete");
 }
 
-TEST(Addresses, Groups) {
+TEST(MimeAddresses, Groups) {
   auto a = addrs("A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;, x@y.test");
   ASSERT_EQ(a.size(), 4u);
   EXPECT_EQ(*a[0].group, "A Group");
@@ -186,12 +186,12 @@ TEST(Addresses, Groups) {
   EXPECT_FALSE(a[0].address.has_value());
 }
 
-TEST(Addresses, Utf8Addresses) {  // RFC 6532
+TEST(MimeAddresses, Utf8Addresses) {  // RFC 6532
   auto a = addrs("Jöran <jöran@exämple.test>");
   EXPECT_EQ(*a[0].address, "jöran@exämple.test");
 }
 
-TEST(MessageIds, ListsAndJunk) {
+TEST(MimeMessageIds, ListsAndJunk) {
   std::vector<std::string> ids;
   EXPECT_TRUE(parseMessageIds("<1234@local.machine.example>\r\n <3456@example.net> ", ids));
   EXPECT_EQ(ids, (std::vector<std::string>{"1234@local.machine.example", "3456@example.net"}));
@@ -209,7 +209,7 @@ std::string date(std::string_view raw) {
   return formatRfc3339(dt);
 }
 
-TEST(Dates, Rfc5322AndObsolete) {
+TEST(MimeDates, Rfc5322AndObsolete) {
   EXPECT_EQ(date("Tue, 09 Jan 2024 02:31:35 +0900"), "2024-01-09T02:31:35+09:00");
   EXPECT_EQ(date("Fri, 21 Nov 1997 09:55:06 -0600"), "1997-11-21T09:55:06-06:00");
   EXPECT_EQ(date("21 Nov 97 09:55:06 GMT"), "1997-11-21T09:55:06+00:00");
@@ -224,7 +224,7 @@ TEST(Dates, Rfc5322AndObsolete) {
   EXPECT_EQ(date("29 Feb 2024 10:00:60 +0000"), "2024-02-29T10:00:60+00:00");
 }
 
-TEST(Subjects, Normalize) {
+TEST(MimeSubjects, Normalize) {
   EXPECT_EQ(normalizeSubject("Re: Fwd: RE:  Hello   world"), "Hello world");
   EXPECT_EQ(normalizeSubject("[list] Re[2]: AW: topic (fwd)"), "topic");
   EXPECT_EQ(normalizeSubject("Re:"), "");

@@ -56,7 +56,7 @@ std::string fieldValue(std::string raw) {
   return raw;
 }
 
-TEST(HeaderVectors, Unstructured) {
+TEST(MimeHeaderVectors, Unstructured) {
   JsonValue v;
   if (!load("unstructured.json", &v)) GTEST_SKIP() << "corpus not found (set MXGATE_CORPUS_DIR)";
   Tally t;
@@ -91,7 +91,7 @@ std::vector<std::string> expectedAddresses(const JsonValue& e) {
   return out;
 }
 
-TEST(HeaderVectors, Addresses) {
+TEST(MimeHeaderVectors, Addresses) {
   JsonValue v;
   if (!load("address.json", &v)) GTEST_SKIP() << "corpus not found (set MXGATE_CORPUS_DIR)";
   Tally t;
@@ -116,7 +116,7 @@ TEST(HeaderVectors, Addresses) {
   report("address", t, 0.75);
 }
 
-TEST(HeaderVectors, ContentType) {
+TEST(MimeHeaderVectors, ContentType) {
   JsonValue v;
   if (!load("content_type.json", &v)) GTEST_SKIP() << "corpus not found (set MXGATE_CORPUS_DIR)";
   Tally t;
@@ -152,7 +152,7 @@ TEST(HeaderVectors, ContentType) {
   report("content_type", t, 0.75);
 }
 
-TEST(HeaderVectors, Dates) {
+TEST(MimeHeaderVectors, Dates) {
   JsonValue v;
   if (!load("date.json", &v)) GTEST_SKIP() << "corpus not found (set MXGATE_CORPUS_DIR)";
   Tally t;
@@ -187,7 +187,7 @@ TEST(HeaderVectors, Dates) {
   report("date", t, 0.75);
 }
 
-TEST(HeaderVectors, MessageIds) {
+TEST(MimeHeaderVectors, MessageIds) {
   JsonValue v;
   if (!load("id.json", &v)) GTEST_SKIP() << "corpus not found (set MXGATE_CORPUS_DIR)";
   Tally t;

@@ -46,7 +46,7 @@ const char kMessage[] =
     "--b\r\nContent-Type: image/png; name=p.png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw==\r\n"
     "--b--\r\n";
 
-TEST(Json, DocumentIsValidAndCarriesContext) {
+TEST(MimeJson, DocumentIsValidAndCarriesContext) {
   ParseOptions opt;
   opt.trusted_authserv_ids = {"mx.test"};
   ParsedMessage m = parse(kMessage, opt);
@@ -74,7 +74,7 @@ TEST(Json, DocumentIsValidAndCarriesContext) {
   EXPECT_TRUE(v["headers"][0].get("offset"));
 }
 
-TEST(Json, PrettyEqualsCompact) {
+TEST(MimeJson, PrettyEqualsCompact) {
   ParsedMessage m = parse(kMessage);
   JsonContext ctx;
   std::string compact = toJson(m, ctx);
@@ -88,7 +88,7 @@ TEST(Json, PrettyEqualsCompact) {
   EXPECT_EQ(a["body"]["text"].s(), b["body"]["text"].s());
 }
 
-TEST(Json, Summary) {
+TEST(MimeJson, Summary) {
   ParseOptions opt;
   opt.trusted_authserv_ids = {"mx.test"};
   ParsedMessage m = parse(kMessage, opt);
@@ -104,7 +104,7 @@ TEST(Json, Summary) {
   EXPECT_EQ(v["auth"]["dkim"].s(), "none");
 }
 
-TEST(Json, FastEscaperMatchesCoreWriter) {
+TEST(MimeJson, FastEscaperMatchesCoreWriter) {
   std::mt19937 rng(3);
   for (int i = 0; i < 2000; ++i) {
     std::string s(rng() % 80, '\0');
@@ -118,7 +118,7 @@ TEST(Json, FastEscaperMatchesCoreWriter) {
 }
 
 // Random bytes, random MIME-ish soup: the output is always strictly valid and schema-valid.
-TEST(Json, AlwaysValidOnGarbage) {
+TEST(MimeJson, AlwaysValidOnGarbage) {
   std::mt19937 rng(11);
   const char* atoms[] = {"\r\n", "\n", "--b\r\n", "--b--\r\n", "Content-Type: multipart/mixed; boundary=b\r\n",
                          "Content-Type: message/rfc822\r\n", "Subject: =?utf-8?B?w6k=?=\r\n",

@@ -16,6 +16,8 @@
 
 namespace mx::testing {
 
+struct JsonMember;
+
 struct JsonValue {
   enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
   Type type = Type::kNull;
@@ -25,32 +27,43 @@ struct JsonValue {
   int64_t integer = 0;
   std::string str;
   std::vector<JsonValue> arr;
-  std::vector<std::pair<std::string, JsonValue>> obj;  // in document order
+  std::vector<JsonMember> obj;  // in document order
 
   bool isNull() const { return type == Type::kNull; }
   bool isString() const { return type == Type::kString; }
   bool isObject() const { return type == Type::kObject; }
   bool isArray() const { return type == Type::kArray; }
-  const JsonValue* get(std::string_view key) const {
-    if (type != Type::kObject) return nullptr;
-    for (const auto& [k, v] : obj) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
+  const JsonValue* get(std::string_view key) const;
   // "" for non-strings.
   std::string_view s() const { return type == Type::kString ? std::string_view(str) : ""; }
-  const JsonValue& operator[](std::string_view key) const {
-    static const JsonValue kNull;
-    const JsonValue* v = get(key);
-    return v ? *v : kNull;
-  }
-  const JsonValue& operator[](size_t i) const {
-    static const JsonValue kNull;
-    return type == Type::kArray && i < arr.size() ? arr[i] : kNull;
-  }
-  size_t size() const { return type == Type::kArray ? arr.size() : obj.size(); }
+  const JsonValue& operator[](std::string_view key) const;
+  const JsonValue& operator[](size_t i) const;
+  size_t size() const;
 };
+
+// An object member (a struct rather than std::pair so that JsonValue may be incomplete).
+struct JsonMember {
+  std::string first;
+  JsonValue second;
+};
+
+inline const JsonValue* JsonValue::get(std::string_view key) const {
+  if (type != Type::kObject) return nullptr;
+  for (const auto& [k, v] : obj) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+inline const JsonValue& JsonValue::operator[](std::string_view key) const {
+  static const JsonValue kNull;
+  const JsonValue* v = get(key);
+  return v ? *v : kNull;
+}
+inline const JsonValue& JsonValue::operator[](size_t i) const {
+  static const JsonValue kNull;
+  return type == Type::kArray && i < arr.size() ? arr[i] : kNull;
+}
+inline size_t JsonValue::size() const { return type == Type::kArray ? arr.size() : obj.size(); }
 
 class JsonParser {
  public:
@@ -126,7 +139,7 @@ class JsonParser {
       skipWs();
       JsonValue child;
       if (!value(&child, depth + 1)) return false;
-      v->obj.emplace_back(std::move(key), std::move(child));
+      v->obj.push_back(JsonMember{std::move(key), std::move(child)});
       skipWs();
       if (i_ < s_.size() && s_[i_] == ',') {
         ++i_;

@@ -77,7 +77,7 @@ void checkAlternative(const ParsedMessage& m) {
   EXPECT_EQ(a.role, PartRole::kAttachment);
 }
 
-TEST(Parser, AlternativeWithAttachmentLf) {
+TEST(MimeParser, AlternativeWithAttachmentLf) {
   ParsedMessage m = parse(kAlternative);
   checkAlternative(m);
   EXPECT_EQ(m.textBody(), "café au lait");
@@ -85,7 +85,7 @@ TEST(Parser, AlternativeWithAttachmentLf) {
   EXPECT_TRUE(m.errors.empty()) << errorCodeName(m.errors[0].code);
 }
 
-TEST(Parser, AlternativeWithAttachmentCrlf) {
+TEST(MimeParser, AlternativeWithAttachmentCrlf) {
   const std::string raw = crlf(kAlternative);
   ParsedMessage m = parse(raw);
   checkAlternative(m);
@@ -97,7 +97,7 @@ TEST(Parser, AlternativeWithAttachmentCrlf) {
 }
 
 // GMime returns nothing for input without a header block; we take it all as the body.
-TEST(Parser, NoHeaderBlock) {
+TEST(MimeParser, NoHeaderBlock) {
   ParsedMessage m = parse("Hello there,\r\nthis has no headers.\r\n");
   ASSERT_EQ(m.parts.size(), 1u);
   EXPECT_EQ(m.textBody(), "Hello there,\r\nthis has no headers.\r\n");
@@ -110,26 +110,26 @@ TEST(Parser, NoHeaderBlock) {
   EXPECT_EQ(blank.textBody(), "body only\r\n");
 }
 
-TEST(Parser, HeaderBlockWithoutBlankLine) {
+TEST(MimeParser, HeaderBlockWithoutBlankLine) {
   ParsedMessage m = parse("Subject: x\nFrom: a@b.c\nThis line starts the body\nmore\n");
   EXPECT_EQ(*m.subject, "x");
   EXPECT_EQ(m.textBody(), "This line starts the body\nmore\n");
   EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeaderMalformed));
 }
 
-TEST(Parser, StrayLineInsideHeaderBlock) {
+TEST(MimeParser, StrayLineInsideHeaderBlock) {
   // A known field follows the stray line: the block goes on and the line is skipped.
   ParsedMessage m = parse("Subject: a\nwrapped junk\nContent-Type: text/html\n\n<p>x</p>");
   EXPECT_EQ(m.parts[0].content_type, "text/html");
   EXPECT_EQ(m.htmlBody(), "<p>x</p>");
   EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeaderMalformed));
   // 8-bit bytes in a field name are accepted (and reported).
-  ParsedMessage n = parse("Subject: a\nInval\xECd-Header: x\n\nbody");
+  ParsedMessage n = parse("Subject: a\nInval\xEC" "d-Header: x\n\nbody");
   EXPECT_EQ(n.top_field_count, 2u);
   EXPECT_EQ(n.textBody(), "body");
 }
 
-TEST(Parser, FoldedAndObsoleteHeaders) {
+TEST(MimeParser, FoldedAndObsoleteHeaders) {
   ParsedMessage m = parse("Subject : folded\r\n  subject\r\nX-Empty:\r\n\r\nb");
   EXPECT_EQ(*m.subject, "folded subject");
   EXPECT_TRUE(m.hasErrorCode(ErrorCode::kObsoleteSyntax));
@@ -137,7 +137,7 @@ TEST(Parser, FoldedAndObsoleteHeaders) {
   EXPECT_EQ(m.fields[1].raw_value, "");
 }
 
-TEST(Parser, MultipartDefects) {
+TEST(MimeParser, MultipartDefects) {
   // No boundary parameter: kept as a text body.
   ParsedMessage a = parse("Content-Type: multipart/mixed\n\nsome text\n");
   EXPECT_TRUE(a.hasErrorCode(ErrorCode::kBoundaryMissing));
@@ -172,7 +172,7 @@ TEST(Parser, MultipartDefects) {
   EXPECT_EQ(f.parts[3].content_type, "image/png");
 }
 
-TEST(Parser, RelatedInlineImagesAndDigest) {
+TEST(MimeParser, RelatedInlineImagesAndDigest) {
   ParsedMessage m = parse(
       "Content-Type: multipart/related; boundary=r; type=\"text/html\"\n\n"
       "--r\nContent-Type: text/html\n\n<img src=\"cid:i1@x\">\n"
@@ -191,7 +191,7 @@ TEST(Parser, RelatedInlineImagesAndDigest) {
   EXPECT_TRUE(d.parts[2].nested);
 }
 
-TEST(Parser, EncapsulatedMessages) {
+TEST(MimeParser, EncapsulatedMessages) {
   const char* raw =
       "Subject: outer\nContent-Type: multipart/mixed; boundary=b\n\n"
       "--b\nContent-Type: text/plain\n\nouter text\n"
@@ -220,7 +220,7 @@ TEST(Parser, EncapsulatedMessages) {
   EXPECT_EQ(e.parts[1].offset, -1);
 }
 
-TEST(Parser, TransferEncodingsAndCharsets) {
+TEST(MimeParser, TransferEncodingsAndCharsets) {
   // QP text attachment: exact size, no added newline (node parsers' defect).
   ParsedMessage q = parse(
       "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b\n"
@@ -249,7 +249,7 @@ TEST(Parser, TransferEncodingsAndCharsets) {
   EXPECT_EQ(attachmentBytes(uu, 0), "Cat");
 }
 
-TEST(Parser, KeepAttachmentDataAndCustomDigester) {
+TEST(MimeParser, KeepAttachmentDataAndCustomDigester) {
   struct Counting : Digester {
     mutable int calls = 0;
     void sha256(std::string_view d, uint8_t out[32]) const override {
@@ -270,7 +270,7 @@ TEST(Parser, KeepAttachmentDataAndCustomDigester) {
   EXPECT_TRUE(n.parts[n.attachments[0]].sha256.empty());
 }
 
-TEST(Parser, AuthenticationResults) {
+TEST(MimeParser, AuthenticationResults) {
   ParseOptions opt;
   opt.trusted_authserv_ids = {"mx1.inbound.example"};
   ParsedMessage m = parse(
@@ -292,7 +292,7 @@ TEST(Parser, AuthenticationResults) {
   EXPECT_EQ(m.auth_summary.arc, "none");   // only the untrusted relay said arc=pass
 }
 
-TEST(Parser, ThreadKeyFallsBackToSubject) {
+TEST(MimeParser, ThreadKeyFallsBackToSubject) {
   ParsedMessage m = parse("Subject: Re: AW: Quarterly Report\n\nx");
   EXPECT_EQ(*m.thread.normalized_subject, "Quarterly Report");
   EXPECT_EQ(*m.thread.key, "s:quarterly report");
@@ -300,7 +300,7 @@ TEST(Parser, ThreadKeyFallsBackToSubject) {
   EXPECT_EQ(*n.thread.key, "t:only@x");
 }
 
-TEST(Parser, Limits) {
+TEST(MimeParser, Limits) {
   ParseOptions opt;
   opt.max_depth = 3;
   ParsedMessage d = parse(
@@ -333,7 +333,7 @@ TEST(Parser, Limits) {
 }
 
 // Hostile shapes finish (their timings are in bench/mime, not asserted here).
-TEST(Parser, PathologicalInputsComplete) {
+TEST(MimeParser, PathologicalInputsComplete) {
   std::string deep = "Subject: deep\r\n";
   for (int i = 0; i < 10000; ++i) {
     deep += "Content-Type: multipart/mixed; boundary=\"b" + std::to_string(i) + "\"\r\n\r\n--b" +
@@ -360,7 +360,7 @@ TEST(Parser, PathologicalInputsComplete) {
   EXPECT_TRUE(limited.truncated);
 }
 
-TEST(Parser, NulBytesAndMboxFromLine) {
+TEST(MimeParser, NulBytesAndMboxFromLine) {
   std::string raw = "From someone Sat Jan  1 00:00:00 2024\nSubject: a";
   raw += '\0';
   raw += "b\n\nbody";
@@ -369,7 +369,7 @@ TEST(Parser, NulBytesAndMboxFromLine) {
   EXPECT_EQ(m.top_field_count, 1u);
 }
 
-TEST(Parser, DecodeBodyOfEveryLeaf) {
+TEST(MimeParser, DecodeBodyOfEveryLeaf) {
   ParsedMessage m = parse(kAlternative);
   std::string out;
   EXPECT_TRUE(decodeBody(m, 2, out));
