@@ -53,7 +53,9 @@ struct SessionOptions {
 enum class BodyType { kSevenBit, kEightBitMime, kBinaryMime };
 
 struct Recipient {
-  std::string address;   // the forward-path without angle brackets, as sent
+  std::string address;   // the forward-path without angle brackets, as sent (quotes kept;
+                         // a source route is stripped, RFC 5321 4.1.1.3); "Postmaster" alone
+                         // for RCPT TO:<Postmaster>
   std::string route;     // opaque value set by the driver's recipient decision (e.g. tenant)
 };
 
@@ -61,7 +63,7 @@ struct Recipient {
 struct Envelope {
   std::string helo;                 // the EHLO/HELO argument
   bool esmtp = false;               // EHLO (true) or HELO (false)
-  std::string mail_from;            // reverse-path without brackets; empty for <>
+  std::string mail_from;            // reverse-path without brackets (and source route); empty for <>
   uint64_t declared_size = 0;       // SIZE= parameter, 0 if absent
   BodyType body = BodyType::kSevenBit;
   bool smtputf8 = false;            // SMTPUTF8 parameter given
