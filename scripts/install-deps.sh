@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev
 )
 TEST_PKGS=(
-  swaks postfix haproxy openssl python3 libgmime-3.0-dev
+  swaks libnet-ssleay-perl libauthen-sasl-perl postfix haproxy openssl python3 libgmime-3.0-dev
 )
 
 want=("${BUILD_PKGS[@]}")

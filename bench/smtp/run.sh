@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
-MXGATE=${MXGATE_BIN:-$ROOT/build/src/app/mxgate}
+MXGATE=${MXGATE_TEST_BIN:-$ROOT/build/src/app/mxgate}
 MSGS=${MXGATE_BENCH_MESSAGES:-30000}
 SESS=${MXGATE_BENCH_SESSIONS:-50}
 RUNS=${MXGATE_BENCH_RUNS:-3}

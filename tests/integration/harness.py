@@ -2,7 +2,7 @@
 config, directories and free ports, and reads back what it stored, published and logged.
 
 Used by the tests/integration/test_*.py scenarios (stdlib unittest; one file per scenario).
-The binary comes from $MXGATE_BIN (set by ctest). Nothing here is mocked: the tests speak
+The binary comes from $MXGATE_TEST_BIN (set by ctest). Nothing here is mocked: the tests speak
 SMTP to the real server with real clients (smtplib, swaks, Postfix, HAProxy in front).
 """
 import glob
@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.request
 
-MXGATE_BIN = os.environ.get("MXGATE_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/app/mxgate"))
+MXGATE_TEST_BIN = os.environ.get("MXGATE_TEST_BIN", os.path.join(os.path.dirname(__file__), "../../build/src/app/mxgate"))
 
 # `openssl passwd -6 -salt itsalt secret`: the password of user "alice" in every harness config.
 ALICE_PASSWORD = "secret"
@@ -43,6 +43,7 @@ class Gateway:
         """`listeners` replaces the default three; `extra_listeners` adds to them. Both may use
         %(name)d placeholders: each name gets a free port, readable later in self.ports."""
         self.dir = tempfile.mkdtemp(prefix="mxgate-%s-" % name)
+        os.chmod(self.dir, 0o755)  # helper daemons (Postfix runs as "postfix") must reach it
         self.ports = {"smtp": free_port(), "submission": free_port(), "smtps": free_port(),
                       "http": free_port()}
         for key in re.findall(r"%\((\w+)\)d", (listeners or "") + extra_listeners):
@@ -113,9 +114,9 @@ tenant = "default"
 
     # -- process control -------------------------------------------------------------
     def start(self, timeout=15):
-        self.stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([MXGATE_BIN, "serve", "-c", self.config_path], cwd=self.dir,
-                                     env=self.env, stdout=self.stderr, stderr=self.stderr)
+        with open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen([MXGATE_TEST_BIN, "serve", "-c", self.config_path], cwd=self.dir,
+                                         env=self.env, stdout=err, stderr=err)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -114,7 +114,8 @@ smtp_host_lookup = native
 
         def sent():
             try:
-                text = open(self.maillog).read()
+                with open(self.maillog) as f:
+                    text = f.read()
             except FileNotFoundError:
                 return None
             m = pattern.search(text)
@@ -125,7 +126,8 @@ smtp_host_lookup = native
         head, _, stored_body = stored.partition(b"\r\n\r\n")
         self.assertEqual(stored_body, body.encode())
         self.assertIn(("Subject: %s" % subject).encode(), head)
-        return mid, open(self.maillog).read()
+        with open(self.maillog) as f:
+            return mid, f.read()
 
     def test_plain(self):
         self.relay("x@example.test", "postfix plain")

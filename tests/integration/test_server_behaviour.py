@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import MXGATE_BIN, Gateway, queued_id  # noqa: E402
+from harness import MXGATE_TEST_BIN, Gateway, queued_id  # noqa: E402
 
 
 def connect(port, source="127.0.0.1"):
@@ -103,7 +103,8 @@ class BehaviourTest(unittest.TestCase):
             # Another client address is not affected.
             s5, f5 = connect(gw.ports["smtp"], "127.0.0.6")
             self.assertTrue(reply(f5).startswith(b"220 "))
-            for s, f in held:
+            for s, f in held + [(s4, f4), (s5, f5)]:
+                f.close()
                 s.close()
         finally:
             gw.stop()
@@ -114,15 +115,15 @@ class BehaviourTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write('[server]\nhostname = "x"\nthreads = -1\n[spool]\ndirr = "x"\n')
         try:
-            out = subprocess.run([MXGATE_BIN, "check-config", "-c", path], capture_output=True, text=True)
+            out = subprocess.run([MXGATE_TEST_BIN, "check-config", "-c", path], capture_output=True, text=True)
             self.assertEqual(out.returncode, 2)
             self.assertIn(path + ":3: server.threads: must be a non-negative integer", out.stderr)
             self.assertIn(path + ":5: spool.dirr: unknown key", out.stderr)
             env = dict(os.environ, MXGATE_LIMITS_MAX_RECIPIENTS="lots")
-            out = subprocess.run([MXGATE_BIN, "check-config"], capture_output=True, text=True, env=env)
+            out = subprocess.run([MXGATE_TEST_BIN, "check-config"], capture_output=True, text=True, env=env)
             self.assertEqual(out.returncode, 2)
             self.assertIn("MXGATE_LIMITS_MAX_RECIPIENTS: must be a non-negative integer", out.stderr)
-            ok = subprocess.run([MXGATE_BIN, "check-config"], capture_output=True, text=True)
+            ok = subprocess.run([MXGATE_TEST_BIN, "check-config"], capture_output=True, text=True)
             self.assertEqual(ok.returncode, 0, ok.stderr)
         finally:
             os.unlink(path)
