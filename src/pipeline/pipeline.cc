@@ -118,7 +118,7 @@ Status Pipeline::processRecord(const spool::Record& record) {
   m.body_8bit = env.body_8bit;
   m.size = record.body.size();
   m.raw_key = keys_.raw(m.tenant, env.received_at, env.id);
-  if (auto s = retrying("store " + m.raw_key, [&] { return store_.put(m.raw_key, record.body); }); !s.ok()) {
+  if (auto s = retrying("store " + m.raw_key, [&] { return store_.putUnsynced(m.raw_key, record.body); }); !s.ok()) {
     return s;
   }
   bytes_.fetch_add(record.body.size(), std::memory_order_relaxed);
@@ -140,13 +140,17 @@ Status Pipeline::processRecord(const spool::Record& record) {
       ProcessedMessage& p = (*result).value();
       if (p.parsed_json) {
         std::string key = keys_.parsed(m.tenant, env.received_at, env.id);
-        if (auto s = retrying("store " + key, [&] { return store_.put(key, *p.parsed_json); }); !s.ok()) return s;
+        if (auto s = retrying("store " + key, [&] { return store_.putUnsynced(key, *p.parsed_json); }); !s.ok()) {
+          return s;
+        }
         m.parsed_key = std::move(key);
       }
       for (size_t i = 0; i < p.attachments.size(); ++i) {
         const Attachment& a = p.attachments[i];
         std::string key = keys_.attachment(m.tenant, env.id, i + 1, a.filename);
-        if (auto s = retrying("store " + key, [&] { return store_.put(key, a.bytes()); }); !s.ok()) return s;
+        if (auto s = retrying("store " + key, [&] { return store_.putUnsynced(key, a.bytes()); }); !s.ok()) {
+          return s;
+        }
         attachments_.fetch_add(1, std::memory_order_relaxed);
         m.attachment_keys.push_back(std::move(key));
       }
@@ -162,6 +166,20 @@ Status Pipeline::processRecord(const spool::Record& record) {
 
 Status Pipeline::flush() {
   if (events_.empty()) return okStatus();
+  // The batch's objects first: an event must never name an object that could still be lost.
+  if (auto s = store_.sync(); !s.ok()) {
+    // The objects may all be gone, and the records' bytes with them (the reader's views
+    // are only valid one record at a time): forget the batch and read it again.
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    log("pipeline: store sync failed: " + s.error().message() + "; processing the batch again");
+    events_.clear();
+    reader_->rewind();
+    if (stopping()) return s;
+    sync_backoff_ = std::min(std::max(sync_backoff_ * 2, options_.retry_initial), options_.retry_max);
+    sleepFor(sync_backoff_);
+    return okStatus();
+  }
+  sync_backoff_ = Millis(0);
   if (auto s = retrying("publish events", [&] { return sink_.publish(events_); }); !s.ok()) return s;
   if (auto s = retrying("checkpoint", [&] { return reader_->checkpoint(last_); }); !s.ok()) return s;
   processed_.fetch_add(events_.size(), std::memory_order_relaxed);

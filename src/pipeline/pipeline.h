@@ -1,8 +1,10 @@
 // pipeline/pipeline.h — the embedded consumer of the spool (DESIGN.md "Data flow"):
 // read a durable record → store the raw message at its raw key (bytes exactly as
 // received) → optionally run the MessageProcessor and store its parsed JSON and
-// attachments → build the CloudEvents event → publish a batch of events through the
-// EventSink (one sync) → checkpoint the spool reader past the batch.
+// attachments → build the CloudEvents event; then, per batch of up to batch_max records:
+// make the batch's objects durable with one BlobStore::sync() → publish the batch of
+// events through the EventSink (one sync) → checkpoint the spool reader past the batch.
+// If the store sync fails, the batch is forgotten and read again (Reader::rewind()).
 //
 // Guarantees: at-least-once. A record is checkpointed only after its objects are stored
 // and its event published, so after a crash the pipeline resumes at the first record
@@ -99,6 +101,7 @@ class Pipeline {
   std::vector<events::Event> events_;
   spool::Record last_;    // lane and sequence of the last record in events_
   Millis read_backoff_{0};
+  Millis sync_backoff_{0};
 
   std::atomic<bool> stop_{false};
   std::mutex sleep_mu_;

@@ -61,6 +61,7 @@ class ReaderImpl final : public Reader {
   // Reader
   Result<std::optional<Record>> next(Millis wait) override;
   Status checkpoint(const Record& upto) override;
+  void rewind() override;
 
  private:
   struct Cursor {
@@ -275,6 +276,21 @@ Result<bool> ReaderImpl::mapSpill(std::string_view rel, uint64_t len, uint32_t c
     return false;
   }
   return true;
+}
+
+void ReaderImpl::rewind() {
+  // Each lane starts again at its first segment; records up to the checkpoint are skipped
+  // (segments wholly before it are gone already).
+  spill_.reset();
+  delivered_.clear();
+  for (auto& c : cursors_) {
+    c.seg.reset();
+    c.fd.reset();
+    c.window.clear();
+    c.window_off = 0;
+    c.offset = 0;
+    c.last_seq = 0;
+  }
 }
 
 Status ReaderImpl::checkpoint(const Record& upto) {

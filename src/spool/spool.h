@@ -14,6 +14,10 @@
 //
 // Trust: bodies and envelopes are untrusted bytes but are stored opaquely; the on-disk
 // format is trusted only after its CRC checks.
+//
+// On-disk format, recovery rules, checkpoint semantics and failure behaviour: docs/spool.md.
+// Errors: I/O failures are kTransientBackend (reply 451 and let the client retry); bad
+// options are kConfig; a spool directory locked by another process is kConfig.
 #pragma once
 
 #include <cstdint>
@@ -85,46 +89,74 @@ struct SpoolStats {
   uint64_t checkpoints = 0;
 };
 
-// Collects one message's body. Owned by the I/O thread that created it.
+// Collects one message's body. Owned by the I/O thread that created it. Holds nothing
+// until the first append (an idle connection costs ~200 bytes); the body is buffered in
+// memory up to inline_max, then streamed to a spill file in 64 KiB writes. Destroying a
+// writer without committing it (RSET, disconnect) discards the body and its spill file.
+// A writer must be committed or destroyed before its Spool is closed.
 class MessageWriter {
  public:
   virtual ~MessageWriter() = default;
-  // Appends body bytes. An error (disk full, I/O error) is final for this message.
+  // Appends body bytes (copied; `bytes` may be reused at once). An error (disk full, I/O
+  // error) is final for this message: later appends and the commit report it.
   virtual Status append(std::string_view bytes) = 0;
   virtual uint64_t size() const = 0;
 };
 using MessageWriterPtr = std::unique_ptr<MessageWriter>;
 
 // Called once per commit, on the lane's sync thread: ok once durable, or the error.
+// Callbacks of one lane run in commit order. A callback may call commit() again, but must
+// not call Spool::close() (it would wait for itself).
 using CommitCallback = std::function<void(Status)>;
 
 class Lane {
  public:
   virtual ~Lane() = default;
+  // A new, empty message body. Cheap; no I/O.
   virtual MessageWriterPtr begin() = 0;
-  // Appends the record and arranges the group-commit fsync; `done` runs when it is durable.
+  // Appends the record (one pwritev on the calling thread, no fsync) and queues it for the
+  // lane's next group-commit fdatasync; `done` runs when it is durable, or with the error.
+  // `writer` must come from begin() of this spool (any lane). Safe to call from several
+  // threads (commits are serialised per lane), though the server uses one per lane. After
+  // close(), `done` runs at once, on the calling thread, with an error.
   virtual void commit(MessageWriterPtr writer, Envelope envelope, CommitCallback done) = 0;
 };
 
-// A durable record, as the pipeline reads it.
+// A durable record, as the pipeline reads it. (lane, sequence) identifies it; that is all
+// Reader::checkpoint() looks at.
 struct Record {
   Envelope envelope;
   std::string_view body;   // valid until the reader moves past this record
   uint64_t lane = 0;
-  uint64_t sequence = 0;   // per-lane, strictly increasing
+  uint64_t sequence = 0;   // per-lane, strictly increasing (also across restarts)
 };
 
 // Reads durable records in order, across restarts, from the last checkpoint. One reader
-// per spool (the pipeline); not thread-safe.
+// per spool (the pipeline); not thread-safe. Destroy it before the Spool: the Spool's
+// destruction releases the directory lock that keeps other processes out.
+// Order: within a lane, sequence order; lanes are interleaved round-robin. Only records
+// whose fdatasync completed are returned (after a restart: everything recovery kept, which
+// it fdatasyncs first). A record that fails its CRC when read, or whose spill file is
+// missing or damaged, is skipped, logged and counted (SpoolStats), never returned.
 class Reader {
  public:
   virtual ~Reader() = default;
-  // The next durable record not yet acknowledged, waiting up to `wait` for one to appear.
-  // nullopt on timeout. The view in the record stays valid until the next call.
+  // The next durable record not yet handed out, waiting up to `wait` for one to appear
+  // (woken by the sync threads). nullopt on timeout. The view in the record stays valid
+  // until the next call. An error (kTransientBackend: a read failed) leaves the position
+  // unchanged; call again later.
   virtual Result<std::optional<Record>> next(Millis wait) = 0;
-  // Marks every record up to and including this one as done (persisted; after a crash the
-  // reader resumes after the last persisted checkpoint, so records may be seen again).
+  // Marks every record handed out up to and including `upto` (in next() order) as done,
+  // durably (checkpoint file replaced with rename + fsync). Then removes spill files of
+  // those records and segments whose records are all done. After a crash the reader
+  // resumes after the last persisted checkpoint, so records may be seen again, never
+  // skipped. kNotFound if `upto` was not handed out by this reader (already-done records
+  // are accepted as a no-op); an I/O error leaves the previous checkpoint in force.
   virtual Status checkpoint(const Record& upto) = 0;
+  // Forgets every record handed out since the last checkpoint: next() returns them again.
+  // For a consumer whose batch failed after the records' views were gone (e.g. a deferred
+  // store sync). Cheap; no I/O until the next call.
+  virtual void rewind() = 0;
 };
 
 class Spool {
@@ -133,10 +165,14 @@ class Spool {
   // Opens or creates the spool at options.dir and runs recovery. Errors name the path.
   static Result<std::unique_ptr<Spool>> open(const SpoolOptions& options);
 
+  // Lanes 0..laneCount()-1 (options.lanes). Lanes left on disk by an earlier run with more
+  // lanes are still read, but get no new records.
   virtual Lane& lane(size_t index) = 0;
   virtual size_t laneCount() const = 0;
+  // The spool's reader; call once (one consumer per spool).
   virtual std::unique_ptr<Reader> reader() = 0;
-  // Stops the sync threads after completing every outstanding commit.
+  // Stops the sync threads after completing every outstanding commit. Idempotent; the
+  // destructor calls it.
   virtual void close() = 0;
 
   // Counters since open. Thread-safe.

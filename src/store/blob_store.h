@@ -36,6 +36,15 @@ class BlobStore {
 
   // Whether an object exists under `key` (an error if that cannot be determined).
   virtual Result<bool> exists(std::string_view key) = 0;
+
+  // Group durability, for a consumer that stores many objects per batch (the pipeline):
+  // putUnsynced() stores like put() but may defer the expensive part; the object is
+  // visible no later than the next sync() and durable only once sync() returns ok. If
+  // sync() fails, no object put since the previous sync() is guaranteed to exist: put them
+  // all again. A crash before sync() may lose them, but never leaves a partial object
+  // visible. The defaults are put() and a no-op. Same threads and errors as put().
+  virtual Status putUnsynced(std::string_view key, std::string_view bytes) { return put(key, bytes); }
+  virtual Status sync() { return okStatus(); }
 };
 using BlobStorePtr = std::unique_ptr<BlobStore>;
 

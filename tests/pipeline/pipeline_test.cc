@@ -222,6 +222,32 @@ TEST(Pipeline, StoreAndSinkFailuresAreRetriedWithoutLoss) {
   for (uint64_t i = 0; i < 20; ++i) EXPECT_EQ(*blobs.get(rawKeyOf(makeEnvelope(i))), makeBody(i, 50));
 }
 
+TEST(Pipeline, FailedStoreSyncReprocessesTheBatch) {
+  TempDir t;
+  store::MemoryBlobStore blobs;
+  CapturingSink sink;
+  auto spool = openSpool(t.path(), 2);
+  for (uint64_t i = 0; i < 30; ++i) {
+    ASSERT_TRUE(commitSync(spool->lane(i % 2), makeEnvelope(i), makeBody(i, i % 5 ? 50 : 3000)).ok());
+  }
+  blobs.failNextSyncs(3);
+  auto o = fastOptions();
+  o.batch_max = 8;
+  Pipeline p(spool->reader(), blobs, sink, nullptr, o);
+  p.start();
+  for (int i = 0; i < 5000 && p.counters().processed < 30; ++i) std::this_thread::sleep_for(Millis(2));
+  p.stop();
+  EXPECT_EQ(p.counters().processed, 30u);
+  EXPECT_EQ(p.counters().failures, 3u);
+  for (uint64_t i = 0; i < 30; ++i) {
+    auto got = blobs.get(rawKeyOf(makeEnvelope(i)));
+    ASSERT_TRUE(got.ok()) << i;
+    EXPECT_EQ(*got, makeBody(i, i % 5 ? 50 : 3000));
+  }
+  // No event was published for a batch whose objects were lost.
+  EXPECT_EQ(sink.events().size(), 30u);
+}
+
 TEST(Pipeline, StopDrainsEverythingDurable) {
   TempDir t;
   store::MemoryBlobStore blobs;

@@ -31,6 +31,7 @@ class TempDir {
   std::string path_;
 };
 
+// Every file under root, temporaries in .staging included.
 std::vector<std::string> allFiles(const std::string& root) {
   std::vector<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
@@ -83,7 +84,8 @@ TEST(LocalBlobStore, RejectsUnsafeKeysAndWritesNothingOutsideRoot) {
     EXPECT_FALSE(store->get(key).ok());
     EXPECT_FALSE(store->exists(key).ok());
   }
-  EXPECT_TRUE(allFiles(t.path()).empty());
+  EXPECT_TRUE(allFiles(t.path() + "/root").empty());
+  EXPECT_EQ(allFiles(t.path()).size(), 0u);
 }
 
 TEST(LocalBlobStore, DoesNotFollowSymlinks) {
@@ -127,9 +129,77 @@ TEST(LocalBlobStore, ConcurrentPutsIntoNewDirectories) {
   auto files = allFiles(t.path() + "/root");
   EXPECT_EQ(files.size(), 200u);
   for (const auto& f : files) {
-    EXPECT_EQ(f.find(".tmp."), std::string::npos) << f;  // no temporary left behind
+    EXPECT_EQ(f.find(".staging"), std::string::npos) << f;  // no temporary left behind
     EXPECT_EQ(*store->get(f), f);
   }
+}
+
+TEST(LocalBlobStore, UnsyncedPutsAppearAtSync) {
+  TempDir t;
+  auto store = openLocal(t.path() + "/root");
+  for (int i = 0; i < 30; ++i) {
+    std::string key = "t/raw/d" + std::to_string(i % 4) + "/m" + std::to_string(i) + ".eml";
+    ASSERT_TRUE(store->putUnsynced(key, "body " + std::to_string(i)).ok());
+    EXPECT_FALSE(*store->exists(key));  // not visible before sync
+  }
+  ASSERT_TRUE(store->putUnsynced("t/raw/d0/m0.eml", "second").ok());  // later put wins
+  uint64_t before = store->syncCount();
+  ASSERT_TRUE(store->sync().ok());
+  EXPECT_GE(store->syncCount() - before, 31u + 4u);  // every file, every directory
+  for (int i = 1; i < 30; ++i) {
+    EXPECT_EQ(*store->get("t/raw/d" + std::to_string(i % 4) + "/m" + std::to_string(i) + ".eml"),
+              "body " + std::to_string(i));
+  }
+  EXPECT_EQ(*store->get("t/raw/d0/m0.eml"), "second");
+  EXPECT_EQ(allFiles(t.path() + "/root").size(), 30u);  // no temporaries
+  EXPECT_TRUE(store->sync().ok());  // nothing pending
+}
+
+TEST(LocalBlobStore, FailedSyncLeavesNoTemporaries) {
+  TempDir t;
+  auto store = openLocal(t.path() + "/root");
+  fs::create_directories(t.path() + "/root/t/blocked");  // a directory where a file should go
+  ASSERT_TRUE(store->putUnsynced("t/a", "a").ok());
+  ASSERT_TRUE(store->putUnsynced("t/blocked", "b").ok());
+  ASSERT_TRUE(store->putUnsynced("t/c", "c").ok());
+  EXPECT_FALSE(store->sync().ok());
+  for (const auto& f : allFiles(t.path() + "/root")) EXPECT_EQ(f.find(".staging"), std::string::npos) << f;
+  EXPECT_FALSE(*store->exists("t/c"));
+}
+
+TEST(LocalBlobStore, StaleTemporariesAreRemovedOnOpen) {
+  TempDir t;
+  { auto store = openLocal(t.path() + "/root"); }
+  std::string old_tmp = t.path() + "/root/.staging/00000000000000aa.tmp";
+  std::string new_tmp = t.path() + "/root/.staging/00000000000000bb.tmp";
+  std::ofstream(old_tmp) << "crashed put";
+  std::ofstream(new_tmp) << "another instance, still writing";
+  fs::last_write_time(old_tmp, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  auto store = openLocal(t.path() + "/root");
+  EXPECT_FALSE(fs::exists(old_tmp));
+  EXPECT_TRUE(fs::exists(new_tmp));
+}
+
+TEST(LocalBlobStore, UnsyncedPutsDroppedOnDestruction) {
+  TempDir t;
+  {
+    auto store = openLocal(t.path() + "/root");
+    ASSERT_TRUE(store->putUnsynced("t/a", "a").ok());
+  }
+  EXPECT_TRUE(allFiles(t.path() + "/root").empty());
+}
+
+TEST(MemoryBlobStore, UnsyncedAndInjectedSyncFailure) {
+  MemoryBlobStore m;
+  ASSERT_TRUE(m.putUnsynced("a/b", "x").ok());
+  EXPECT_FALSE(*m.exists("a/b"));
+  ASSERT_TRUE(m.sync().ok());
+  EXPECT_TRUE(*m.exists("a/b"));
+  m.failNextSyncs(1);
+  ASSERT_TRUE(m.putUnsynced("a/c", "y").ok());
+  EXPECT_FALSE(m.sync().ok());
+  EXPECT_TRUE(m.sync().ok());
+  EXPECT_FALSE(*m.exists("a/c"));
 }
 
 TEST(MemoryBlobStore, PutGetAndInjectedFailures) {

@@ -1,17 +1,30 @@
 // store/local/local_blob_store.cc — see local_blob_store.h.
 #include "store/local/local_blob_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace mx::store {
 namespace {
+
+// Parallel fdatasyncs in sync(): enough for the journal to batch them, few enough not to
+// swamp a 2-core machine.
+constexpr size_t kSyncThreads = 8;
+
+// Temporaries live in <root>/.staging (no key can start with '.'). Ones older than this are
+// leftovers of a crash and are removed on open; younger ones may belong to another
+// LocalBlobStore on the same root, still writing.
+constexpr time_t kStaleTempSeconds = 3600;
 
 Error ioError(std::string_view what, const std::string& path, int err) {
   return Error(ErrorClass::kTransientBackend,
@@ -25,6 +38,7 @@ class Fd {
   Fd& operator=(const Fd&) = delete;
   ~Fd() { close(); }
   int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
   int close() {
     int rc = 0;
     if (fd_ >= 0) rc = ::close(fd_);
@@ -68,10 +82,46 @@ Status copyAll(int in, int out, const std::string& from, const std::string& to) 
   }
 }
 
+int fsyncRetry(int fd, bool data_only) {
+  int rc;
+  do {
+    rc = data_only ? ::fdatasync(fd) : ::fsync(fd);
+  } while (rc < 0 && errno == EINTR);
+  return rc < 0 ? errno : 0;
+}
+
+// Runs fn(i) for i in [0, n) on up to kSyncThreads threads; returns the first error.
+template <typename Fn>
+Status parallel(size_t n, Fn fn) {
+  if (n == 0) return okStatus();
+  size_t threads = std::min(n, kSyncThreads);
+  std::vector<std::optional<Error>> errors(threads);
+  auto work = [&](size_t t) {
+    for (size_t i = t; i < n; i += threads) {
+      if (auto s = fn(i); !s.ok() && !errors[t]) errors[t] = s.error();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
+  for (auto& th : pool) th.join();
+  for (auto& e : errors) {
+    if (e) return *e;
+  }
+  return okStatus();
+}
+
 }  // namespace
 
 LocalBlobStore::LocalBlobStore(const LocalBlobStoreOptions& options)
     : root_(options.root), fsync_(options.fsync), tmp_prefix_(std::random_device{}() * 0x9E3779B97F4A7C15ull) {}
+
+LocalBlobStore::~LocalBlobStore() {
+  for (auto& st : pending_) {
+    ::close(st.fd);
+    ::unlink(st.tmp.c_str());
+  }
+}
 
 Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::open(const LocalBlobStoreOptions& options) {
   if (options.root.empty()) return Error(ErrorClass::kConfig, "store: local root is empty");
@@ -89,6 +139,21 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::open(const LocalBlobStor
   struct stat st;
   if (::stat(root.c_str(), &st) < 0) return ioError("stat", root, errno);
   if (!S_ISDIR(st.st_mode)) return ioError("open", root, ENOTDIR);
+  std::string staging = root + "/.staging";
+  if (::mkdir(staging.c_str(), 0700) < 0 && errno != EEXIST) return ioError("mkdir", staging, errno);
+  if (DIR* d = ::opendir(staging.c_str())) {
+    time_t now = ::time(nullptr);
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string path = staging + "/" + name;
+      struct stat fst;
+      if (::lstat(path.c_str(), &fst) == 0 && S_ISREG(fst.st_mode) && now - fst.st_mtime > kStaleTempSeconds) {
+        ::unlink(path.c_str());
+      }
+    }
+    ::closedir(d);
+  }
   return std::unique_ptr<LocalBlobStore>(new LocalBlobStore(options));
 }
 
@@ -97,16 +162,18 @@ Status LocalBlobStore::syncPath(const std::string& path, bool directory) {
   int raw = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
   if (raw < 0) return ioError("open", path, errno);
   Fd fd(raw);
-  int rc;
-  do {
-    rc = ::fsync(fd.get());
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) return ioError("fsync", path, errno);
+  if (int err = fsyncRetry(fd.get(), false); err != 0) return ioError("fsync", path, err);
   syncs_.fetch_add(1, std::memory_order_relaxed);
   return okStatus();
 }
 
-Status LocalBlobStore::ensureDir(std::string_view dir) {
+void LocalBlobStore::markKnown(const std::string& dir) {
+  std::lock_guard l(dirs_mu_);
+  if (known_dirs_.size() > 100000) known_dirs_.clear();  // bounded: a few per day per tenant
+  known_dirs_.insert(dir);
+}
+
+Status LocalBlobStore::ensureDir(std::string_view dir, std::vector<std::string>* defer) {
   if (dir.empty()) return okStatus();
   std::string key(dir);
   {
@@ -132,60 +199,137 @@ Status LocalBlobStore::ensureDir(std::string_view dir) {
     chain.push_back(cur);
     start = end + 1;
   }
-  for (size_t i = 0; i + 1 < chain.size(); ++i) {
-    if (auto s = syncPath(chain[i], true); !s.ok()) return s;
+  chain.pop_back();  // the directory itself is synced when a file is renamed into it
+  if (defer != nullptr) {
+    defer->insert(defer->end(), chain.begin(), chain.end());
+    return okStatus();
   }
-  std::lock_guard l(dirs_mu_);
-  if (known_dirs_.size() > 100000) known_dirs_.clear();  // bounded: one per day per tenant
-  known_dirs_.insert(std::move(key));
+  for (const auto& d : chain) {
+    if (auto s = syncPath(d, true); !s.ok()) return s;
+  }
+  markKnown(key);
   return okStatus();
 }
 
 template <typename Fill>
-Status LocalBlobStore::writeAtomically(std::string_view key, Fill fill) {
-  if (auto s = validateKey(key); !s.ok()) return s;
+Result<LocalBlobStore::Staged> LocalBlobStore::stage(std::string_view key, std::vector<std::string>* defer_dirs,
+                                                     Fill fill) {
+  if (auto s = validateKey(key); !s.ok()) return s.error();
   size_t slash = key.rfind('/');
   std::string_view dir_rel = slash == std::string_view::npos ? std::string_view() : key.substr(0, slash);
-  if (auto s = ensureDir(dir_rel); !s.ok()) return s;
-  std::string dir = dir_rel.empty() ? root_ : root_ + "/" + std::string(dir_rel);
-  std::string final_path = pathOf(key);
+  if (auto s = ensureDir(dir_rel, defer_dirs); !s.ok()) return s.error();
+  Staged st;
+  st.dir = dir_rel.empty() ? root_ : root_ + "/" + std::string(dir_rel);
+  st.final_path = pathOf(key);
   char name[40];
-  std::snprintf(name, sizeof name, "/.tmp.%016llx",
+  std::snprintf(name, sizeof name, "/.staging/%016llx.tmp",
                 static_cast<unsigned long long>(tmp_prefix_ + tmp_counter_.fetch_add(1)));
-  std::string tmp = dir + name;
-  int raw = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (raw < 0) return ioError("create", tmp, errno);
+  st.tmp = root_ + name;
+  int raw = ::open(st.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (raw < 0) return ioError("create", st.tmp, errno);
   Fd fd(raw);
-  auto cleanup = [&](Status s) {
+  if (auto s = fill(fd.get(), st.tmp); !s.ok()) {
     fd.close();
-    ::unlink(tmp.c_str());
-    return s;
+    ::unlink(st.tmp.c_str());
+    return s.error();
+  }
+  st.fd = fd.release();
+  return st;
+}
+
+Status LocalBlobStore::commitOne(Staged& st) {
+  Fd fd(std::exchange(st.fd, -1));
+  auto fail = [&](Error e) -> Status {
+    fd.close();
+    ::unlink(st.tmp.c_str());
+    return e;
   };
-  if (auto s = fill(fd.get(), tmp); !s.ok()) return cleanup(s);
   if (fsync_) {
-    int rc;
-    do {
-      rc = ::fdatasync(fd.get());
-    } while (rc < 0 && errno == EINTR);
-    if (rc < 0) return cleanup(ioError("fdatasync", tmp, errno));
+    if (int err = fsyncRetry(fd.get(), true); err != 0) return fail(ioError("fdatasync", st.tmp, err));
     syncs_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (fd.close() < 0) return cleanup(ioError("close", tmp, errno));
-  if (::rename(tmp.c_str(), final_path.c_str()) < 0) return cleanup(ioError("rename", final_path, errno));
-  return syncPath(dir, true);
+  if (fd.close() < 0) return fail(ioError("close", st.tmp, errno));
+  if (::rename(st.tmp.c_str(), st.final_path.c_str()) < 0) return fail(ioError("rename", st.final_path, errno));
+  return okStatus();
 }
 
 Status LocalBlobStore::put(std::string_view key, std::string_view bytes) {
-  return writeAtomically(key, [&](int fd, const std::string& tmp) {
+  auto st = stage(key, nullptr, [&](int fd, const std::string& tmp) {
     return writeAll(fd, bytes.data(), bytes.size(), tmp);
   });
+  if (!st.ok()) return st.error();
+  if (auto s = commitOne(*st); !s.ok()) return s;
+  return syncPath(st->dir, true);
 }
 
 Status LocalBlobStore::putFile(std::string_view key, const std::string& path) {
   int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (raw < 0) return ioError("open", path, errno);
   Fd in(raw);
-  return writeAtomically(key, [&](int fd, const std::string& tmp) { return copyAll(in.get(), fd, path, tmp); });
+  auto st = stage(key, nullptr, [&](int fd, const std::string& tmp) { return copyAll(in.get(), fd, path, tmp); });
+  if (!st.ok()) return st.error();
+  if (auto s = commitOne(*st); !s.ok()) return s;
+  return syncPath(st->dir, true);
+}
+
+Status LocalBlobStore::putUnsynced(std::string_view key, std::string_view bytes) {
+  std::vector<std::string> dirs;
+  auto st = stage(key, &dirs, [&](int fd, const std::string& tmp) {
+    return writeAll(fd, bytes.data(), bytes.size(), tmp);
+  });
+  if (!st.ok()) return st.error();
+  std::lock_guard l(pending_mu_);
+  pending_.push_back(std::move(*st));
+  pending_dir_syncs_.insert(pending_dir_syncs_.end(), dirs.begin(), dirs.end());
+  size_t slash = key.rfind('/');
+  if (slash != std::string_view::npos) pending_known_.emplace_back(key.substr(0, slash));
+  return okStatus();
+}
+
+Status LocalBlobStore::sync() {
+  std::vector<Staged> staged;
+  std::vector<std::string> dirs, known;
+  {
+    std::lock_guard l(pending_mu_);
+    staged.swap(pending_);
+    dirs.swap(pending_dir_syncs_);
+    known.swap(pending_known_);
+  }
+  if (staged.empty()) return okStatus();
+  // 1. Every file's data, in parallel: ext4 (and most journaling filesystems) fold
+  //    concurrent fsyncs into one journal commit.
+  Status data = parallel(staged.size(), [&](size_t i) -> Status {
+    if (!fsync_) return okStatus();
+    if (int err = fsyncRetry(staged[i].fd, true); err != 0) return ioError("fdatasync", staged[i].tmp, err);
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    return okStatus();
+  });
+  auto discard = [&](size_t from) {
+    for (size_t i = from; i < staged.size(); ++i) {
+      if (staged[i].fd >= 0) ::close(staged[i].fd);
+      ::unlink(staged[i].tmp.c_str());
+    }
+  };
+  if (!data.ok()) {
+    discard(0);
+    return data;
+  }
+  // 2. Into place, in put order (a key put twice ends with the later bytes).
+  for (size_t i = 0; i < staged.size(); ++i) {
+    ::close(std::exchange(staged[i].fd, -1));
+    if (::rename(staged[i].tmp.c_str(), staged[i].final_path.c_str()) < 0) {
+      Error e = ioError("rename", staged[i].final_path, errno);
+      discard(i);
+      return e;
+    }
+    dirs.push_back(staged[i].dir);
+  }
+  // 3. Each directory once: new directories' parents and the renamed files' directories.
+  std::sort(dirs.begin(), dirs.end());
+  dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+  if (auto s = parallel(dirs.size(), [&](size_t i) { return syncPath(dirs[i], true); }); !s.ok()) return s;
+  for (const auto& k : known) markKnown(k);
+  return okStatus();
 }
 
 Result<std::string> LocalBlobStore::get(std::string_view key) {

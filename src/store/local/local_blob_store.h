@@ -1,15 +1,20 @@
 // store/local/local_blob_store.h — BlobStore over a local directory tree: key "a/b/c" is
 // the file <root>/a/b/c. The embedded default (mxgate on a laptop or one server).
 //
-// Durability (blob_store.h contract): put() writes a hidden temporary file beside the
-// target (".tmp.<hex>"), fdatasyncs it, renames it over the target and fsyncs the
-// directory; a directory created on the way has its parent fsync'ed too, so after put()
-// returns ok the object survives power loss. Readers never see a partial object.
-// A crash mid-put can leave a ".tmp.*" file behind; keys never start with '.', so these
-// never collide with objects and can be removed by hand (TODO: sweep them on open — safe to
-// leave for now, they only cost space).
+// Durability (blob_store.h contract): put() writes a temporary file in <root>/.staging
+// (no key can start with '.', so it never collides with an object), fdatasyncs it, renames
+// it over the target and fsyncs the target's directory; a directory created on the way has
+// its parent fsync'ed too, so after put() returns ok the object survives power loss.
+// Readers never see a partial object. A crash mid-put leaves a temporary in .staging;
+// open() removes those older than an hour (younger ones may be another instance's).
 //
-// Threads: thread-safe; puts to different keys run in parallel.
+// Group durability: putUnsynced() writes the temporary file only; sync() fdatasyncs all
+// pending temporaries in parallel (so the filesystem journal commits them together),
+// renames them into place and fsyncs each directory involved once. Objects become visible
+// at sync(). A failed sync() removes every pending temporary.
+//
+// Threads: thread-safe; puts to different keys run in parallel. sync() covers the
+// putUnsynced() calls of every thread made before it.
 // Trust: keys are validated (validateKey) and files are opened with O_NOFOLLOW; the root
 // itself is trusted configuration.
 #pragma once
@@ -19,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 #include "store/blob_store.h"
 
@@ -33,12 +39,16 @@ class LocalBlobStore final : public BlobStore {
  public:
   // Creates the root directory if needed. Errors name the path.
   static Result<std::unique_ptr<LocalBlobStore>> open(const LocalBlobStoreOptions& options);
+  // Removes temporaries of putUnsynced() calls never synced.
+  ~LocalBlobStore() override;
 
   // BlobStore
   Status put(std::string_view key, std::string_view bytes) override;
   Status putFile(std::string_view key, const std::string& path) override;
   Result<std::string> get(std::string_view key) override;
   Result<bool> exists(std::string_view key) override;
+  Status putUnsynced(std::string_view key, std::string_view bytes) override;
+  Status sync() override;
 
   // The file a (valid) key maps to.
   std::string pathOf(std::string_view key) const { return root_ + "/" + std::string(key); }
@@ -47,12 +57,23 @@ class LocalBlobStore final : public BlobStore {
 
  private:
   explicit LocalBlobStore(const LocalBlobStoreOptions& options);
-  // Creates <root>/<dir> and its missing parents durably. `dir` is a validated key prefix.
-  Status ensureDir(std::string_view dir);
-  // Runs `fill(fd, tmp_path)` on a new temporary file in the key's directory, then syncs,
-  // renames it to the key and syncs the directory.
+  // A written, not yet synced temporary file (fd owned until committed or discarded).
+  struct Staged {
+    int fd = -1;
+    std::string tmp;
+    std::string final_path;
+    std::string dir;
+  };
+  // Creates <root>/<dir> and its missing parents. With `defer` null they are made durable
+  // now; otherwise the directories to fsync are appended to *defer and the directory is
+  // recorded as known only by markKnown() after they are synced.
+  Status ensureDir(std::string_view dir, std::vector<std::string>* defer);
+  void markKnown(const std::string& dir);
+  // Creates a temporary file in the key's directory and runs `fill(fd, tmp_path)` on it.
   template <typename Fill>
-  Status writeAtomically(std::string_view key, Fill fill);
+  Result<Staged> stage(std::string_view key, std::vector<std::string>* defer_dirs, Fill fill);
+  // fdatasync, rename into place, fsync the directory.
+  Status commitOne(Staged& staged);
   Status syncPath(const std::string& path, bool directory);
 
   const std::string root_;
@@ -62,6 +83,11 @@ class LocalBlobStore final : public BlobStore {
   std::atomic<uint64_t> syncs_{0};
   std::mutex dirs_mu_;
   std::unordered_set<std::string> known_dirs_;  // directories known to exist durably
+
+  std::mutex pending_mu_;
+  std::vector<Staged> pending_;                  // putUnsynced() since the last sync()
+  std::vector<std::string> pending_dir_syncs_;   // parents of directories created for them
+  std::vector<std::string> pending_known_;       // those directories, known after sync()
 };
 
 }  // namespace mx::store

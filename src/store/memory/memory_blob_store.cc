@@ -15,6 +15,37 @@ Status MemoryBlobStore::put(std::string_view key, std::string_view bytes) {
   return okStatus();
 }
 
+Status MemoryBlobStore::putUnsynced(std::string_view key, std::string_view bytes) {
+  if (auto s = validateKey(key); !s.ok()) return s;
+  std::lock_guard l(mu_);
+  if (fail_next_ > 0) {
+    --fail_next_;
+    return Error(fail_class_, "store: injected failure for " + std::string(key));
+  }
+  pending_.emplace_back(std::string(key), std::string(bytes));
+  return okStatus();
+}
+
+Status MemoryBlobStore::sync() {
+  std::lock_guard l(mu_);
+  if (fail_syncs_ > 0) {
+    --fail_syncs_;
+    pending_.clear();
+    return Error(ErrorClass::kTransientBackend, "store: injected sync failure");
+  }
+  for (auto& [k, v] : pending_) {
+    objects_[k] = std::move(v);
+    ++puts_;
+  }
+  pending_.clear();
+  return okStatus();
+}
+
+void MemoryBlobStore::failNextSyncs(int n) {
+  std::lock_guard l(mu_);
+  fail_syncs_ = n;
+}
+
 Result<std::string> MemoryBlobStore::get(std::string_view key) {
   if (auto s = validateKey(key); !s.ok()) return s.error();
   std::lock_guard l(mu_);
