@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -18,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -204,6 +206,8 @@ long rssKiB(int pid) {
 int runIdle(const LoadOptions& o, tcp::endpoint ep) {
   raiseFileLimit();
   asio::io_context ioc;
+  // Held sockets have no pending work: keep the context from stopping between run_for calls.
+  auto guard = asio::make_work_guard(ioc);
   std::vector<std::unique_ptr<tcp::socket>> held;
   held.reserve(o.idle);
   std::atomic<uint32_t> greeted{0}, errors{0};
@@ -291,10 +295,13 @@ int runLoad(const LoadOptions& o) {
   std::vector<std::thread> pool;
   std::atomic<bool> done{false};
   for (auto& c : ctxs) pool.emplace_back([&c] { c->run(); });
+  std::mutex progress_mu;
+  std::condition_variable progress_cv;
   std::thread progress([&] {
     uint64_t last = 0;
+    std::unique_lock<std::mutex> lock(progress_mu);
     while (!done.load()) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+      progress_cv.wait_for(lock, std::chrono::seconds(1));
       if (!o.progress || done.load()) continue;
       uint64_t now = sh.accepted.load();
       double el = std::chrono::duration<double>(Clock::now() - sh.start).count();
@@ -306,10 +313,15 @@ int runLoad(const LoadOptions& o) {
     }
   });
   for (auto& t : pool) t.join();
-  done = true;
+  // The clock stops when the last session ends, not when the progress thread wakes up.
+  double elapsed = std::chrono::duration<double>(Clock::now() - sh.start).count();
+  {
+    std::lock_guard<std::mutex> lock(progress_mu);
+    done = true;
+  }
+  progress_cv.notify_all();
   progress.join();
   if (o.progress) std::fprintf(stderr, "\n");
-  double elapsed = std::chrono::duration<double>(Clock::now() - sh.start).count();
   uint64_t ok = sh.accepted.load();
   double mps = ok / elapsed;
   std::printf("messages_accepted %llu\nmessages_failed %llu\nelapsed_s %.3f\n",
