@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,5 +64,25 @@ bool decodeBody(const ParsedMessage& message, size_t part_index, std::string& ou
 // string. The filename is Part::filename of parts[attachments[n]] — decoded, unsanitised:
 // never use it as a path without sanitising.
 std::string attachmentBytes(const ParsedMessage& message, size_t n);
+
+// One attachment as the pipeline stores it; views into the ParsedMessage (valid while it
+// lives and is not modified).
+struct AttachmentInfo {
+  size_t n = 0;       // position in ParsedMessage::attachments (the {n} of the storage key)
+  size_t part = 0;    // index into ParsedMessage::parts
+  std::string_view part_id;
+  std::optional<std::string_view> filename;  // decoded, UNSANITISED; absent if none given
+  std::string_view content_type;             // lower-cased type/subtype
+  std::optional<std::string_view> disposition;
+  std::optional<std::string_view> content_id;
+  bool is_inline = false;  // inline resource or inline disposition
+  bool nested = false;     // inside an encapsulated message
+  uint64_t size = 0;       // decoded bytes
+  std::string_view sha256;  // hex; empty when ParseOptions::hash_attachments was off
+};
+
+// Every attachment in order. The bytes: attachmentBytes(message, info.n) or
+// decodeBody(message, info.part, out).
+std::vector<AttachmentInfo> listAttachments(const ParsedMessage& message);
 
 }  // namespace mx::mime

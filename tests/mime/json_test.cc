@@ -74,6 +74,16 @@ TEST(MimeJson, DocumentIsValidAndCarriesContext) {
   EXPECT_TRUE(v["headers"][0].get("offset"));
 }
 
+// The example shipped next to the schema stays valid against it.
+TEST(MimeJson, SchemaExampleValidates) {
+  JsonValue v;
+  ASSERT_TRUE(mx::testing::parseJsonFile(mx::testing::sourceDir() + "/schemas/example-parsed.json", &v));
+  mx::testing::SchemaValidator val(schema());
+  auto errors = val.validate(v);
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(v["schema_version"].num, kSchemaVersion);
+}
+
 TEST(MimeJson, PrettyEqualsCompact) {
   ParsedMessage m = parse(kMessage);
   JsonContext ctx;

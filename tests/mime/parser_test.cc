@@ -249,6 +249,23 @@ TEST(MimeParser, TransferEncodingsAndCharsets) {
   EXPECT_EQ(attachmentBytes(uu, 0), "Cat");
 }
 
+TEST(MimeParser, ListAttachments) {
+  ParsedMessage m = parse(kAlternative);
+  auto list = listAttachments(m);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].n, 0u);
+  EXPECT_EQ(list[0].part_id, "1.2");
+  EXPECT_EQ(*list[0].filename, "Résumé.pdf");
+  EXPECT_EQ(list[0].content_type, "application/pdf");
+  EXPECT_EQ(*list[0].disposition, "attachment");
+  EXPECT_FALSE(list[0].content_id.has_value());
+  EXPECT_EQ(list[0].size, 9u);
+  EXPECT_EQ(list[0].sha256, sha256Hex(builtinDigester(), attachmentBytes(m, 0)));
+  std::string out;
+  decodeBody(m, list[0].part, out);
+  EXPECT_EQ(out, "%PDF-1.4\n");
+}
+
 TEST(MimeParser, KeepAttachmentDataAndCustomDigester) {
   struct Counting : Digester {
     mutable int calls = 0;
@@ -358,6 +375,18 @@ TEST(MimeParser, PathologicalInputsComplete) {
   ParsedMessage limited = parse(many);
   EXPECT_EQ(limited.parts.size(), 10000u);
   EXPECT_TRUE(limited.truncated);
+}
+
+// Line-ending detection scans 32-byte blocks: a CRLF split across blocks is still CRLF,
+// and one late bare LF makes the message mixed.
+TEST(MimeParser, LineEndingsAcrossBlockBoundaries) {
+  for (size_t pad = 0; pad < 70; ++pad) {
+    std::string raw = "Subject: " + std::string(pad, 'x') + "\r\n\r\n" + std::string(100, 'b') + "\r\n";
+    EXPECT_EQ(parse(raw).line_endings, LineEndings::kCrlf) << pad;
+    raw += std::string(pad, 'c') + "\n";
+    EXPECT_EQ(parse(raw).line_endings, LineEndings::kMixed) << pad;
+  }
+  EXPECT_EQ(parse("no line break at all").line_endings, LineEndings::kNone);
 }
 
 TEST(MimeParser, NulBytesAndMboxFromLine) {
