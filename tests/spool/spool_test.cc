@@ -16,6 +16,7 @@
 #include <fstream>
 #include <mutex>
 #include <set>
+#include <future>
 #include <thread>
 
 #include "spool/file_util.h"
@@ -95,7 +96,10 @@ TEST(Spool, EmptyBodyAndManySizesRoundTrip) {
     EXPECT_EQ(got[i].body, makeBody(i, sizes[i])) << i;
     EXPECT_EQ(got[i].envelope, makeEnvelope(i));
   }
-  EXPECT_EQ(spool->stats().spills_created, 3u);  // 1001, 4096, 70000
+  auto st = spool->stats();
+  EXPECT_EQ(st.spills_created, 3u);  // 1001, 4096, 70000
+  EXPECT_EQ(st.spill_syncs, 3u);     // each spill file synced before its ack
+  EXPECT_GE(st.dir_syncs, 3u);       // and its directory entry
 }
 
 TEST(Spool, ReaderWaitsForDurableRecord) {
@@ -111,6 +115,38 @@ TEST(Spool, ReaderWaitsForDurableRecord) {
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(*r);
   EXPECT_EQ((*r)->envelope.id, makeEnvelope(7).id);
+}
+
+std::atomic<bool> g_hold_syncs{false};
+bool holdSegmentSyncs(std::string_view path) {
+  if (path.size() > 4 && path.substr(path.size() - 4) == ".seg") {
+    while (g_hold_syncs.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+TEST(Spool, ReaderNeverSeesARecordBeforeItsSyncCompletes) {
+  TempDir t;
+  auto spool = openOrDie(testOptions(t.path()));
+  auto reader = spool->reader();
+  g_hold_syncs = true;
+  setSyncFaultHookForTest(&holdSegmentSyncs);
+  std::promise<bool> acked;
+  auto w = spool->lane(0).begin();
+  ASSERT_TRUE(w->append("written, not yet durable").ok());
+  spool->lane(0).commit(std::move(w), makeEnvelope(1), [&](Status s) { acked.set_value(s.ok()); });
+  auto future = acked.get_future();
+  // The record is in the segment file (one pwritev) but its fdatasync has not returned.
+  EXPECT_EQ(future.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  auto early = reader->next(Millis(50));
+  ASSERT_TRUE(early.ok());
+  EXPECT_FALSE(*early);
+  g_hold_syncs = false;
+  auto r = reader->next(Millis(30000));  // woken by the sync thread
+  setSyncFaultHookForTest(nullptr);
+  ASSERT_TRUE(r.ok() && *r);
+  EXPECT_EQ((*r)->body, "written, not yet durable");
+  EXPECT_TRUE(future.get());
 }
 
 TEST(Spool, GroupCommitManyLanesAndThreads) {
