@@ -216,7 +216,7 @@ void LaneImpl::commit(MessageWriterPtr writer, Envelope envelope, CommitCallback
     fail(std::move(done), s.error(), w->takeSpillFd(), w->spillAbsolute());
     return;
   }
-  std::lock_guard wl(write_mu_);
+  std::unique_lock wl(write_mu_);
   env_buf_.clear();
   encodeEnvelope(envelope, env_buf_);
   const bool spilled = w->spilled();
@@ -233,6 +233,8 @@ void LaneImpl::commit(MessageWriterPtr writer, Envelope envelope, CommitCallback
                    active_->written_end + record_len > state_->options.segment_bytes);
   }
   if (closing) {
+    // fail() may run `done` right here; it may commit again, so do not hold write_mu_.
+    wl.unlock();
     fail(std::move(done), Error(ErrorClass::kTransientBackend, "spool: closed"), w->takeSpillFd(),
          w->spillAbsolute());
     return;

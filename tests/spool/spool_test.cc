@@ -611,6 +611,14 @@ TEST(Spool, CloseCompletesOutstandingAndLaterCommitsFail) {
     EXPECT_FALSE(s.ok());
   });
   EXPECT_TRUE(called);  // inline: no sync thread any more
+  // A callback that commits again (after close) does not deadlock.
+  int depth = 0;
+  std::function<void(Status)> again = [&](Status s) {
+    EXPECT_FALSE(s.ok());
+    if (++depth < 3) spool->lane(0).commit(spool->lane(0).begin(), makeEnvelope(2), again);
+  };
+  spool->lane(0).commit(spool->lane(0).begin(), makeEnvelope(2), again);
+  EXPECT_EQ(depth, 3);
 }
 
 std::atomic<int> g_fail_syncs{0};
