@@ -15,6 +15,8 @@
 //
 // Threads: start() runs the loop on its own thread; counters() may be called from any
 // thread. The store, sink and processor must outlive the Pipeline; the reader is owned.
+// Trust: records come from the spool (CRC-checked); their envelopes and bodies are client
+// bytes, which reach storage keys only through store::KeyLayout's sanitising.
 #pragma once
 
 #include <atomic>

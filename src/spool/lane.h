@@ -9,6 +9,8 @@
 // segments broken and makes the next commit roll to a fresh segment: after a failed
 // fsync the page cache may have dropped the data ("fsyncgate"), so nothing written before
 // it is trusted or appended to again.
+// Trust: message bytes and envelopes are untrusted but stored opaquely (length-prefixed,
+// CRC-covered); nothing here interprets them.
 #pragma once
 
 #include <condition_variable>

@@ -6,6 +6,8 @@
 // anyway) and is always taken before LaneState::mu. SharedState::notify_mu guards only the
 // durability generation used to wake the reader. No lock is held while running callbacks,
 // fsyncing, or reading files (except that a commit writes its record under write_mu_).
+// Trust: internal state only; bytes read from disk are validated (record_format.h) before
+// anything here believes them.
 #pragma once
 
 #include <atomic>
@@ -28,7 +30,7 @@ namespace mx::spool::internal {
 struct Segment {
   uint64_t base_seq = 0;
   uint64_t salt = 0;
-  std::string path;  // absolute (well: options.dir-relative as given) path of the file
+  std::string path;  // the file: <options.dir>/lane-NNNN/<base>.seg
 
   // Guarded by LaneState::mu.
   std::shared_ptr<UniqueFd> write_fd;  // while it is the lane's active segment
