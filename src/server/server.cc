@@ -518,6 +518,12 @@ void SmtpConnection::runActions() {
           break;
         case smtp::ActionKind::kClose:
           close_after_write_ = true;
+          if (close_reason_.empty()) {
+            // Name the reason after the last reply: "quit" for 221, else its code.
+            size_t last = out_.rfind("\r\n", out_.size() >= 2 ? out_.size() - 3 : 0);
+            std::string_view line = std::string_view(out_).substr(last == std::string::npos ? 0 : last + 2);
+            close_reason_ = line.starts_with("221") ? "quit" : "closed with " + std::string(line.substr(0, 9));
+          }
           break;
       }
     }
