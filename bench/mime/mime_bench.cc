@@ -67,12 +67,22 @@ int runPathological(int runs) {
   cases.push_back({"parts-100000 (max_parts 10000)", manyParts(100000), def});
   cases.push_back({"parts-100000 (max_parts 200000)", manyParts(100000), wide});
   cases.push_back({"subject-1MB-one-line", longHeader("Subject", "abcdefgh ", 1 << 20), def});
-  cases.push_back({"subject-1MB-encoded-words",
-                   longHeader("Subject", "=?utf-8?q?caf=C3=A9?= ", 1 << 20), def});
+  cases.push_back(
+      {"subject-1MB-encoded-words", longHeader("Subject", "=?utf-8?q?caf=C3=A9?= ", 1 << 20), def});
   cases.push_back({"to-1MB-addresses", longHeader("To", "Name <a@example.com>, ", 1 << 20), def});
   cases.push_back({"references-1MB", longHeader("References", "<id@example.com> ", 1 << 20), def});
-  cases.push_back({"content-type-1MB-params",
-                   longHeader("Content-Type", "; p*1*=%41%42", 1 << 20), def});
+  cases.push_back(
+      {"content-type-1MB-params", longHeader("Content-Type", "; p*1*=%41%42", 1 << 20), def});
+  {
+    std::string folds = "Subject: =?utf-8?q?a?=";
+    while (folds.size() < (1 << 20)) folds += "\r\n x";
+    cases.push_back({"subject-1MB-many-folds", folds + "\r\n\r\nb", def});
+    std::string params = "Content-Type: text/plain";
+    for (int i = 0; params.size() < (1 << 20); ++i) params += "; p" + std::to_string(i) + "=v";
+    cases.push_back({"content-type-1MB-distinct-params", params + "\r\n\r\nb", def});
+  }
+  cases.push_back({"to-1MB-angle-brackets", longHeader("To", "<", 1 << 20), def});
+  cases.push_back({"to-1MB-route-colons", longHeader("To", "a@b:", 1 << 20), def});
   cases.push_back({"header-8MB-one-line (max_header_bytes 8M)",
                    longHeader("X-Junk", "xxxxxxxx", 8 << 20), wide});
   for (auto& c : cases) {
@@ -98,8 +108,9 @@ int main(int argc, char** argv) {
   mx::bench::Args args = mx::bench::parseArgs(argc, argv);
   if (args.pathological) return runPathological(args.runs);
   if (args.paths.empty()) {
-    std::fprintf(stderr, "usage: mime_bench [--mode=full|builtin|nohash|parse] [--runs=N] "
-                         "[--max-size=BYTES] DIR|FILE... | --pathological\n");
+    std::fprintf(stderr,
+                 "usage: mime_bench [--mode=full|builtin|nohash|parse] [--runs=N] "
+                 "[--max-size=BYTES] DIR|FILE... | --pathological\n");
     return 2;
   }
   mx::bench::Corpus corpus = mx::bench::loadCorpus(args.paths, args.max_size);

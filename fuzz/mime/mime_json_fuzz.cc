@@ -30,9 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string doc = mx::mime::toJson(m, ctx);
   mx::testing::JsonValue v;
   check(mx::testing::parseJson(doc, &v));
-  static const char* kRequired[] = {"schema_version", "raw", "headers", "subject", "from", "to",
-                                    "cc", "date", "message_id", "in_reply_to", "references",
-                                    "body", "attachments", "parts", "auth", "errors"};
+  static const char* kRequired[] = {"schema_version", "raw",         "headers",    "subject",
+                                    "from",           "to",          "cc",         "date",
+                                    "message_id",     "in_reply_to", "references", "body",
+                                    "attachments",    "parts",       "auth",       "errors"};
   for (const char* k : kRequired) check(v.get(k) != nullptr);
   check(v["parts"].size() == m.parts.size());
   check(v["headers"].size() == m.top_field_count);

@@ -212,9 +212,9 @@ bool parseAuthenticationResults(std::string_view raw, uint32_t header_index,
 
 std::string_view canonicalAuthResult(std::string_view result) {
   static constexpr std::string_view kKnown[] = {
-      "pass",      "fail",      "softfail", "neutral",  "none",     "temperror",
-      "permerror", "policy",    "hardfail", "unknown",  "discard",  "declined",
-      "nxdomain",  "signed",    "nodata",   "invalid",  "skipped"};
+      "pass",      "fail",   "softfail", "neutral", "none",    "temperror",
+      "permerror", "policy", "hardfail", "unknown", "discard", "declined",
+      "nxdomain",  "signed", "nodata",   "invalid", "skipped"};
   for (std::string_view k : kKnown) {
     if (equalsIgnoreCase(k, result)) return k;
   }

@@ -98,7 +98,7 @@ inline size_t utf8SeqLen(const unsigned char* p, const unsigned char* end) {
   }
   if (c >= 0xE0 && c <= 0xEF) {
     if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-    if (c == 0xE0 && p[1] < 0xA0) return 0;  // overlong
+    if (c == 0xE0 && p[1] < 0xA0) return 0;   // overlong
     if (c == 0xED && p[1] >= 0xA0) return 0;  // surrogate
     return 3;
   }
@@ -106,7 +106,7 @@ inline size_t utf8SeqLen(const unsigned char* p, const unsigned char* end) {
     if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) {
       return 0;
     }
-    if (c == 0xF0 && p[1] < 0x90) return 0;  // overlong
+    if (c == 0xF0 && p[1] < 0x90) return 0;   // overlong
     if (c == 0xF4 && p[1] >= 0x90) return 0;  // above U+10FFFF
     return 4;
   }
@@ -135,39 +135,104 @@ std::string normalizeLabel(std::string_view label) {
 const std::unordered_map<std::string_view, std::string_view>& aliasTable() {
   // label -> "" for UTF-8, "cp1252", "utf7", or an iconv name.
   static const std::unordered_map<std::string_view, std::string_view> t = {
-      {"utf-8", ""}, {"utf8", ""}, {"unicode-1-1-utf-8", ""}, {"x-unicode20utf8", ""},
-      {"unicode-2-0-utf-8", ""}, {"us-ascii", "ascii"}, {"ascii", "ascii"},
-      {"ansi_x3.4-1968", "ascii"}, {"iso646-us", "ascii"}, {"us", "ascii"}, {"cp367", "ascii"},
-      {"ibm367", "ascii"}, {"iso-ir-6", "ascii"}, {"646", "ascii"}, {"default", "ascii"},
-      {"x-unknown", "ascii"}, {"unknown-8bit", "ascii"}, {"x-user-defined", "ascii"},
-      {"unknown", "ascii"}, {"us-ascii-8bit", "ascii"},
-      {"iso-8859-1", "cp1252"}, {"iso8859-1", "cp1252"}, {"iso_8859-1", "cp1252"},
-      {"latin1", "cp1252"}, {"latin-1", "cp1252"}, {"l1", "cp1252"}, {"cp819", "cp1252"},
-      {"ibm819", "cp1252"}, {"iso-ir-100", "cp1252"}, {"iso_8859-1:1987", "cp1252"},
-      {"8859-1", "cp1252"}, {"iso88591", "cp1252"}, {"windows-1252", "cp1252"},
-      {"cp1252", "cp1252"}, {"x-cp1252", "cp1252"}, {"win-1252", "cp1252"},
-      {"windows1252", "cp1252"}, {"ms-ansi", "cp1252"},
-      {"utf-7", "utf7"}, {"utf7", "utf7"}, {"unicode-1-1-utf-7", "utf7"},
-      {"csunicode11utf7", "utf7"}, {"x-unicode-2-0-utf-7", "utf7"},
-      {"gb2312", "GB18030"}, {"gbk", "GB18030"}, {"x-gbk", "GB18030"}, {"cp936", "GB18030"},
-      {"euc-cn", "GB18030"}, {"csgb2312", "GB18030"}, {"chinese", "GB18030"},
-      {"gb_2312-80", "GB18030"}, {"gb18030", "GB18030"}, {"x-euc-cn", "GB18030"},
-      {"ks_c_5601-1987", "CP949"}, {"ks_c_5601", "CP949"}, {"ks_c_5601-1989", "CP949"},
-      {"euc-kr", "CP949"}, {"x-euc-kr", "CP949"}, {"ksc5601", "CP949"}, {"ksc_5601", "CP949"},
-      {"cp949", "CP949"}, {"windows-949", "CP949"}, {"korean", "CP949"},
-      {"shift_jis", "CP932"}, {"shift-jis", "CP932"}, {"sjis", "CP932"}, {"x-sjis", "CP932"},
-      {"ms_kanji", "CP932"}, {"csshiftjis", "CP932"}, {"windows-31j", "CP932"},
-      {"cp932", "CP932"}, {"x-ms-cp932", "CP932"}, {"shiftjis", "CP932"},
-      {"iso-2022-jp", "ISO-2022-JP-3"}, {"csiso2022jp", "ISO-2022-JP-3"},
-      {"euc-jp", "EUC-JP-MS"}, {"x-euc-jp", "EUC-JP-MS"},
-      {"big5", "BIG5-HKSCS"}, {"x-x-big5", "BIG5-HKSCS"}, {"cn-big5", "BIG5-HKSCS"},
-      {"csbig5", "BIG5-HKSCS"}, {"big5-hkscs", "BIG5-HKSCS"},
-      {"iso-8859-8-i", "ISO-8859-8"}, {"iso-8859-6-i", "ISO-8859-6"},
-      {"iso-8859-8-e", "ISO-8859-8"}, {"iso-8859-6-e", "ISO-8859-6"}, {"logical", "ISO-8859-8"},
-      {"tis-620", "CP874"}, {"windows-874", "CP874"}, {"x-mac-roman", "MACINTOSH"},
-      {"macintosh", "MACINTOSH"}, {"mac", "MACINTOSH"}, {"x-mac-cyrillic", "MAC-CYRILLIC"},
-      {"unicode", "UTF-16LE"}, {"unicodefffe", "UTF-16BE"}, {"ucs-2", "UCS-2"},
-      {"utf-16", "UTF-16"}, {"utf-32", "UTF-32"},
+      {"utf-8", ""},
+      {"utf8", ""},
+      {"unicode-1-1-utf-8", ""},
+      {"x-unicode20utf8", ""},
+      {"unicode-2-0-utf-8", ""},
+      {"us-ascii", "ascii"},
+      {"ascii", "ascii"},
+      {"ansi_x3.4-1968", "ascii"},
+      {"iso646-us", "ascii"},
+      {"us", "ascii"},
+      {"cp367", "ascii"},
+      {"ibm367", "ascii"},
+      {"iso-ir-6", "ascii"},
+      {"646", "ascii"},
+      {"default", "ascii"},
+      {"x-unknown", "ascii"},
+      {"unknown-8bit", "ascii"},
+      {"x-user-defined", "ascii"},
+      {"unknown", "ascii"},
+      {"us-ascii-8bit", "ascii"},
+      {"iso-8859-1", "cp1252"},
+      {"iso8859-1", "cp1252"},
+      {"iso_8859-1", "cp1252"},
+      {"latin1", "cp1252"},
+      {"latin-1", "cp1252"},
+      {"l1", "cp1252"},
+      {"cp819", "cp1252"},
+      {"ibm819", "cp1252"},
+      {"iso-ir-100", "cp1252"},
+      {"iso_8859-1:1987", "cp1252"},
+      {"8859-1", "cp1252"},
+      {"iso88591", "cp1252"},
+      {"windows-1252", "cp1252"},
+      {"cp1252", "cp1252"},
+      {"x-cp1252", "cp1252"},
+      {"win-1252", "cp1252"},
+      {"windows1252", "cp1252"},
+      {"ms-ansi", "cp1252"},
+      {"utf-7", "utf7"},
+      {"utf7", "utf7"},
+      {"unicode-1-1-utf-7", "utf7"},
+      {"csunicode11utf7", "utf7"},
+      {"x-unicode-2-0-utf-7", "utf7"},
+      {"gb2312", "GB18030"},
+      {"gbk", "GB18030"},
+      {"x-gbk", "GB18030"},
+      {"cp936", "GB18030"},
+      {"euc-cn", "GB18030"},
+      {"csgb2312", "GB18030"},
+      {"chinese", "GB18030"},
+      {"gb_2312-80", "GB18030"},
+      {"gb18030", "GB18030"},
+      {"x-euc-cn", "GB18030"},
+      {"ks_c_5601-1987", "CP949"},
+      {"ks_c_5601", "CP949"},
+      {"ks_c_5601-1989", "CP949"},
+      {"euc-kr", "CP949"},
+      {"x-euc-kr", "CP949"},
+      {"ksc5601", "CP949"},
+      {"ksc_5601", "CP949"},
+      {"cp949", "CP949"},
+      {"windows-949", "CP949"},
+      {"korean", "CP949"},
+      {"shift_jis", "CP932"},
+      {"shift-jis", "CP932"},
+      {"sjis", "CP932"},
+      {"x-sjis", "CP932"},
+      {"ms_kanji", "CP932"},
+      {"csshiftjis", "CP932"},
+      {"windows-31j", "CP932"},
+      {"cp932", "CP932"},
+      {"x-ms-cp932", "CP932"},
+      {"shiftjis", "CP932"},
+      {"iso-2022-jp", "ISO-2022-JP-3"},
+      {"csiso2022jp", "ISO-2022-JP-3"},
+      {"euc-jp", "EUC-JP-MS"},
+      {"x-euc-jp", "EUC-JP-MS"},
+      {"big5", "BIG5-HKSCS"},
+      {"x-x-big5", "BIG5-HKSCS"},
+      {"cn-big5", "BIG5-HKSCS"},
+      {"csbig5", "BIG5-HKSCS"},
+      {"big5-hkscs", "BIG5-HKSCS"},
+      {"iso-8859-8-i", "ISO-8859-8"},
+      {"iso-8859-6-i", "ISO-8859-6"},
+      {"iso-8859-8-e", "ISO-8859-8"},
+      {"iso-8859-6-e", "ISO-8859-6"},
+      {"logical", "ISO-8859-8"},
+      {"tis-620", "CP874"},
+      {"windows-874", "CP874"},
+      {"x-mac-roman", "MACINTOSH"},
+      {"macintosh", "MACINTOSH"},
+      {"mac", "MACINTOSH"},
+      {"x-mac-cyrillic", "MAC-CYRILLIC"},
+      {"unicode", "UTF-16LE"},
+      {"unicodefffe", "UTF-16BE"},
+      {"ucs-2", "UCS-2"},
+      {"utf-16", "UTF-16"},
+      {"utf-32", "UTF-32"},
   };
   return t;
 }
@@ -258,7 +323,8 @@ bool convertIconv(iconv_t cd, std::string_view in, std::string& out) {
   for (;;) {
     char* outp = out.data() + base + used;
     size_t outleft = cap - used;
-    const size_t r = iconv(cd, inleft ? &inp : nullptr, inleft ? &inleft : nullptr, &outp, &outleft);
+    const size_t r =
+        iconv(cd, inleft ? &inp : nullptr, inleft ? &inleft : nullptr, &outp, &outleft);
     used = static_cast<size_t>(outp - (out.data() + base));
     if (r != static_cast<size_t>(-1)) {
       if (inleft == 0) {
@@ -329,8 +395,8 @@ bool convertUtf7(std::string_view in, std::string& out) {
     int nbits = 0;
     uint32_t high = 0;  // a pending high surrogate
     while (i < n && kV.v[static_cast<unsigned char>(in[i])] >= 0) {
-      bits = ((bits << 6) | static_cast<uint32_t>(kV.v[static_cast<unsigned char>(in[i])])) &
-             0x3FFFFF;
+      bits =
+          ((bits << 6) | static_cast<uint32_t>(kV.v[static_cast<unsigned char>(in[i])])) & 0x3FFFFF;
       nbits += 6;
       ++i;
       if (nbits >= 16) {
@@ -443,9 +509,7 @@ bool appendUtf8OrLatin(std::string_view in, std::string& out) {
   return false;
 }
 
-bool isUtf8Compatible(std::string_view charset) {
-  return resolve(charset).kind == Kind::kUtf8;
-}
+bool isUtf8Compatible(std::string_view charset) { return resolve(charset).kind == Kind::kUtf8; }
 
 bool isKnownCharset(std::string_view charset) {
   Resolved r = resolve(charset);

@@ -79,8 +79,10 @@ __attribute__((target("avx2"))) bool decodeBlockAvx2(const uint8_t* in, uint8_t*
   const __m256i ab = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
   const __m256i abcd = _mm256_madd_epi16(ab, _mm256_set1_epi32(0x00011000));
   // Each lane holds 0x00XXYYZZ; output wants XX YY ZZ.
+  // clang-format off
   const __m256i shuf = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
                                         2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+  // clang-format on
   const __m256i packed = _mm256_shuffle_epi8(abcd, shuf);
   const __m256i joined =
       _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7));
@@ -127,8 +129,8 @@ bool decodeBase64(std::string_view in, std::string& out) {
         const uint64_t a = kB64.v[p[0]], b = kB64.v[p[1]], c = kB64.v[p[2]], d = kB64.v[p[3]];
         const uint64_t e = kB64.v[p[4]], f = kB64.v[p[5]], g = kB64.v[p[6]], h = kB64.v[p[7]];
         if ((a | b | c | d | e | f | g | h) & 0x80) break;
-        const uint64_t v = (a << 42) | (b << 36) | (c << 30) | (d << 24) | (e << 18) | (f << 12) |
-                           (g << 6) | h;
+        const uint64_t v =
+            (a << 42) | (b << 36) | (c << 30) | (d << 24) | (e << 18) | (f << 12) | (g << 6) | h;
         const uint64_t be = __builtin_bswap64(v << 16);
         std::memcpy(o, &be, 8);  // 6 useful bytes; the slack was reserved
         o += 6;

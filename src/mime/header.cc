@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <unordered_map>
 
 #include "mime/charset.h"
 #include "mime/decode.h"
@@ -228,8 +229,8 @@ void decodeWords(std::string_view s, std::string& out, DecodeNotes* notes) {
       flushPending(pending, pending_cs, out, notes);
     }
     pending_cs.assign(w.charset);
-    const bool clean = w.encoding == 'B' ? decodeBase64(w.text, pending)
-                                         : decodeQEncoding(w.text, pending);
+    const bool clean =
+        w.encoding == 'B' ? decodeBase64(w.text, pending) : decodeQEncoding(w.text, pending);
     if (!clean && notes) notes->encoded_word_invalid = true;
     last_was_word = true;
     i = w.end;
@@ -263,7 +264,7 @@ bool zoneFromName(std::string_view z, int* minutes, bool* unknown) {
     const char* n;
     int h;
   };
-  static const Z kZones[] = {{"ut", 0},  {"utc", 0}, {"gmt", 0}, {"z", 0},
+  static const Z kZones[] = {{"ut", 0},   {"utc", 0},  {"gmt", 0},  {"z", 0},
                              {"est", -5}, {"edt", -4}, {"cst", -6}, {"cdt", -5},
                              {"mst", -7}, {"mdt", -6}, {"pst", -8}, {"pdt", -7}};
   for (const auto& k : kZones) {
@@ -284,8 +285,9 @@ bool zoneFromName(std::string_view z, int* minutes, bool* unknown) {
 
 std::string_view stripPrefixWord(std::string_view s) {
   // Reply/forward markers in several languages, followed by an optional counter and ':'.
-  static const char* kPrefixes[] = {"re", "fw", "fwd", "aw", "wg", "sv", "vs", "antw", "tr",
-                                    "rif", "r", "odp", "res", "enc", "rv", "ref", "vb", "doorst"};
+  static const char* kPrefixes[] = {"re",  "fw",   "fwd", "aw",  "wg", "sv",
+                                    "vs",  "antw", "tr",  "rif", "r",  "odp",
+                                    "res", "enc",  "rv",  "ref", "vb", "doorst"};
   size_t n = 0;
   while (n < s.size() && isAlpha(s[n])) ++n;
   if (n == 0 || n > 6) return s;
@@ -330,9 +332,12 @@ void appendUnfolded(std::string_view raw, std::string& out) {
   while (i < end) {
     // Copy up to the next line break.
     const char* b = raw.data() + i;
-    const void* cr = std::memchr(b, '\r', end - i);
-    const void* lf = std::memchr(b, '\n', end - i);
-    const char* brk = static_cast<const char*>(cr ? (lf && lf < cr ? lf : cr) : lf);
+    // The next LF, then a CR before it: each search stops at the next line end, so the
+    // whole unfolding stays linear.
+    const char* lf = static_cast<const char*>(std::memchr(b, '\n', end - i));
+    const size_t span = lf ? static_cast<size_t>(lf - b) : end - i;
+    const char* cr = static_cast<const char*>(std::memchr(b, '\r', span));
+    const char* brk = cr ? cr : lf;
     if (!brk) {
       out.append(b, end - i);
       break;
@@ -361,8 +366,12 @@ bool mayHaveEncodedWords(std::string_view s) {
 
 // True when `s` ends inside an encoded word: "=?charset?X?text" without its "?=".
 static bool endsInsideEncodedWord(std::string_view s) {
-  const size_t start = s.rfind("=?");
-  if (start == std::string_view::npos || s.size() - start > 256) return false;
+  // Only the tail can hold an open word: look back at most 256 bytes (keeps this O(1) per
+  // fold, whatever the field's length).
+  const size_t from = s.size() > 256 ? s.size() - 256 : 0;
+  const size_t rel = s.substr(from).rfind("=?");
+  if (rel == std::string_view::npos) return false;
+  const size_t start = from + rel;
   std::string_view w = s.substr(start + 2);
   const size_t q1 = w.find('?');
   if (q1 == std::string_view::npos || q1 == 0) return false;
@@ -384,6 +393,7 @@ void decodeUnstructured(std::string_view raw, std::string& out, DecodeNotes* not
     unfolded.clear();
     size_t i = 0;
     std::string_view r = trim(raw);
+    bool inside = false;  // the text so far ends inside an encoded word
     while (i < r.size()) {
       const size_t brk = r.find_first_of("\r\n", i);
       if (brk == std::string_view::npos) {
@@ -392,10 +402,16 @@ void decodeUnstructured(std::string_view raw, std::string& out, DecodeNotes* not
       }
       size_t run = brk;
       while (run > i && isBlank(r[run - 1])) --run;
-      unfolded.append(r.substr(i, run - i));
+      const std::string_view piece = r.substr(i, run - i);
+      unfolded.append(piece);
+      // Only a piece that opens a word, or one that continues an open word, can leave us
+      // inside one: other folds cost nothing.
+      if (inside || piece.find("=?") != std::string_view::npos) {
+        inside = endsInsideEncodedWord(unfolded);
+      }
       size_t j = brk;
       while (j < r.size() && isWs(r[j])) ++j;
-      if (!endsInsideEncodedWord(unfolded)) unfolded += ' ';
+      if (!inside) unfolded += ' ';
       i = j;
     }
   }
@@ -526,18 +542,17 @@ ContentTypeValue parseContentType(std::string_view s, DecodeNotes* notes) {
   };
   struct Assembled {
     std::string name;
-    std::string plain;          // the value of a plain name=value parameter
+    std::string plain;  // the value of a plain name=value parameter
     bool has_plain = false;
     std::map<unsigned, Section> sections;
     bool has_sections = false;
   };
   std::vector<Assembled> out;
+  std::unordered_map<std::string, size_t> by_name;  // a field may hold thousands of params
   auto slot = [&](const std::string& base) -> Assembled& {
-    for (auto& a : out) {
-      if (a.name == base) return a;
-    }
-    out.push_back(Assembled{base, {}, false, {}, false});
-    return out.back();
+    auto [it, inserted] = by_name.emplace(base, out.size());
+    if (inserted) out.push_back(Assembled{base, {}, false, {}, false});
+    return out[it->second];
   };
   for (auto& p : raw) {
     const size_t star = p.name.find('*');
@@ -645,6 +660,7 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
   std::string angle;    // the content of <...>
   std::string comment;  // the first comment (a name for "addr (Name)")
   bool has_angle = false;
+  bool phrase_has_at = false;  // kept in step with `phrase` (cleared together)
   bool in_group = false;
   bool group_has_members = false;
   std::optional<std::string> group;
@@ -690,6 +706,7 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
       }
     } else {
       phrase.clear();
+      phrase_has_at = false;
       angle.clear();
       comment.clear();
       has_angle = false;
@@ -701,6 +718,7 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
     }
     out.push_back(std::move(a));
     phrase.clear();
+    phrase_has_at = false;
     angle.clear();
     comment.clear();
     has_angle = false;
@@ -710,7 +728,9 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
   while (i < s.size()) {
     const char c = s[i];
     if (c == '"') {
+      const size_t before = phrase.size();
       i = readQuoted(s, i, phrase);
+      phrase_has_at = phrase_has_at || phrase.find('@', before) != std::string::npos;
       continue;
     }
     if (c == '(') {
@@ -738,17 +758,19 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
       ++i;
       continue;
     }
-    if (c == ':' && !in_group && !has_angle) {
+    // "x@y:" is not a group name (a route, or junk); checking the raw phrase for "@" first
+    // keeps "a@b:a@b:..." linear.
+    if (c == ':' && !in_group && !has_angle && !phrase_has_at) {
       std::string name;
       std::string decoded;
       decodeUnstructured(phrase, decoded, notes);
       appendCollapsed(decoded, name);
-      // "Name: a@b" with a phrase that holds "@" is not a group (e.g. a route); keep going.
       if (name.find('@') == std::string::npos) {
         group = std::move(name);
         in_group = true;
         group_has_members = false;
         phrase.clear();
+        phrase_has_at = false;
         comment.clear();
         ++i;
         continue;
@@ -769,6 +791,7 @@ void parseAddressList(std::string_view s, std::vector<Address>& out, DecodeNotes
       continue;
     }
     phrase += (c == '\r' || c == '\n') ? ' ' : c;
+    phrase_has_at = phrase_has_at || c == '@';
     ++i;
   }
   emit();
@@ -951,7 +974,7 @@ std::string normalizeSubject(std::string_view subject) {
     s = trim(s);
     // "[list-tag] " prefixes.
     if (!s.empty() && s.front() == '[') {
-      const size_t close = s.find(']');
+      const size_t close = s.substr(0, 64).find(']');
       if (close != std::string_view::npos && close + 1 < s.size() && close < 64) {
         std::string_view rest = trim(s.substr(close + 1));
         if (!rest.empty()) s = rest;

@@ -65,7 +65,7 @@ bool parseMessageIds(std::string_view raw, std::vector<std::string>& out);
 
 struct DateTime {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  int offset_minutes = 0;     // east of UTC
+  int offset_minutes = 0;       // east of UTC
   bool offset_unknown = false;  // "-0000" or an obsolete military zone (RFC 5322 4.3)
 };
 // Parses an RFC 5322 date-time (with obsolete forms: 2-digit years, named zones, missing

@@ -17,13 +17,33 @@ namespace {
 
 // Structured fields whose "=?" sequences are data, not encoded words.
 bool keepRaw(std::string_view name) {
-  static constexpr std::string_view kRawFields[] = {
-      "received", "dkim-signature", "arc-seal", "arc-message-signature",
-      "arc-authentication-results", "authentication-results", "domainkey-signature",
-      "message-id", "in-reply-to", "references", "content-type", "content-disposition",
-      "content-transfer-encoding", "return-path", "date", "received-spf", "mime-version",
-      "list-unsubscribe", "list-unsubscribe-post", "list-id", "list-post", "list-help",
-      "list-archive", "list-subscribe", "content-id", "resent-message-id", "x-google-dkim-signature"};
+  static constexpr std::string_view kRawFields[] = {"received",
+                                                    "dkim-signature",
+                                                    "arc-seal",
+                                                    "arc-message-signature",
+                                                    "arc-authentication-results",
+                                                    "authentication-results",
+                                                    "domainkey-signature",
+                                                    "message-id",
+                                                    "in-reply-to",
+                                                    "references",
+                                                    "content-type",
+                                                    "content-disposition",
+                                                    "content-transfer-encoding",
+                                                    "return-path",
+                                                    "date",
+                                                    "received-spf",
+                                                    "mime-version",
+                                                    "list-unsubscribe",
+                                                    "list-unsubscribe-post",
+                                                    "list-id",
+                                                    "list-post",
+                                                    "list-help",
+                                                    "list-archive",
+                                                    "list-subscribe",
+                                                    "content-id",
+                                                    "resent-message-id",
+                                                    "x-google-dkim-signature"};
   for (std::string_view k : kRawFields) {
     if (equalsIgnoreCase(name, k)) return true;
   }
@@ -288,8 +308,7 @@ void writeAttachments(JsonWriter& w, const ParsedMessage& m, const JsonContext& 
     w.field("content_type", p.content_type);
     optString(w, "disposition", p.disposition);
     optString(w, "content_id", p.content_id);
-    w.field("inline", p.role == PartRole::kInline ||
-                          (p.disposition && *p.disposition == "inline"));
+    w.field("inline", p.role == PartRole::kInline || (p.disposition && *p.disposition == "inline"));
     w.field("nested", p.nested);
     w.field("size", static_cast<uint64_t>(p.size.value_or(0)));
     w.field("sha256", attachmentSha(m, i, d));
@@ -334,13 +353,27 @@ void appendJsonStringUtf8(std::string& out, std::string_view s) {
     if (p >= end) break;
     const auto c = static_cast<unsigned char>(*p++);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default: {
         static constexpr char kHex[] = "0123456789abcdef";
         const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
@@ -372,10 +405,18 @@ void appendJson(const ParsedMessage& m, const JsonContext& ctx, std::string& out
   optString(w, "ref", ctx.raw_ref);
   w.key("line_endings");
   switch (m.line_endings) {
-    case LineEndings::kCrlf: w.value("crlf"); break;
-    case LineEndings::kLf: w.value("lf"); break;
-    case LineEndings::kMixed: w.value("mixed"); break;
-    case LineEndings::kNone: w.null(); break;
+    case LineEndings::kCrlf:
+      w.value("crlf");
+      break;
+    case LineEndings::kLf:
+      w.value("lf");
+      break;
+    case LineEndings::kMixed:
+      w.value("mixed");
+      break;
+    case LineEndings::kNone:
+      w.null();
+      break;
   }
   w.field("header_size", static_cast<uint64_t>(m.header_size));
   w.endObject();

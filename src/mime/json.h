@@ -23,18 +23,18 @@ inline constexpr int kSchemaVersion = 2;
 
 // What the caller knows about the delivery; every field is optional.
 struct JsonContext {
-  std::optional<std::string> id;           // our delivery id (e.g. ULID)
-  std::optional<std::string> received_at;  // RFC 3339
+  std::optional<std::string> id;             // our delivery id (e.g. ULID)
+  std::optional<std::string> received_at;    // RFC 3339
   std::optional<std::string> envelope_json;  // a pre-encoded JSON object ("envelope": null
                                              // when absent, as when parsing a file)
-  std::optional<std::string> raw_ref;      // where the raw message is stored
-  std::optional<std::string> raw_sha256;   // hex, if already computed (else computed here)
+  std::optional<std::string> raw_ref;        // where the raw message is stored
+  std::optional<std::string> raw_sha256;     // hex, if already computed (else computed here)
   // Storage refs of the attachments, aligned with ParsedMessage::attachments; a missing or
   // empty entry renders as null.
   std::vector<std::string> attachment_refs;
   const Digester* digester = nullptr;  // null: the built-in one
-  bool pretty = false;    // two-space indentation instead of one line
-  bool offsets = false;   // add byte offset/length to headers and parts
+  bool pretty = false;                 // two-space indentation instead of one line
+  bool offsets = false;                // add byte offset/length to headers and parts
 };
 
 // The full document. Cost: linear in the message's decoded text and header size; an
@@ -46,8 +46,7 @@ void appendJson(const ParsedMessage& message, const JsonContext& context, std::s
 // "attachment_count", "attachments": [{part_id, filename, content_type, size, sha256, ref}],
 // "auth": {spf, dkim, dmarc, arc}, "has_text", "has_html", "error_count", "truncated"}.
 std::string summaryJson(const ParsedMessage& message, const JsonContext& context = {});
-void appendSummaryJson(const ParsedMessage& message, const JsonContext& context,
-                       std::string& out);
+void appendSummaryJson(const ParsedMessage& message, const JsonContext& context, std::string& out);
 
 // Re-indents compact JSON (as produced here) with two spaces per level.
 std::string prettyJson(std::string_view compact);

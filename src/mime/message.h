@@ -68,10 +68,10 @@ std::string_view severityName(Severity s);
 struct ParseError {
   ErrorCode code;
   Severity severity;
-  int32_t part = -1;       // index into ParsedMessage::parts, -1 for the message as a whole
-  std::string field;       // header name or output field, empty if none
-  int64_t offset = -1;     // byte offset in the raw message, -1 if unknown
-  std::string detail;      // human-readable, may be empty
+  int32_t part = -1;    // index into ParsedMessage::parts, -1 for the message as a whole
+  std::string field;    // header name or output field, empty if none
+  int64_t offset = -1;  // byte offset in the raw message, -1 if unknown
+  std::string detail;   // human-readable, may be empty
 };
 
 // One header field, as written. `raw_value` is everything after the colon up to (not
@@ -111,17 +111,17 @@ enum class PartRole : uint8_t {
 std::string_view partRoleName(PartRole r);
 
 struct Part {
-  std::string part_id;     // "1", "1.2", "1.2.1" (see schema PartId)
-  int32_t parent = -1;     // index into parts
+  std::string part_id;  // "1", "1.2", "1.2.1" (see schema PartId)
+  int32_t parent = -1;  // index into parts
   uint32_t depth = 0;
-  bool nested = false;     // inside an encapsulated message (message/rfc822)
+  bool nested = false;  // inside an encapsulated message (message/rfc822)
   std::vector<uint32_t> children;
 
   // Layout. `header_block` and `body` view the raw buffer, or a decoded buffer of an
   // enclosing base64/QP message/rfc822 part (then `offset` is -1).
   std::string_view header_block;
-  std::string_view body;  // transfer-encoded body (for a multipart: preamble..epilogue)
-  int64_t offset = -1;    // of the entity (its header block) in the raw message
+  std::string_view body;     // transfer-encoded body (for a multipart: preamble..epilogue)
+  int64_t offset = -1;       // of the entity (its header block) in the raw message
   uint32_t first_field = 0;  // this entity's fields: ParsedMessage::fields[first_field ..
   uint32_t field_count = 0;  //   first_field + field_count)
 
@@ -130,7 +130,7 @@ struct Part {
   std::vector<Param> params;  // Content-Type parameters
   std::string charset;        // lower-cased charset parameter ("" when none)
   TransferEncoding encoding = TransferEncoding::kNone;
-  std::string transfer_encoding;  // lower-cased token as given ("" when none)
+  std::string transfer_encoding;           // lower-cased token as given ("" when none)
   std::optional<std::string> disposition;  // lower-cased
   std::vector<Param> disposition_params;
   std::optional<std::string> filename;     // decoded: disposition filename, else CT name
@@ -139,8 +139,9 @@ struct Part {
 
   PartRole role = PartRole::kOther;
   bool is_multipart() const { return role == PartRole::kContainer; }
-  bool is_leaf() const { return children.empty() && role != PartRole::kContainer &&
-                                role != PartRole::kMessage; }
+  bool is_leaf() const {
+    return children.empty() && role != PartRole::kContainer && role != PartRole::kMessage;
+  }
 
   // Leaves only (after decoding):
   std::optional<uint64_t> size;  // transfer-decoded bytes
@@ -167,7 +168,7 @@ struct AuthResult {
   bool trusted = false;       // authserv_id is one of ParseOptions::trusted_authserv_ids
   std::string method;         // lower-cased
   std::optional<int> method_version;
-  std::string result;         // lower-cased
+  std::string result;  // lower-cased
   std::optional<std::string> reason;
   std::optional<std::string> comment;  // the comment after the result, if any
   std::vector<std::pair<std::string, std::string>> properties;  // "ptype.property" -> value
@@ -191,10 +192,10 @@ struct ThreadInfo {
 enum class LineEndings : uint8_t { kNone, kCrlf, kLf, kMixed };
 
 struct ParsedMessage {
-  std::string_view raw;           // the whole input (not truncated)
-  size_t parsed_size = 0;         // bytes parsed (< raw.size() when max_total_size cut it)
+  std::string_view raw;    // the whole input (not truncated)
+  size_t parsed_size = 0;  // bytes parsed (< raw.size() when max_total_size cut it)
   LineEndings line_endings = LineEndings::kNone;
-  size_t header_size = 0;         // bytes of the top-level header block incl. blank line
+  size_t header_size = 0;  // bytes of the top-level header block incl. blank line
 
   std::vector<HeaderField> fields;  // all entities' fields; parts[i] says which are its own
   // The top-level fields are fields[0 .. top_field_count).

@@ -29,39 +29,68 @@
 namespace mx::mime {
 
 std::string_view errorCodeName(ErrorCode code) {
-  static constexpr std::string_view kNames[] = {
-      "NO_HEADERS",        "HEADER_MALFORMED",     "HEADER_FOLDING",
-      "HEADER_8BIT",       "HEADER_DUPLICATE",     "ENCODED_WORD_INVALID",
-      "ADDRESS_INVALID",   "DATE_INVALID",         "MESSAGE_ID_INVALID",
-      "BOUNDARY_MISSING",  "BOUNDARY_NOT_FOUND",   "CLOSE_DELIMITER_MISSING",
-      "MULTIPART_EMPTY",   "CTE_UNKNOWN",          "CTE_INVALID_FOR_TYPE",
-      "BASE64_INVALID",    "QP_INVALID",           "UUENCODE_INVALID",
-      "CHARSET_UNKNOWN",   "CHARSET_DECODE_ERROR", "CHARSET_REFUSED",
-      "PARAM_INVALID",     "NESTING_TOO_DEEP",     "SIZE_LIMIT",
-      "NUL_BYTES",         "LINE_TOO_LONG",        "OBSOLETE_SYNTAX",
-      "OTHER",             "PART_LIMIT",           "HEADER_LIMIT"};
+  static constexpr std::string_view kNames[] = {"NO_HEADERS",
+                                                "HEADER_MALFORMED",
+                                                "HEADER_FOLDING",
+                                                "HEADER_8BIT",
+                                                "HEADER_DUPLICATE",
+                                                "ENCODED_WORD_INVALID",
+                                                "ADDRESS_INVALID",
+                                                "DATE_INVALID",
+                                                "MESSAGE_ID_INVALID",
+                                                "BOUNDARY_MISSING",
+                                                "BOUNDARY_NOT_FOUND",
+                                                "CLOSE_DELIMITER_MISSING",
+                                                "MULTIPART_EMPTY",
+                                                "CTE_UNKNOWN",
+                                                "CTE_INVALID_FOR_TYPE",
+                                                "BASE64_INVALID",
+                                                "QP_INVALID",
+                                                "UUENCODE_INVALID",
+                                                "CHARSET_UNKNOWN",
+                                                "CHARSET_DECODE_ERROR",
+                                                "CHARSET_REFUSED",
+                                                "PARAM_INVALID",
+                                                "NESTING_TOO_DEEP",
+                                                "SIZE_LIMIT",
+                                                "NUL_BYTES",
+                                                "LINE_TOO_LONG",
+                                                "OBSOLETE_SYNTAX",
+                                                "OTHER",
+                                                "PART_LIMIT",
+                                                "HEADER_LIMIT"};
   const size_t i = static_cast<size_t>(code);
   return i < std::size(kNames) ? kNames[i] : "OTHER";
 }
 
 std::string_view severityName(Severity s) {
   switch (s) {
-    case Severity::kWarning: return "warning";
-    case Severity::kError: return "error";
-    case Severity::kFatal: return "fatal";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kError:
+      return "error";
+    case Severity::kFatal:
+      return "fatal";
   }
   return "error";
 }
 
 std::string_view partRoleName(PartRole r) {
   switch (r) {
-    case PartRole::kContainer: return "container";
-    case PartRole::kMessage: return "message";
-    case PartRole::kBodyText: return "body-text";
-    case PartRole::kBodyHtml: return "body-html";
-    case PartRole::kAttachment: return "attachment";
-    case PartRole::kInline: return "inline";
-    case PartRole::kOther: return "other";
+    case PartRole::kContainer:
+      return "container";
+    case PartRole::kMessage:
+      return "message";
+    case PartRole::kBodyText:
+      return "body-text";
+    case PartRole::kBodyHtml:
+      return "body-html";
+    case PartRole::kAttachment:
+      return "attachment";
+    case PartRole::kInline:
+      return "inline";
+    case PartRole::kOther:
+      return "other";
   }
   return "other";
 }
@@ -115,12 +144,12 @@ bool nameIs(std::string_view name, std::string_view lower_literal) {
 }
 
 std::string_view trimView(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return s;
@@ -143,8 +172,11 @@ struct Provides {
 class Parser {
  public:
   Parser(std::string_view raw, const ParseOptions& options, ParsedMessage& m)
-      : raw_(raw), opt_(options), m_(m),
+      : raw_(raw),
+        opt_(options),
+        m_(m),
         max_depth_(std::min(options.max_depth, kHardMaxDepth)),
+        max_parts_(std::max<uint32_t>(options.max_parts, 1)),  // the root always exists
         digester_(options.digester ? options.digester : &builtinDigester()) {}
 
   void run() {
@@ -168,13 +200,16 @@ class Parser {
   }
 
  private:
+  // Offset of p in the raw message, or -1 when p points into a decoded buffer.
   int64_t offsetOf(const char* p) const {
-    if (p >= raw_.data() && p <= raw_.data() + raw_.size()) return p - raw_.data();
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    const auto b = reinterpret_cast<uintptr_t>(raw_.data());
+    if (a >= b && a <= b + raw_.size()) return static_cast<int64_t>(a - b);
     return -1;
   }
 
-  void addError(ErrorCode code, Severity sev, int32_t part, std::string_view field,
-                int64_t offset, std::string detail) {
+  void addError(ErrorCode code, Severity sev, int32_t part, std::string_view field, int64_t offset,
+                std::string detail) {
     // A hostile message could repeat one defect a million times; keep the list bounded.
     if (m_.errors.size() >= 1000) return;
     ParseError e;
@@ -212,9 +247,9 @@ class Parser {
   // ---------------------------------------------------------------- the tree
 
   // Parses one entity (header block + body). Returns its index, or -1 past max_parts.
-  int32_t parseEntity(std::string_view entity, int32_t parent, uint32_t depth,
-                      std::string part_id, bool nested, bool digest_child) {
-    if (m_.parts.size() >= opt_.max_parts) {
+  int32_t parseEntity(std::string_view entity, int32_t parent, uint32_t depth, std::string part_id,
+                      bool nested, bool digest_child) {
+    if (m_.parts.size() >= max_parts_) {
       if (!part_limit_reported_) {
         part_limit_reported_ = true;
         m_.truncated = true;
@@ -412,11 +447,26 @@ class Parser {
     const char* line_end = nl ? nl : end;
     const char* name_end = nullptr;
     if (!fieldColon(p, line_end, &name_end)) return false;
-    static constexpr std::string_view kKnown[] = {
-        "from", "to", "cc", "bcc", "subject", "date", "message-id", "reply-to", "sender",
-        "in-reply-to", "references", "mime-version", "content-type",
-        "content-transfer-encoding", "content-disposition", "content-id", "received",
-        "return-path", "x-mailer", "user-agent"};
+    static constexpr std::string_view kKnown[] = {"from",
+                                                  "to",
+                                                  "cc",
+                                                  "bcc",
+                                                  "subject",
+                                                  "date",
+                                                  "message-id",
+                                                  "reply-to",
+                                                  "sender",
+                                                  "in-reply-to",
+                                                  "references",
+                                                  "mime-version",
+                                                  "content-type",
+                                                  "content-transfer-encoding",
+                                                  "content-disposition",
+                                                  "content-id",
+                                                  "received",
+                                                  "return-path",
+                                                  "x-mailer",
+                                                  "user-agent"};
     const std::string_view name(p, static_cast<size_t>(name_end - p));
     for (std::string_view k : kKnown) {
       if (nameIs(name, k)) return true;
@@ -621,7 +671,7 @@ class Parser {
     }
     // One allocation for all the children rather than repeated doubling (a message with
     // 100k parts would otherwise move the whole vector ~17 times).
-    const size_t room = std::min<size_t>(delims.size(), opt_.max_parts);
+    const size_t room = std::min<size_t>(delims.size(), max_parts_);
     if (m_.parts.capacity() < m_.parts.size() + room) m_.parts.reserve(m_.parts.size() + room);
     int n = 0;
     for (size_t k = 0; k + 1 <= delims.size(); ++k) {
@@ -650,7 +700,8 @@ class Parser {
   void parseEncapsulated(int32_t idx, uint32_t depth) {
     const Part& p = m_.parts[idx];
     std::string_view body = p.body;
-    if (p.encoding == TransferEncoding::kBase64 || p.encoding == TransferEncoding::kQuotedPrintable ||
+    if (p.encoding == TransferEncoding::kBase64 ||
+        p.encoding == TransferEncoding::kQuotedPrintable ||
         p.encoding == TransferEncoding::kUuencode) {
       // Not allowed by RFC 2046 section 5.2.1, but seen: decode, then parse the result.
       auto buf = std::make_unique<std::string>();
@@ -858,8 +909,9 @@ class Parser {
     const Part& p = m_.parts[i];
     return !leafish_[i] && p.content_type.compare(0, 10, "multipart/") == 0;
   }
-  bool isMessage(uint32_t i) const { return !leafish_[i] && !m_.parts[i].children.empty() &&
-                                            !isContainer(i); }
+  bool isMessage(uint32_t i) const {
+    return !leafish_[i] && !m_.parts[i].children.empty() && !isContainer(i);
+  }
 
   bool attachmentLike(const Part& p) const {
     const bool attach_disp = p.disposition && *p.disposition == "attachment";
@@ -1087,6 +1139,7 @@ class Parser {
   const ParseOptions& opt_;
   ParsedMessage& m_;
   const uint32_t max_depth_;
+  const uint32_t max_parts_;
   const Digester* digester_;
   std::vector<bool> leafish_;  // a multipart that could not be split: treated as a leaf
   bool part_limit_reported_ = false;

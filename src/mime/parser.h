@@ -33,11 +33,11 @@ namespace mx::mime {
 struct ParseOptions {
   // Limits. Reaching one records an error (NESTING_TOO_DEEP, PART_LIMIT, HEADER_LIMIT,
   // SIZE_LIMIT), sets ParsedMessage::truncated, and parsing continues best-effort.
-  uint32_t max_depth = 64;               // multipart / message nesting (clamped to 256)
-  uint32_t max_parts = 10000;            // entities in the tree
-  size_t max_header_bytes = 1 << 20;     // per header block; fields beyond are skipped
-  size_t max_total_size = 256u << 20;    // bytes of `raw` parsed; the rest is ignored
-  size_t max_text_bytes = 16u << 20;     // per decoded text body kept (UTF-8 bytes)
+  uint32_t max_depth = 64;             // multipart / message nesting (clamped to 256)
+  uint32_t max_parts = 10000;          // entities in the tree (at least 1: the root)
+  size_t max_header_bytes = 1 << 20;   // per header block; fields beyond are skipped
+  size_t max_total_size = 256u << 20;  // bytes of `raw` parsed; the rest is ignored
+  size_t max_text_bytes = 16u << 20;   // per decoded text body kept (UTF-8 bytes)
 
   // Attachments: hash the decoded bytes (SHA-256), and/or keep them in Part::data so the
   // caller can store them without decoding twice.
@@ -68,16 +68,16 @@ std::string attachmentBytes(const ParsedMessage& message, size_t n);
 // One attachment as the pipeline stores it; views into the ParsedMessage (valid while it
 // lives and is not modified).
 struct AttachmentInfo {
-  size_t n = 0;       // position in ParsedMessage::attachments (the {n} of the storage key)
-  size_t part = 0;    // index into ParsedMessage::parts
+  size_t n = 0;     // position in ParsedMessage::attachments (the {n} of the storage key)
+  size_t part = 0;  // index into ParsedMessage::parts
   std::string_view part_id;
   std::optional<std::string_view> filename;  // decoded, UNSANITISED; absent if none given
   std::string_view content_type;             // lower-cased type/subtype
   std::optional<std::string_view> disposition;
   std::optional<std::string_view> content_id;
-  bool is_inline = false;  // inline resource or inline disposition
-  bool nested = false;     // inside an encapsulated message
-  uint64_t size = 0;       // decoded bytes
+  bool is_inline = false;   // inline resource or inline disposition
+  bool nested = false;      // inside an encapsulated message
+  uint64_t size = 0;        // decoded bytes
   std::string_view sha256;  // hex; empty when ParseOptions::hash_attachments was off
 };
 

@@ -1,14 +1,14 @@
 // tests/mime/charset_test.cc — charset conversion to UTF-8: the fast paths (UTF-8, US-ASCII,
 // Latin-1 as windows-1252, UTF-7 per RFC 2152), iconv charsets with aliases, replacement of
 // invalid input, and every charset glibc's iconv lists (`iconv -l`).
+#include "mime/charset.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <random>
 #include <set>
 #include <string>
-
-#include "mime/charset.h"
 
 namespace mx::mime {
 namespace {
@@ -27,7 +27,12 @@ TEST(MimeCharset, Utf8ValidationAndReplacement) {
   EXPECT_FALSE(isValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(isValidUtf8("abc\xE2\x82"));       // truncated
   ConvertStatus st;
-  EXPECT_EQ(conv("utf-8", "a\xFF" "b", &st), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(conv("utf-8",
+                 "a\xFF"
+                 "b",
+                 &st),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(st, ConvertStatus::kReplaced);
   EXPECT_EQ(conv("UTF8", "ok", &st), "ok");
   EXPECT_EQ(st, ConvertStatus::kOk);
@@ -98,9 +103,7 @@ TEST(MimeCharset, Utf7) {
   EXPECT_TRUE(isValidUtf8(bad));
 }
 
-TEST(MimeCharset, ByteOrderMarkDropped) {
-  EXPECT_EQ(conv("utf-8", "\xEF\xBB\xBFhello"), "hello");
-}
+TEST(MimeCharset, ByteOrderMarkDropped) { EXPECT_EQ(conv("utf-8", "\xEF\xBB\xBFhello"), "hello"); }
 
 // Every charset glibc's iconv knows: ASCII text converts (exactly, for ASCII-compatible
 // ones), random bytes never produce invalid UTF-8.
@@ -116,7 +119,8 @@ TEST(MimeCharset, EveryGlibcCharset) {
   std::string cur;
   for (char c : list + ",") {
     if (c == ',' || c == ' ' || c == '\n') {
-      while (cur.size() >= 2 && cur.compare(cur.size() - 2, 2, "//") == 0) cur.resize(cur.size() - 2);
+      while (cur.size() >= 2 && cur.compare(cur.size() - 2, 2, "//") == 0)
+        cur.resize(cur.size() - 2);
       if (!cur.empty()) names.insert(cur);
       cur.clear();
     } else {

@@ -28,7 +28,8 @@ Expected readTree(const std::string& xml) {
   Expected e;
   static const std::regex tag(R"re(<(/?)(message|body-part|text-body|binary-body)\b([^>]*)>)re");
   static const std::regex name(R"re(name="([^"]*)")re");
-  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), tag); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(xml.begin(), xml.end(), tag); it != std::sregex_iterator();
+       ++it) {
     const auto& m = *it;
     if (m[1].length() != 0) continue;  // closing tag
     const std::string t = m[2];
@@ -85,7 +86,8 @@ TEST(MimeCompareMime4j, DecodedTreesAndBodies) {
         ++matched;
         ++tree_ok;
       } else {
-        failures << name << " leaves want " << exp.leaf_files.size() << " got " << leaves.size() << "\n";
+        failures << name << " leaves want " << exp.leaf_files.size() << " got " << leaves.size()
+                 << "\n";
       }
       for (size_t k = 0; k < std::min(leaves.size(), exp.leaf_files.size()); ++k) {
         const std::string want = mx::testing::readFile(dir + "/" + exp.leaf_files[k]);
@@ -106,8 +108,9 @@ TEST(MimeCompareMime4j, DecodedTreesAndBodies) {
   }
   if (messages == 0) GTEST_SKIP() << "mime4j corpus absent";
   std::ofstream(mx::testing::failedPath("mime4j")) << failures.str();
-  std::printf("[ mime4j   ] %d messages: %d/%d compared fields match (tree %d/%d, decoded bodies %d/%d)\n",
-              messages, matched, compared, tree_ok, tree_cmp, body_ok, body_cmp);
+  std::printf(
+      "[ mime4j   ] %d messages: %d/%d compared fields match (tree %d/%d, decoded bodies %d/%d)\n",
+      messages, matched, compared, tree_ok, tree_cmp, body_ok, body_cmp);
   EXPECT_GE(matched, compared * 85 / 100) << "see mime4j.failed";
 }
 

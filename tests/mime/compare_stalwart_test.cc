@@ -34,8 +34,8 @@ struct Tally {
       ++matched;
       ++k.first;
     } else {
-      out << where << " " << kind << "\n  want: " << want.substr(0, 300) << "\n  got:  "
-          << got.substr(0, 300) << "\n";
+      out << where << " " << kind << "\n  want: " << want.substr(0, 300)
+          << "\n  got:  " << got.substr(0, 300) << "\n";
     }
   }
 };
@@ -82,7 +82,8 @@ std::string expectedFilename(const JsonValue& part) {
     if (!v || !v->get("ContentType")) continue;
     for (const auto& a : (*v)["ContentType"]["attributes"].arr) {
       const std::string n(a["name"].s());
-      if (n == (std::string(h) == "content_type" ? "name" : "filename")) return std::string(a["value"].s());
+      if (n == (std::string(h) == "content_type" ? "name" : "filename"))
+        return std::string(a["value"].s());
     }
   }
   return "<none>";
@@ -135,8 +136,10 @@ void compareMessage(const std::string& name, const ParsedMessage& m, const JsonV
   if (const JsonValue* s = header(root, "subject")) {
     t.check(name, "subject", std::string((*s)["Text"].s()), m.subject.value_or(""));
   }
-  if (const JsonValue* f = header(root, "from")) t.check(name, "from", addressList(f), ourAddresses(m.from));
-  if (const JsonValue* to = header(root, "to")) t.check(name, "to", addressList(to), ourAddresses(m.to));
+  if (const JsonValue* f = header(root, "from"))
+    t.check(name, "from", addressList(f), ourAddresses(m.from));
+  if (const JsonValue* to = header(root, "to"))
+    t.check(name, "to", addressList(to), ourAddresses(m.to));
   if (const JsonValue* id = header(root, "message_id")) {
     t.check(name, "message-id", std::string((*id)["Text"].s()), m.message_id.value_or(""));
   }
@@ -150,7 +153,8 @@ void compareMessage(const std::string& name, const ParsedMessage& m, const JsonV
       t.check(where, "text-body", txt->str, ourText(m, i));
     } else if (const JsonValue* html = body.get("Html")) {
       t.check(where, "html-body", html->str, ourText(m, i));
-    } else if (const JsonValue* bin = body.get("Binary") ? body.get("Binary") : body.get("InlineBinary")) {
+    } else if (const JsonValue* bin =
+                   body.get("Binary") ? body.get("Binary") : body.get("InlineBinary")) {
       std::string want;
       for (const auto& b : bin->arr) want += static_cast<char>(static_cast<int>(b.num));
       std::string got;
@@ -185,7 +189,8 @@ TEST(MimeCompareStalwart, MailParserExpectedOutputs) {
       }
       if (mx::testing::parseJsonFile(stem + ".crlf.json", &crlf)) {
         const std::string c = mx::testing::toCrlf(raw);
-        compareMessage(std::string(sub) + "/" + eml.filename().string() + " (crlf)", parse(c), crlf, t);
+        compareMessage(std::string(sub) + "/" + eml.filename().string() + " (crlf)", parse(c), crlf,
+                       t);
       }
     }
   }

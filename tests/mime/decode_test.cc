@@ -1,13 +1,14 @@
 // tests/mime/decode_test.cc — transfer decoders (RFC 2045 sections 6.7 and 6.8, RFC 2047
 // section 4.2, uuencode): clean input, whitespace, junk, padding, soft breaks, and the
 // SIMD/scalar base64 paths against a byte-at-a-time reference on random data.
+#include "mime/decode.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 
 #include "core/base64.h"
-#include "mime/decode.h"
 
 namespace mx::mime {
 namespace {

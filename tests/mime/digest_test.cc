@@ -1,13 +1,12 @@
 // tests/mime/digest_test.cc — SHA-256 (FIPS 180-4): published test vectors, the SHA-NI and
 // portable paths (whichever this CPU runs) and the streaming form against OpenSSL on random
 // lengths around the block boundaries.
-#include <gtest/gtest.h>
+#include "mime/digest.h"
 
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 
 #include <random>
-
-#include "mime/digest.h"
 
 namespace mx::mime {
 namespace {
@@ -22,7 +21,8 @@ std::string opensslHex(std::string_view d) {
 TEST(MimeSha256, KnownVectors) {
   const Digester& d = builtinDigester();
   EXPECT_EQ(sha256Hex(d, ""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256Hex(d, "abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256Hex(d, "abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(sha256Hex(d, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(sha256Hex(d, std::string(1000000, 'a')),

@@ -5,7 +5,6 @@
 // attachment's name, type, disposition, Content-ID, nesting, decoded size and SHA-256.
 // CRLF (as received over SMTP) and LF variants. Skips, saying so, where ../shared is absent.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -70,22 +69,25 @@ void compareOne(const std::string& file, const ParsedMessage& m, const JsonValue
     t.check(file, key, want, got);
   }
   t.check(file, "message_id", stripBrackets(e["message_id"].s()), m.message_id.value_or(""));
-  t.check(file, "in_reply_to", e["in_reply_to"].isString() ? stripBrackets(e["in_reply_to"].str) : "",
+  t.check(file, "in_reply_to",
+          e["in_reply_to"].isString() ? stripBrackets(e["in_reply_to"].str) : "",
           m.in_reply_to.empty() ? "" : m.in_reply_to.front());
   std::string refs_want, refs_got;
   for (const auto& r : e["references"].arr) refs_want += stripBrackets(r.str) + " ";
   for (const auto& r : m.references) refs_got += r + " ";
   t.check(file, "references", refs_want, refs_got);
   t.check(file, "thread_root", stripBrackets(e["thread_root"].s()), m.thread.root_id.value_or(""));
-  t.check(file, "auth", std::string(e["auth"]["spf"].s()) + "/" + std::string(e["auth"]["dkim"].s()) + "/" +
-                            std::string(e["auth"]["dmarc"].s()),
+  t.check(file, "auth",
+          std::string(e["auth"]["spf"].s()) + "/" + std::string(e["auth"]["dkim"].s()) + "/" +
+              std::string(e["auth"]["dmarc"].s()),
           m.auth_summary.spf + "/" + m.auth_summary.dkim + "/" + m.auth_summary.dmarc);
   t.check(file, "mime_tree", e["mime_tree"].str, tree(m, 0));
   std::vector<const Part*> named;
   for (uint32_t i : m.attachments) {
     if (m.parts[i].filename) named.push_back(&m.parts[i]);
   }
-  t.check(file, "attachment_count", std::to_string(e["attachments"].size()), std::to_string(named.size()));
+  t.check(file, "attachment_count", std::to_string(e["attachments"].size()),
+          std::to_string(named.size()));
   for (size_t k = 0; k < std::min(named.size(), e["attachments"].size()); ++k) {
     const JsonValue& a = e["attachments"][k];
     const Part& p = *named[k];
@@ -93,10 +95,12 @@ void compareOne(const std::string& file, const ParsedMessage& m, const JsonValue
     t.check(w, "filename", a["filename"].str, *p.filename);
     t.check(w, "content_type", a["content_type"].str, p.content_type);
     t.check(w, "disposition", a["disposition"].str, p.disposition.value_or(""));
-    t.check(w, "size", std::to_string(static_cast<int64_t>(a["size"].num)), std::to_string(p.size.value_or(0)));
+    t.check(w, "size", std::to_string(static_cast<int64_t>(a["size"].num)),
+            std::to_string(p.size.value_or(0)));
     t.check(w, "sha256", a["sha256"].str, p.sha256);
     t.check(w, "nested", a["nested"].b ? "true" : "false", p.nested ? "true" : "false");
-    if (a.get("content_id")) t.check(w, "content_id", a["content_id"].str, p.content_id.value_or(""));
+    if (a.get("content_id"))
+      t.check(w, "content_id", a["content_id"].str, p.content_id.value_or(""));
   }
 }
 

@@ -1,9 +1,9 @@
 // tests/mime/header_test.cc — header-field decoders: unfolding (RFC 5322 2.2.3), RFC 2047
 // encoded words (incl. the GMime truncation and raw 8-bit peer defects), RFC 2231
 // parameters, address lists with groups, message ids, dates, subject normalisation.
-#include <gtest/gtest.h>
-
 #include "mime/header.h"
+
+#include <gtest/gtest.h>
 
 namespace mx::mime {
 namespace {
@@ -97,8 +97,8 @@ TEST(MimeContentType, Rfc2231) {
       &n);
   EXPECT_EQ(v.type, "attachment");
   EXPECT_EQ(findParam(v.params, "filename")->value, "Résumé final.pdf");
-  v = parseContentType("application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
-                       &n);
+  v = parseContentType(
+      "application/x-stuff; title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A", &n);
   EXPECT_EQ(findParam(v.params, "title")->value, "This is ***fun***");
   v = parseContentType("a/b; name*=iso-8859-1''caf%E9.txt", &n);
   EXPECT_EQ(findParam(v.params, "name")->value, "café.txt");
@@ -121,7 +121,8 @@ TEST(MimeContentType, TolerantOfJunk) {
   EXPECT_EQ(findParam(v.params, "name")->value, "my file(1).txt");
   EXPECT_EQ(findParam(v.params, "charset")->value, "us-ascii");
   // Parameters that lost their ';' (RFC 2231 examples are often quoted that way).
-  v = parseContentType("message/external-body;\r\n access-type=mail-server\r\n server=\"l@b.test\"", &n);
+  v = parseContentType("message/external-body;\r\n access-type=mail-server\r\n server=\"l@b.test\"",
+                       &n);
   EXPECT_EQ(findParam(v.params, "access-type")->value, "mail-server");
   EXPECT_EQ(findParam(v.params, "server")->value, "l@b.test");
   v = parseContentType("text/plain; charset=utf-8; charset=latin1", &n);
@@ -149,7 +150,8 @@ std::vector<Address> addrs(std::string_view raw) {
 }
 
 TEST(MimeAddresses, Mailboxes) {
-  auto a = addrs("\"Joe Q. Public\" <john.q.public@example.com>, Mary Smith <mary@x.test>, jdoe@one.test");
+  auto a = addrs(
+      "\"Joe Q. Public\" <john.q.public@example.com>, Mary Smith <mary@x.test>, jdoe@one.test");
   ASSERT_EQ(a.size(), 3u);
   EXPECT_EQ(*a[0].name, "Joe Q. Public");
   EXPECT_EQ(*a[0].address, "john.q.public@example.com");

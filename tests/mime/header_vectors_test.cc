@@ -68,7 +68,8 @@ TEST(MimeHeaderVectors, Unstructured) {
     if (got == c["expected"].str) {
       ++t.matched;
     } else {
-      t.failures << "unstructured " << raw << "\n  want: " << c["expected"].str << "\n  got:  " << got << "\n";
+      t.failures << "unstructured " << raw << "\n  want: " << c["expected"].str
+                 << "\n  got:  " << got << "\n";
     }
   }
   report("unstructured", t, 0.85);
@@ -146,7 +147,8 @@ TEST(MimeHeaderVectors, ContentType) {
     if (have == want) {
       ++t.matched;
     } else {
-      t.failures << "content-type " << c["header"].str << "  want: " << want << "\n  got:  " << have << "\n";
+      t.failures << "content-type " << c["header"].str << "  want: " << want << "\n  got:  " << have
+                 << "\n";
     }
   }
   report("content_type", t, 0.75);
@@ -162,13 +164,14 @@ TEST(MimeHeaderVectors, Dates) {
     const JsonValue& e = c["expected"];
     std::string want = "invalid", have = "invalid";
     if (e.isObject()) {
-      const int off = (static_cast<int>(e["tz_hour"].num) * 60 + static_cast<int>(e["tz_minute"].num)) *
-                      (e["tz_before_gmt"].b ? -1 : 1);
+      const int off =
+          (static_cast<int>(e["tz_hour"].num) * 60 + static_cast<int>(e["tz_minute"].num)) *
+          (e["tz_before_gmt"].b ? -1 : 1);
       char b[64];
-      std::snprintf(b, sizeof b, "%04d-%02d-%02d %02d:%02d:%02d %d", static_cast<int>(e["year"].num),
-                    static_cast<int>(e["month"].num), static_cast<int>(e["day"].num),
-                    static_cast<int>(e["hour"].num), static_cast<int>(e["minute"].num),
-                    static_cast<int>(e["second"].num), off);
+      std::snprintf(b, sizeof b, "%04d-%02d-%02d %02d:%02d:%02d %d",
+                    static_cast<int>(e["year"].num), static_cast<int>(e["month"].num),
+                    static_cast<int>(e["day"].num), static_cast<int>(e["hour"].num),
+                    static_cast<int>(e["minute"].num), static_cast<int>(e["second"].num), off);
       want = b;
     }
     if (ok) {
@@ -181,7 +184,8 @@ TEST(MimeHeaderVectors, Dates) {
     if (have == want) {
       ++t.matched;
     } else {
-      t.failures << "date " << c["header"].str << "\n  want: " << want << "\n  got:  " << have << "\n";
+      t.failures << "date " << c["header"].str << "\n  want: " << want << "\n  got:  " << have
+                 << "\n";
     }
   }
   report("date", t, 0.75);
@@ -200,7 +204,8 @@ TEST(MimeHeaderVectors, MessageIds) {
     if (got == want) {
       ++t.matched;
     } else {
-      t.failures << "id " << c["header"].str << "  want " << want.size() << " got " << got.size() << "\n";
+      t.failures << "id " << c["header"].str << "  want " << want.size() << " got " << got.size()
+                 << "\n";
     }
   }
   report("id", t, 0.75);

@@ -1,12 +1,13 @@
 // tests/mime/json_test.cc — the JSON document and the event summary: strict RFC 8259
 // validity whatever the input bytes, validation against schemas/parsed-email.schema.json,
 // caller context (id, received_at, envelope, refs), pretty printing, and the fast escaper.
+#include "mime/json.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "core/json_writer.h"
-#include "mime/json.h"
 #include "mime/parser.h"
 #include "tests/mime/schema_validator.h"
 #include "tests/mime/test_util.h"
@@ -43,7 +44,8 @@ const char kMessage[] =
     "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
     "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello \"quoted\"\t\x01\r\n"
     "--b\r\nContent-Type: text/plain\r\n\r\nsecond text\r\n"
-    "--b\r\nContent-Type: image/png; name=p.png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw==\r\n"
+    "--b\r\nContent-Type: image/png; name=p.png\r\nContent-Transfer-Encoding: "
+    "base64\r\n\r\niVBORw==\r\n"
     "--b--\r\n";
 
 TEST(MimeJson, DocumentIsValidAndCarriesContext) {
@@ -77,7 +79,8 @@ TEST(MimeJson, DocumentIsValidAndCarriesContext) {
 // The example shipped next to the schema stays valid against it.
 TEST(MimeJson, SchemaExampleValidates) {
   JsonValue v;
-  ASSERT_TRUE(mx::testing::parseJsonFile(mx::testing::sourceDir() + "/schemas/example-parsed.json", &v));
+  ASSERT_TRUE(
+      mx::testing::parseJsonFile(mx::testing::sourceDir() + "/schemas/example-parsed.json", &v));
   mx::testing::SchemaValidator val(schema());
   auto errors = val.validate(v);
   EXPECT_TRUE(errors.empty()) << errors.front();
@@ -130,13 +133,27 @@ TEST(MimeJson, FastEscaperMatchesCoreWriter) {
 // Random bytes, random MIME-ish soup: the output is always strictly valid and schema-valid.
 TEST(MimeJson, AlwaysValidOnGarbage) {
   std::mt19937 rng(11);
-  const char* atoms[] = {"\r\n", "\n", "--b\r\n", "--b--\r\n", "Content-Type: multipart/mixed; boundary=b\r\n",
-                         "Content-Type: message/rfc822\r\n", "Subject: =?utf-8?B?w6k=?=\r\n",
-                         "Content-Transfer-Encoding: base64\r\n", "Content-Transfer-Encoding: quoted-printable\r\n",
-                         "=C3=A9=\r\n", "\xFF\xFE\x00", "From: \"a\" <b@c>, (x\r\n", ": ", " \t",
-                         "Content-Disposition: attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC\r\n",
-                         "Date: 31 Feb 99 25:00 +9999\r\n", "Content-Type: text/plain; charset=shift_jis\r\n",
-                         "\x82\xA0\x93\xFA", "=?x?Q?", "?="};
+  const char* atoms[] = {
+      "\r\n",
+      "\n",
+      "--b\r\n",
+      "--b--\r\n",
+      "Content-Type: multipart/mixed; boundary=b\r\n",
+      "Content-Type: message/rfc822\r\n",
+      "Subject: =?utf-8?B?w6k=?=\r\n",
+      "Content-Transfer-Encoding: base64\r\n",
+      "Content-Transfer-Encoding: quoted-printable\r\n",
+      "=C3=A9=\r\n",
+      "\xFF\xFE\x00",
+      "From: \"a\" <b@c>, (x\r\n",
+      ": ",
+      " \t",
+      "Content-Disposition: attachment; filename*0*=utf-8''%E2%82; filename*1*=%AC\r\n",
+      "Date: 31 Feb 99 25:00 +9999\r\n",
+      "Content-Type: text/plain; charset=shift_jis\r\n",
+      "\x82\xA0\x93\xFA",
+      "=?x?Q?",
+      "?="};
   for (int i = 0; i < 400; ++i) {
     std::string raw;
     const int n = 1 + rng() % 40;

@@ -2,9 +2,10 @@
 // blocks, RFC 2046 multipart (delimiters, alternatives, related, digest), message/rfc822
 // (also base64-encoded), body selection, attachments, limits, malformed input with the
 // expected error codes, LF versus CRLF, and the GMime "no header block" defect.
+#include "mime/parser.h"
+
 #include <gtest/gtest.h>
 
-#include "mime/parser.h"
 #include "tests/mime/test_util.h"
 
 namespace mx::mime {
@@ -13,7 +14,8 @@ namespace {
 std::string crlf(std::string_view s) { return mx::testing::toCrlf(s); }
 
 const char kAlternative[] =
-    "From: \"Ana Pe\xC3\xB1" "a\" <ana@example.net>\n"
+    "From: \"Ana Pe\xC3\xB1"
+    "a\" <ana@example.net>\n"
     "To: =?iso-8859-1?Q?J=FCrgen?= <j@example.org>, b@example.org\n"
     "Subject: =?UTF-8?B?SGVsbG8g?= =?UTF-8?B?d29ybGQ=?=\n"
     "Date: Tue, 09 Jan 2024 02:31:35 +0900\n"
@@ -124,7 +126,9 @@ TEST(MimeParser, StrayLineInsideHeaderBlock) {
   EXPECT_EQ(m.htmlBody(), "<p>x</p>");
   EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeaderMalformed));
   // 8-bit bytes in a field name are accepted (and reported).
-  ParsedMessage n = parse("Subject: a\nInval\xEC" "d-Header: x\n\nbody");
+  ParsedMessage n = parse(
+      "Subject: a\nInval\xEC"
+      "d-Header: x\n\nbody");
   EXPECT_EQ(n.top_field_count, 2u);
   EXPECT_EQ(n.textBody(), "body");
 }
@@ -147,7 +151,8 @@ TEST(MimeParser, MultipartDefects) {
   EXPECT_TRUE(b.hasErrorCode(ErrorCode::kBoundaryNotFound));
   EXPECT_EQ(b.textBody(), "some text\n");
   // No close delimiter: the last part runs to the end.
-  ParsedMessage c = parse("Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\nfirst\n--zz\n\nsecond\n");
+  ParsedMessage c =
+      parse("Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\nfirst\n--zz\n\nsecond\n");
   EXPECT_TRUE(c.hasErrorCode(ErrorCode::kCloseDelimiterMissing));
   ASSERT_EQ(c.parts.size(), 3u);
   EXPECT_EQ(c.parts[2].text, "second\n");
@@ -165,7 +170,8 @@ TEST(MimeParser, MultipartDefects) {
   EXPECT_TRUE(e.errors.empty());
   // A missing inner close delimiter does not swallow the outer structure.
   ParsedMessage f = parse(
-      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; boundary=i\n\n"
+      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/mixed; "
+      "boundary=i\n\n"
       "--i\n\ntext\n--o\nContent-Type: image/png\n\nPNG\n--o--\n");
   ASSERT_EQ(f.parts.size(), 4u);
   EXPECT_EQ(f.parts[3].part_id, "1.2");
@@ -176,7 +182,8 @@ TEST(MimeParser, RelatedInlineImagesAndDigest) {
   ParsedMessage m = parse(
       "Content-Type: multipart/related; boundary=r; type=\"text/html\"\n\n"
       "--r\nContent-Type: text/html\n\n<img src=\"cid:i1@x\">\n"
-      "--r\nContent-Type: image/png\nContent-ID: <i1@x>\nContent-Transfer-Encoding: base64\n\niVBORw==\n"
+      "--r\nContent-Type: image/png\nContent-ID: <i1@x>\nContent-Transfer-Encoding: "
+      "base64\n\niVBORw==\n"
       "--r--\n");
   ASSERT_EQ(m.attachments.size(), 1u);
   const Part& img = m.parts[m.attachments[0]];
@@ -184,7 +191,8 @@ TEST(MimeParser, RelatedInlineImagesAndDigest) {
   EXPECT_EQ(*img.content_id, "i1@x");
   EXPECT_EQ(m.html_part, 1);
   ParsedMessage d = parse(
-      "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody1\n--d\n\nSubject: two\n\nbody2\n--d--\n");
+      "Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: one\n\nbody1\n--d\n\nSubject: "
+      "two\n\nbody2\n--d--\n");
   ASSERT_EQ(d.parts.size(), 5u);
   EXPECT_EQ(d.parts[1].content_type, "message/rfc822");
   EXPECT_EQ(d.parts[2].part_id, "1.1.1");
@@ -232,7 +240,8 @@ TEST(MimeParser, TransferEncodingsAndCharsets) {
   ParsedMessage u = parse("Content-Type: text/plain; charset=x-nope\n\nabc");
   EXPECT_TRUE(u.hasErrorCode(ErrorCode::kCharsetUnknown));
   EXPECT_EQ(u.textBody(), "abc");
-  ParsedMessage k = parse("Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: 8bit\n\n\xF0\xD2\xC9");
+  ParsedMessage k = parse(
+      "Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: 8bit\n\n\xF0\xD2\xC9");
   EXPECT_EQ(k.textBody(), "При");
   ParsedMessage x = parse("Content-Transfer-Encoding: x-weird\n\nabc");
   EXPECT_TRUE(x.hasErrorCode(ErrorCode::kCteUnknown));
@@ -244,7 +253,8 @@ TEST(MimeParser, TransferEncodingsAndCharsets) {
   EXPECT_TRUE(b64.hasErrorCode(ErrorCode::kBase64Invalid));
   EXPECT_EQ(b64.textBody(), "abcd");
   ParsedMessage uu = parse(
-      "Content-Type: application/octet-stream; name=c.txt\nContent-Transfer-Encoding: x-uuencode\n\n"
+      "Content-Type: application/octet-stream; name=c.txt\nContent-Transfer-Encoding: "
+      "x-uuencode\n\n"
       "begin 644 c.txt\n#0V%T\n`\nend\n");
   EXPECT_EQ(attachmentBytes(uu, 0), "Cat");
 }
@@ -291,8 +301,10 @@ TEST(MimeParser, AuthenticationResults) {
   ParseOptions opt;
   opt.trusted_authserv_ids = {"mx1.inbound.example"};
   ParsedMessage m = parse(
-      "Authentication-Results: mx1.inbound.example;\n\tspf=pass (sender ok) smtp.mailfrom=a@x.test;\n"
-      "\tdkim=fail header.d=x.test header.s=s1; dkim=pass header.d=x.test;\n\tdmarc=fail (p=none) header.from=x.test\n"
+      "Authentication-Results: mx1.inbound.example;\n\tspf=pass (sender ok) "
+      "smtp.mailfrom=a@x.test;\n"
+      "\tdkim=fail header.d=x.test header.s=s1; dkim=pass header.d=x.test;\n\tdmarc=fail (p=none) "
+      "header.from=x.test\n"
       "Authentication-Results: relay.upstream.example 1; spf=fail; arc=pass\n"
       "Authentication-Results: mx1.inbound.example; none\n\nbody",
       opt);
@@ -306,7 +318,7 @@ TEST(MimeParser, AuthenticationResults) {
   EXPECT_EQ(m.auth_summary.spf, "pass");
   EXPECT_EQ(m.auth_summary.dkim, "pass");  // one passing signature is enough
   EXPECT_EQ(m.auth_summary.dmarc, "fail");
-  EXPECT_EQ(m.auth_summary.arc, "none");   // only the untrusted relay said arc=pass
+  EXPECT_EQ(m.auth_summary.arc, "none");  // only the untrusted relay said arc=pass
 }
 
 TEST(MimeParser, ThreadKeyFallsBackToSubject) {
@@ -321,7 +333,8 @@ TEST(MimeParser, Limits) {
   ParseOptions opt;
   opt.max_depth = 3;
   ParsedMessage d = parse(
-      "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; boundary=b\n\n"
+      "Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; "
+      "boundary=b\n\n"
       "--b\nContent-Type: multipart/mixed; boundary=c\n\n--c\n\nx\n--c--\n--b--\n--a--\n",
       opt);
   EXPECT_TRUE(d.hasErrorCode(ErrorCode::kNestingTooDeep));
@@ -329,9 +342,18 @@ TEST(MimeParser, Limits) {
   opt = ParseOptions();
   opt.max_parts = 3;
   ParsedMessage p = parse(
-      "Content-Type: multipart/mixed; boundary=a\n\n--a\n\n1\n--a\n\n2\n--a\n\n3\n--a\n\n4\n--a--\n", opt);
+      "Content-Type: multipart/mixed; "
+      "boundary=a\n\n--a\n\n1\n--a\n\n2\n--a\n\n3\n--a\n\n4\n--a--\n",
+      opt);
   EXPECT_EQ(p.parts.size(), 3u);
   EXPECT_TRUE(p.hasErrorCode(ErrorCode::kPartLimit));
+  opt = ParseOptions();
+  opt.max_parts = 0;  // clamped: the root entity always exists
+  EXPECT_EQ(
+      parse("Content-Type: multipart/mixed; boundary=a\n\n--a\n\nx\n--a--\n", opt).parts.size(),
+      1u);
+  opt.max_depth = 0;
+  EXPECT_EQ(parse("Content-Type: message/rfc822\n\nSubject: x\n\ny", opt).parts.size(), 1u);
   opt = ParseOptions();
   opt.max_header_bytes = 64;
   ParsedMessage h = parse("Subject: a\nX-A: " + std::string(100, 'x') + "\nX-B: b\n\nbody", opt);
@@ -381,12 +403,36 @@ TEST(MimeParser, PathologicalInputsComplete) {
 // and one late bare LF makes the message mixed.
 TEST(MimeParser, LineEndingsAcrossBlockBoundaries) {
   for (size_t pad = 0; pad < 70; ++pad) {
-    std::string raw = "Subject: " + std::string(pad, 'x') + "\r\n\r\n" + std::string(100, 'b') + "\r\n";
+    std::string raw =
+        "Subject: " + std::string(pad, 'x') + "\r\n\r\n" + std::string(100, 'b') + "\r\n";
     EXPECT_EQ(parse(raw).line_endings, LineEndings::kCrlf) << pad;
     raw += std::string(pad, 'c') + "\n";
     EXPECT_EQ(parse(raw).line_endings, LineEndings::kMixed) << pad;
   }
   EXPECT_EQ(parse("no line break at all").line_endings, LineEndings::kNone);
+}
+
+// Shapes that would be quadratic in a naive decoder (each must stay linear): many folds in
+// one field, many '<' or ':' in an address list, thousands of distinct parameters, a long
+// subject with a '[' but no ']'. They must simply complete (ctest's timeout would catch a
+// quadratic one at this size).
+TEST(MimeParser, QuadraticShapesComplete) {
+  std::string folds = "Subject: =?utf-8?q?a?=";
+  while (folds.size() < (1 << 20)) folds += "\n x";
+  folds += "\n\nb";
+  EXPECT_TRUE(parse(folds).subject.has_value());
+  std::string angles = "To: " + std::string(1 << 20, '<') + "\n\nb";
+  EXPECT_EQ(parse(angles).to.size(), 1u);
+  std::string colons = "To: ";
+  while (colons.size() < (1 << 20)) colons += "a@b:";
+  colons += "\n\nb";
+  EXPECT_FALSE(parse(colons).to.empty());
+  std::string params = "Content-Type: text/plain";
+  for (int i = 0; params.size() < (1 << 20); ++i) params += "; p" + std::to_string(i) + "=v";
+  params += "\n\nb";
+  EXPECT_GT(parse(params).parts[0].params.size(), 50000u);
+  std::string tag = "Subject: [" + std::string(1 << 20, 'x') + "\n\nb";
+  EXPECT_FALSE(parse(tag).thread.normalized_subject->empty());
 }
 
 TEST(MimeParser, NulBytesAndMboxFromLine) {

@@ -29,10 +29,14 @@ class SchemaValidator {
   static bool equal(const JsonValue& a, const JsonValue& b) {
     if (a.type != b.type) return false;
     switch (a.type) {
-      case JsonValue::Type::kNull: return true;
-      case JsonValue::Type::kBool: return a.b == b.b;
-      case JsonValue::Type::kNumber: return a.num == b.num;
-      case JsonValue::Type::kString: return a.str == b.str;
+      case JsonValue::Type::kNull:
+        return true;
+      case JsonValue::Type::kBool:
+        return a.b == b.b;
+      case JsonValue::Type::kNumber:
+        return a.num == b.num;
+      case JsonValue::Type::kString:
+        return a.str == b.str;
       case JsonValue::Type::kArray:
         if (a.arr.size() != b.arr.size()) return false;
         for (size_t i = 0; i < a.arr.size(); ++i) {
@@ -52,14 +56,20 @@ class SchemaValidator {
 
   static bool hasType(const JsonValue& v, const std::string& t) {
     switch (v.type) {
-      case JsonValue::Type::kNull: return t == "null";
-      case JsonValue::Type::kBool: return t == "boolean";
+      case JsonValue::Type::kNull:
+        return t == "null";
+      case JsonValue::Type::kBool:
+        return t == "boolean";
       case JsonValue::Type::kNumber:
-        return t == "number" || (t == "integer" && (v.is_integer || v.num == static_cast<double>(
-                                                                       static_cast<int64_t>(v.num))));
-      case JsonValue::Type::kString: return t == "string";
-      case JsonValue::Type::kArray: return t == "array";
-      case JsonValue::Type::kObject: return t == "object";
+        return t == "number" ||
+               (t == "integer" &&
+                (v.is_integer || v.num == static_cast<double>(static_cast<int64_t>(v.num))));
+      case JsonValue::Type::kString:
+        return t == "string";
+      case JsonValue::Type::kArray:
+        return t == "array";
+      case JsonValue::Type::kObject:
+        return t == "object";
     }
     return false;
   }
@@ -98,8 +108,8 @@ class SchemaValidator {
       return;
     }
     for (const auto& [kw, arg] : schema.obj) {
-      if (kw == "$schema" || kw == "$id" || kw == "title" || kw == "description" ||
-          kw == "$defs" || kw == "examples") {
+      if (kw == "$schema" || kw == "$id" || kw == "title" || kw == "description" || kw == "$defs" ||
+          kw == "examples") {
         continue;
       }
       if (kw == "$ref") {

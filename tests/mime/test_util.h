@@ -91,8 +91,8 @@ inline bool isMessageFile(const std::filesystem::path& p) {
   for (const char* s : kSkip) {
     if (b == s) return false;
   }
-  static const char* kSkipExt[] = {".json", ".xml", ".out", ".bin", ".pub", ".pem", ".bind9",
-                                   ".tinydns", ".md"};
+  static const char* kSkipExt[] = {".json", ".xml",   ".out",     ".bin", ".pub",
+                                   ".pem",  ".bind9", ".tinydns", ".md"};
   const std::string ext = p.extension().string();
   for (const char* e : kSkipExt) {
     if (ext == e) return false;
@@ -102,9 +102,7 @@ inline bool isMessageFile(const std::filesystem::path& p) {
   return true;
 }
 
-inline bool isMbox(const std::string& name) {
-  return name.find(".mbox") != std::string::npos;
-}
+inline bool isMbox(const std::string& name) { return name.find(".mbox") != std::string::npos; }
 
 // Splits an mbox at "From " lines that start the file or follow a blank line.
 inline std::vector<std::string> splitMbox(const std::string& s) {
@@ -112,7 +110,8 @@ inline std::vector<std::string> splitMbox(const std::string& s) {
   size_t start = 0;
   size_t pos = 0;
   while ((pos = s.find("\nFrom ", pos)) != std::string::npos) {
-    const bool after_blank = pos >= 1 && (s[pos - 1] == '\n' || (pos >= 2 && s[pos - 1] == '\r' && s[pos - 2] == '\n'));
+    const bool after_blank =
+        pos >= 1 && (s[pos - 1] == '\n' || (pos >= 2 && s[pos - 1] == '\r' && s[pos - 2] == '\n'));
     if (after_blank && pos + 1 > start) {
       out.push_back(s.substr(start, pos + 1 - start));
       start = pos + 1;
@@ -136,7 +135,8 @@ inline std::vector<CorpusMessage> corpusMessages(const std::string& root) {
     std::string bytes = readFile(f.string());
     if (isMbox(rel)) {
       int n = 0;
-      for (auto& m : splitMbox(bytes)) out.push_back({rel + "#" + std::to_string(++n), std::move(m)});
+      for (auto& m : splitMbox(bytes))
+        out.push_back({rel + "#" + std::to_string(++n), std::move(m)});
     } else {
       out.push_back({rel, std::move(bytes)});
     }
