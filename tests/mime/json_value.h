@@ -71,6 +71,7 @@ class JsonParser {
 
   // Parses the whole input as one JSON text. On failure returns false and sets error().
   bool parse(JsonValue* out) {
+    *out = JsonValue();
     skipWs();
     if (!value(out, 0)) return false;
     skipWs();
