@@ -163,6 +163,13 @@ std::string& scratch() {
   return s;
 }
 
+// After one huge attachment, give the memory back rather than keep it per thread forever.
+void trimScratch() {
+  constexpr size_t kKeep = 8u << 20;
+  std::string& s = scratch();
+  if (s.capacity() > kKeep) std::string().swap(s);
+}
+
 // What a subtree of a multipart/alternative can show.
 struct Provides {
   bool text = false;
@@ -1053,6 +1060,7 @@ class Parser {
         decodeBinary(i);
       }
     }
+    trimScratch();
   }
 
   void decodeText(uint32_t i) {
