@@ -358,7 +358,9 @@ class Parser {
       }
       const char* name_end = nullptr;
       const char* colon = fieldColon(p, content_end, &name_end);
-      if (!colon && any && nextLineIsKnownField(next, end)) {
+      // (Never for a "--" line: that is a delimiter right after a part's fields.)
+      const bool dashes = content_end - p >= 2 && p[0] == '-' && p[1] == '-';
+      if (!colon && any && !dashes && nextLineIsKnownField(next, end)) {
         // A stray line amid the fields (a value wrapped without indentation, junk): the
         // block clearly goes on, so skip the line rather than start the body here.
         addError(ErrorCode::kHeaderMalformed, Severity::kWarning, idx, "", offsetOf(p),

@@ -125,6 +125,12 @@ TEST(MimeParser, StrayLineInsideHeaderBlock) {
   EXPECT_EQ(m.parts[0].content_type, "text/html");
   EXPECT_EQ(m.htmlBody(), "<p>x</p>");
   EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeaderMalformed));
+  // ...but a delimiter line right after a part's fields starts its body.
+  ParsedMessage d = parse(
+      "Content-Type: multipart/mixed; boundary=\"a\"\n\n--a\nContent-Type: multipart/mixed; "
+      "boundary=\"ab\"\nMIME-Version: 1.0\n--ab\nContent-Type: text/plain\n\n--ab--\n--a--\n");
+  ASSERT_EQ(d.parts.size(), 3u);
+  EXPECT_EQ(d.parts[2].part_id, "1.1.1");
   // 8-bit bytes in a field name are accepted (and reported).
   ParsedMessage n = parse(
       "Subject: a\nInval\xEC"
