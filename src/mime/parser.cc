@@ -694,6 +694,14 @@ class Parser {
         if (stop > start && stop[-1] == '\r') --stop;
       }
       if (stop < start) stop = start;
+      if (k + 1 == delims.size()) {
+        // A delimiter at the very end of a truncated message opens nothing.
+        bool blank = true;
+        for (const char* q = start; q < stop && blank; ++q) {
+          blank = *q == ' ' || *q == '\t' || *q == '\r' || *q == '\n';
+        }
+        if (blank) break;
+      }
       ++n;
       const int32_t child =
           parseEntity(std::string_view(start, static_cast<size_t>(stop - start)), idx, depth + 1,

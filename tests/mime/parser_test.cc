@@ -163,6 +163,9 @@ TEST(MimeParser, MultipartDefects) {
   ASSERT_EQ(c.parts.size(), 3u);
   EXPECT_EQ(c.parts[2].text, "second\n");
   EXPECT_EQ(c.text_parts.size(), 2u);
+  // A delimiter at the very end of a truncated message opens no part.
+  ParsedMessage t = parse("Content-Type: multipart/mixed; boundary=1\n\n--1\n\nhello\n--1\n");
+  EXPECT_EQ(t.parts.size(), 2u);
   // Empty multipart.
   ParsedMessage d = parse("Content-Type: multipart/mixed; boundary=zz\n\n--zz--\n");
   EXPECT_TRUE(d.hasErrorCode(ErrorCode::kMultipartEmpty));
