@@ -378,9 +378,15 @@ void applyEnv(Config& c, const std::vector<std::string>& env, std::vector<Config
     size_t eq = kv.find('=');
     if (eq == std::string::npos) continue;
     std::string var = kv.substr(0, eq), value = kv.substr(eq + 1);
-    // Variables the tools use that are not config keys.
-    if (var == "MXGATE_CONFIG" || var == "MXGATE_SOURCE_DIR" || var == "MXGATE_CORPUS_DIR" ||
-        var.rfind("MXGATE_TEST_", 0) == 0 || var.rfind("MXGATE_BENCH_", 0) == 0)
+    // Variables of the tools (tests, benchmarks, scripts), not config keys: reserved
+    // prefixes, so that the strict check still catches a mistyped config variable.
+    static constexpr std::string_view kToolVariables[] = {
+        "MXGATE_CONFIG", "MXGATE_SOURCE_DIR", "MXGATE_CORPUS_DIR"};
+    static constexpr std::string_view kToolPrefixes[] = {
+        "MXGATE_TEST_", "MXGATE_BENCH_", "MXGATE_FUZZ_", "MXGATE_BUILD_"};
+    if (std::find(std::begin(kToolVariables), std::end(kToolVariables), var) != std::end(kToolVariables) ||
+        std::any_of(std::begin(kToolPrefixes), std::end(kToolPrefixes),
+                    [&var](std::string_view p) { return var.rfind(p, 0) == 0; }))
       continue;
     std::string name = var.substr(7);
     auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return upper(x.key) == name; });

@@ -143,6 +143,14 @@ TEST(Config, EnvironmentOverridesEveryKind) {
   EXPECT_EQ(c.users[0].name, "bob");
 }
 
+TEST(Config, ToolVariablesAreNotConfig) {
+  std::vector<ConfigError> errors;
+  loadConfig("", {"MXGATE_FUZZ_SECONDS=5", "MXGATE_TEST_BIN=/x", "MXGATE_BUILD_DIR=b",
+                  "MXGATE_BENCH_RUNS=3", "MXGATE_CONFIG=/etc/mxgate.toml"},
+             &errors);
+  EXPECT_TRUE(errors.empty());
+}
+
 TEST(Config, UnknownOrBadEnvironmentIsAnError) {
   std::vector<ConfigError> errors;
   loadConfig("", {"MXGATE_SERVER_HOSTNAM=x", "MXGATE_SERVER_THREADS=many"}, &errors);
