@@ -2,6 +2,7 @@
 #include "app/wiring.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -61,6 +62,19 @@ server::ServerOptions serverOptions(const Config& c, size_t threads) {
   return o;
 }
 
+// Raises the soft open-file limit to the hard one: each connection is a descriptor, and
+// server.max_connections is meant to be reachable. Returns the limit now in force.
+uint64_t raiseFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur;
+}
+
 int fail(server::Logger& log, const std::string& what) {
   log.info("fatal", what, std::chrono::system_clock::now());
   std::fprintf(stderr, "mxgate: %s\n", what.c_str());
@@ -80,6 +94,7 @@ int runServe(const Config& c) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  uint64_t file_limit = raiseFileLimit();
   server::Logger logger;
   RealClock clock;
   server::Metrics metrics;
@@ -160,6 +175,10 @@ int runServe(const Config& c) {
   logger.event("started", clock.wall(), [&](JsonWriter& w) {
     w.field("hostname", c.hostname).field("config", c.source);
     w.field("threads", static_cast<uint64_t>(threads));
+    w.field("open_file_limit", file_limit);
+    if (file_limit < c.max_connections + 64) {
+      w.field("warning", "the open-file limit is below server.max_connections: accepts will fail before the limit");
+    }
     w.key("listeners").beginObject();
     for (const auto& l : c.listeners) w.field(l.name, static_cast<uint64_t>(server.boundPort(l.name)));
     w.endObject();
