@@ -177,7 +177,10 @@ void appendAddrSpec(std::string_view s, std::string& out) {
 }
 
 void appendPlain(std::string_view text, std::string& out, DecodeNotes* notes) {
-  if (!appendUtf8OrLatin(text, out) && notes) notes->raw_8bit = true;
+  if (!appendHeaderText(text, notes ? notes->fallback_charset : std::string_view(), out) &&
+      notes) {
+    notes->raw_8bit = true;
+  }
 }
 
 void flushPending(std::string& pending, std::string& pending_cs, std::string& out,
@@ -310,6 +313,20 @@ std::string_view stripPrefixWord(std::string_view s) {
 }
 
 }  // namespace
+
+bool appendHeaderText(std::string_view text, std::string_view fallback_charset, std::string& out) {
+  if (isValidUtf8(text)) {
+    out.append(text);
+    return true;
+  }
+  if (!fallback_charset.empty() && !isUtf8Compatible(fallback_charset)) {
+    const size_t mark = out.size();
+    if (convertToUtf8(fallback_charset, text, out) == ConvertStatus::kOk) return false;
+    out.resize(mark);
+  }
+  appendUtf8OrLatin(text, out);
+  return false;
+}
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -20,6 +20,10 @@ namespace mx::mime {
 
 // What a decoder had to repair (each maps to an ErrorCode).
 struct DecodeNotes {
+  // Input: the charset to try for raw 8-bit text that is not UTF-8 before windows-1252 (the
+  // message's declared body charset: mailers that send raw 8-bit headers use it). Empty:
+  // windows-1252 only.
+  std::string_view fallback_charset;
   bool encoded_word_invalid = false;  // ENCODED_WORD_INVALID
   bool raw_8bit = false;              // HEADER_8BIT: raw bytes that were not UTF-8
   bool charset_unknown = false;       // CHARSET_UNKNOWN
@@ -39,7 +43,8 @@ bool mayHaveEncodedWords(std::string_view s);
 
 // Unfolds and decodes unstructured text: encoded words are decoded (blanks between adjacent
 // words dropped, adjacent words of one charset joined as bytes before conversion), and raw
-// 8-bit text is taken as UTF-8, else windows-1252. Appends UTF-8 to `out`.
+// 8-bit text is taken as UTF-8, else in notes->fallback_charset if it converts cleanly, else
+// windows-1252. Appends UTF-8 to `out`.
 void decodeUnstructured(std::string_view raw, std::string& out, DecodeNotes* notes);
 std::string decodeUnstructured(std::string_view raw, DecodeNotes* notes);
 
@@ -77,6 +82,11 @@ std::string formatRfc3339(const DateTime& dt);
 // Subject with reply/forward prefixes ("Re:", "Fwd:", "AW:", "[list] ", ...) removed and
 // blanks collapsed (RFC 5256 section 2.1, simplified).
 std::string normalizeSubject(std::string_view subject);
+
+// Raw header bytes to UTF-8: as they are when valid UTF-8 (RFC 6532), else in
+// `fallback_charset` when that converts them without error, else windows-1252. Returns
+// false when the bytes were not UTF-8.
+bool appendHeaderText(std::string_view text, std::string_view fallback_charset, std::string& out);
 
 // Case-insensitive ASCII equality.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);

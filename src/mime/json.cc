@@ -151,11 +151,13 @@ void writeHeaders(JsonWriter& w, const ParsedMessage& m, const JsonContext& ctx)
     } else {
       value.clear();
       if (!keepRaw(f.name) && mayHaveEncodedWords(f.raw_value)) {
-        decodeUnstructured(f.raw_value, value, nullptr);
+        DecodeNotes notes;
+        notes.fallback_charset = m.header_charset;
+        decodeUnstructured(f.raw_value, value, &notes);
       } else {
         tmp.clear();
         appendUnfolded(f.raw_value, tmp);
-        appendUtf8OrLatin(tmp, value);
+        appendHeaderText(tmp, m.header_charset, value);
       }
       w.field("value", value);
     }

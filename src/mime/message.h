@@ -197,6 +197,10 @@ struct ParsedMessage {
   LineEndings line_endings = LineEndings::kNone;
   size_t header_size = 0;  // bytes of the top-level header block incl. blank line
 
+  // Charset tried for raw 8-bit header bytes that are not UTF-8, before windows-1252: the
+  // top-level charset parameter, else the first text part's ("" if none).
+  std::string header_charset;
+
   std::vector<HeaderField> fields;  // all entities' fields; parts[i] says which are its own
   // The top-level fields are fields[0 .. top_field_count).
   uint32_t top_field_count = 0;

@@ -200,6 +200,7 @@ class Parser {
     parseEntity(input, -1, 0, "1", false, false);
     m_.top_field_count = m_.parts[0].field_count;
     m_.header_size = m_.parts[0].header_block.size();
+    chooseHeaderCharset();
     detectLineEndings(input);
     interpretTopFields();
     assignRoles();
@@ -268,6 +269,7 @@ class Parser {
     const auto idx = static_cast<int32_t>(m_.parts.size());
     m_.parts.emplace_back();
     leafish_.push_back(false);
+    raw8_params_.push_back(false);
     {
       Part& p = m_.parts.back();
       p.part_id = std::move(part_id);
@@ -534,6 +536,7 @@ class Parser {
       DecodeNotes notes;
       ContentTypeValue v = parseContentType(ct_field->raw_value, &notes);
       noteDecode(notes, idx, ct_field->name, ct_field->offset);
+      if (notes.raw_8bit) raw8_params_[idx] = true;
       if (v.type.empty() || v.type.find_first_of("\"=") != std::string::npos) {
         addError(ErrorCode::kHeaderMalformed, Severity::kWarning, idx, ct_field->name,
                  ct_field->offset, "no media type; the default is used");
@@ -599,6 +602,7 @@ class Parser {
       DecodeNotes notes;
       ContentTypeValue v = parseContentType(cd_field->raw_value, &notes);
       noteDecode(notes, idx, cd_field->name, cd_field->offset);
+      if (notes.raw_8bit) raw8_params_[idx] = true;
       if (!v.type.empty()) p.disposition = v.type;
       p.disposition_params = std::move(v.params);
     }
@@ -759,6 +763,46 @@ class Parser {
 
   // ---------------------------------------------------------------- fields
 
+  // Mailers that put raw 8-bit text in headers use the message's charset for it (a Big5
+  // subject over a Big5 body); try that before windows-1252. Parameters that held such bytes
+  // are decoded again with it.
+  void chooseHeaderCharset() {
+    std::string cs = m_.parts[0].charset;
+    for (size_t i = 1; cs.empty() && i < m_.parts.size(); ++i) {
+      const Part& p = m_.parts[i];
+      if (p.content_type.compare(0, 5, "text/") == 0) cs = p.charset;
+    }
+    m_.header_charset = std::move(cs);
+    for (size_t i = 0; i < raw8_params_.size(); ++i) {
+      if (raw8_params_[i]) redecodeParams(static_cast<int32_t>(i));
+    }
+  }
+
+  const HeaderField* firstField(int32_t idx, std::string_view lower_name) const {
+    auto [fb, fe] = m_.fieldsOf(static_cast<size_t>(idx));
+    for (const HeaderField* f = fb; f != fe; ++f) {
+      if (nameIs(f->name, lower_name)) return f;
+    }
+    return nullptr;
+  }
+
+  void redecodeParams(int32_t idx) {
+    Part& p = m_.parts[idx];
+    const std::string fallback = !p.charset.empty() ? p.charset : m_.header_charset;
+    if (fallback.empty()) return;
+    DecodeNotes notes;  // already reported on the first pass
+    notes.fallback_charset = fallback;
+    if (const HeaderField* ct = firstField(idx, "content-type")) {
+      p.params = parseContentType(ct->raw_value, &notes).params;
+    }
+    if (const HeaderField* cd = firstField(idx, "content-disposition")) {
+      p.disposition_params = parseContentType(cd->raw_value, &notes).params;
+    }
+    const Param* fn = findParam(p.disposition_params, "filename");
+    if (!fn || trimView(fn->value).empty()) fn = findParam(p.params, "name");
+    if (fn && !trimView(fn->value).empty()) p.filename = std::string(trimView(fn->value));
+  }
+
   void interpretTopFields() {
     const Part& root = m_.parts[0];
     bool seen_subject = false, seen_from = false, seen_sender = false, seen_date = false,
@@ -777,6 +821,7 @@ class Parser {
         return false;
       };
       DecodeNotes notes;
+      notes.fallback_charset = m_.header_charset;
       switch (lowerAscii(n.empty() ? '\0' : n[0])) {
         case 's':
           if (nameIs(n, "subject")) {
@@ -819,7 +864,7 @@ class Parser {
             if (dup(seen_date)) break;
             m_.date_raw = unfold(f.raw_value);
             std::string utf8;
-            appendUtf8OrLatin(*m_.date_raw, utf8);
+            appendHeaderText(*m_.date_raw, m_.header_charset, utf8);
             m_.date_raw = std::move(utf8);
             DateTime dt;
             if (parseDate(f.raw_value, &dt)) {
@@ -1160,6 +1205,7 @@ class Parser {
   const uint32_t max_parts_;
   const Digester* digester_;
   std::vector<bool> leafish_;  // a multipart that could not be split: treated as a leaf
+  std::vector<bool> raw8_params_;  // Content-Type/-Disposition held raw 8-bit parameter bytes
   bool part_limit_reported_ = false;
 };
 

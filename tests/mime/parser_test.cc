@@ -119,6 +119,23 @@ TEST(MimeParser, HeaderBlockWithoutBlankLine) {
   EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeaderMalformed));
 }
 
+// Raw 8-bit header bytes that are not UTF-8 are read in the message's charset when that
+// converts them cleanly (a Big5 subject over a Big5 body), else as windows-1252.
+TEST(MimeParser, Raw8BitHeadersUseTheMessageCharset) {
+  ParsedMessage m = parse(
+      "Subject: \xA4\xA4\xA4\xE5\nContent-Type: text/plain; charset=big5; name=\"\xA4\xA4.txt\"\n\nx");
+  EXPECT_EQ(*m.subject, "中文");
+  EXPECT_EQ(*m.parts[0].filename, "中.txt");
+  EXPECT_EQ(m.header_charset, "big5");
+  EXPECT_TRUE(m.hasErrorCode(ErrorCode::kHeader8bit));
+  ParsedMessage n = parse("Subject: caf\xE9\nContent-Type: text/plain; charset=utf-8\n\nx");
+  EXPECT_EQ(*n.subject, "café");  // UTF-8 cannot take it: windows-1252
+  ParsedMessage k = parse(
+      "Subject: \xF0\xD2\xC9\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+      "Content-Type: text/plain; charset=koi8-r\n\nx\n--b--\n");
+  EXPECT_EQ(*k.subject, "При");  // the first text part's charset
+}
+
 TEST(MimeParser, StrayLineInsideHeaderBlock) {
   // A known field follows the stray line: the block goes on and the line is skipped.
   ParsedMessage m = parse("Subject: a\nwrapped junk\nContent-Type: text/html\n\n<p>x</p>");
