@@ -7,7 +7,8 @@
 // decoded (subject, addresses, text bodies, parameters) is owned. The few bodies that had to
 // be decoded before they could be parsed (a base64 message/rfc822) live in `owned_`.
 // Trust: the values are decoded from untrusted input; every string in here is valid UTF-8
-// except HeaderField::name/raw_value and the raw byte views, which are the input's bytes.
+// except HeaderField::name/raw_value, the raw byte views (Part::header_block/body), Part::data,
+// and ParseError::field/detail, which may carry the input's bytes (toJson converts them).
 #pragma once
 
 #include <cstdint>
