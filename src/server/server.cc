@@ -358,6 +358,7 @@ void SmtpConnection::openSession() {
   opts.command_timeout = so.command_timeout;
   opts.data_timeout = so.data_timeout;
   session_ = std::make_unique<smtp::Session>(opts, now());
+  // Draining already: start() then sends the 421 instead of the greeting.
   if (draining_) session_->shutdown(now());
   session_->start(now());
   runActions();
