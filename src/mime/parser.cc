@@ -1244,6 +1244,14 @@ std::string attachmentBytes(const ParsedMessage& message, size_t n) {
   return out;
 }
 
+std::string takeAttachmentBytes(ParsedMessage& message, size_t n) {
+  if (n >= message.attachments.size()) return {};
+  Part& p = message.parts[message.attachments[n]];
+  if (!p.data_kept) return attachmentBytes(message, n);
+  p.data_kept = false;
+  return std::move(p.data);
+}
+
 std::vector<AttachmentInfo> listAttachments(const ParsedMessage& message) {
   std::vector<AttachmentInfo> out;
   out.reserve(message.attachments.size());

@@ -65,6 +65,11 @@ bool decodeBody(const ParsedMessage& message, size_t part_index, std::string& ou
 // never use it as a path without sanitising.
 std::string attachmentBytes(const ParsedMessage& message, size_t n);
 
+// As attachmentBytes, but moves the bytes kept by ParseOptions::keep_attachment_data out of
+// the message instead of copying them (Part::data_kept becomes false, so a later
+// decodeBody() decodes the body again). For the pipeline's store step.
+std::string takeAttachmentBytes(ParsedMessage& message, size_t n);
+
 // One attachment as the pipeline stores it; views into the ParsedMessage (valid while it
 // lives and is not modified).
 struct AttachmentInfo {

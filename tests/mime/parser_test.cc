@@ -318,6 +318,9 @@ TEST(MimeParser, KeepAttachmentDataAndCustomDigester) {
   EXPECT_TRUE(m.parts[m.attachments[0]].data_kept);
   EXPECT_EQ(m.parts[m.attachments[0]].data, "%PDF-1.4\n");
   EXPECT_EQ(counting.calls, 1);
+  EXPECT_EQ(takeAttachmentBytes(m, 0), "%PDF-1.4\n");  // moved out...
+  EXPECT_FALSE(m.parts[m.attachments[0]].data_kept);
+  EXPECT_EQ(attachmentBytes(m, 0), "%PDF-1.4\n");  // ...and still decodable
   opt.hash_attachments = false;
   ParsedMessage n = parse(kAlternative, opt);
   EXPECT_TRUE(n.parts[n.attachments[0]].sha256.empty());
