@@ -66,7 +66,8 @@ std::string envelopeJson(const spool::Envelope& e) {
 MimeProcessor::MimeProcessor(MimeProcessorOptions options)
     : options_(std::move(options)), keys_(options_.key_prefix) {}
 
-Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const spool::Envelope& env) {
+Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const spool::Envelope& env,
+                                                std::string_view raw_sha256_hex) {
   mime::ParseOptions po;
   po.keep_attachment_data = true;  // store them without decoding twice
   po.digester = &digester();
@@ -80,6 +81,7 @@ Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const spoo
   ctx.envelope_json = envelopeJson(env);
   ctx.raw_ref = keys_.raw(tenant, env.received_at, env.id);
   ctx.digester = &digester();
+  ctx.raw_sha256 = std::string(raw_sha256_hex);  // hashed once, by the pipeline
 
   ProcessedMessage out;
   out.attachments.reserve(pm.attachments.size());
@@ -88,7 +90,7 @@ Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const spoo
     Attachment a;
     a.filename = part.filename.value_or("attachment");
     a.content_type = part.content_type;
-    a.content = mime::attachmentBytes(pm, i);
+    a.content = mime::takeAttachmentBytes(pm, i);  // kept by the parse: moved, not copied
     // The pipeline stores attachment i as number i + 1 under this same layout.
     ctx.attachment_refs.push_back(keys_.attachment(tenant, env.id, i + 1, a.filename));
     out.attachments.push_back(std::move(a));

@@ -27,7 +27,8 @@ class MimeProcessor final : public MessageProcessor {
   explicit MimeProcessor(MimeProcessorOptions options);
 
   // MessageProcessor
-  Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope) override;
+  Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope,
+                                   std::string_view raw_sha256_hex) override;
 
  private:
   MimeProcessorOptions options_;

@@ -127,7 +127,7 @@ Status Pipeline::processRecord(const spool::Record& record) {
   if (processor_ != nullptr) {
     std::optional<Result<ProcessedMessage>> result;
     try {
-      result.emplace(processor_->process(record.body, env));
+      result.emplace(processor_->process(record.body, env, m.sha256));
     } catch (const std::exception& e) {
       result.emplace(Error(ErrorClass::kPermanentBackend, std::string("processor threw: ") + e.what()));
     } catch (...) {

@@ -45,7 +45,12 @@ struct ProcessedMessage {
 class MessageProcessor {
  public:
   virtual ~MessageProcessor() = default;
-  virtual Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope) = 0;
+  // `raw_sha256_hex` is the SHA-256 of `raw`, already computed by the pipeline for the event
+  // (so the processor need not hash the message again). An error result means the message
+  // could not be processed at all: the pipeline still stores the raw message and publishes
+  // the event without a summary.
+  virtual Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope,
+                                           std::string_view raw_sha256_hex) = 0;
 };
 
 }  // namespace mx::pipeline

@@ -135,7 +135,8 @@ TEST(Pipeline, Sha256KnownAnswer) {
 
 class FakeProcessor final : public MessageProcessor {
  public:
-  Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope) override {
+  Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope,
+                                   std::string_view /*raw_sha256_hex*/) override {
     ++calls;
     if (fail) return Error(ErrorClass::kPermanentBackend, "boom");
     ProcessedMessage p;
