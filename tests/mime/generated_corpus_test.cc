@@ -142,13 +142,13 @@ void runGenerated(int seed, int n, bool lf, const char* label) {
   EXPECT_EQ(t.matched, t.compared) << t.out.str().substr(0, 4000);
 }
 
-// MXGATE_MIME_GEN_COUNT=N runs N messages instead (e.g. 2366 = the 200 MB benchmark corpus
-// for seed 7 with MXGATE_MIME_GEN_SEED=7).
+// MXGATE_TEST_MIME_GEN_COUNT=N runs N messages instead (e.g. 2366 = the 200 MB benchmark corpus
+// for seed 7 with MXGATE_TEST_MIME_GEN_SEED=7).
 int count(int dflt) {
-  return std::atoi(mx::testing::envOr("MXGATE_MIME_GEN_COUNT", std::to_string(dflt)).c_str());
+  return std::atoi(mx::testing::envOr("MXGATE_TEST_MIME_GEN_COUNT", std::to_string(dflt)).c_str());
 }
 int seed(int dflt) {
-  return std::atoi(mx::testing::envOr("MXGATE_MIME_GEN_SEED", std::to_string(dflt)).c_str());
+  return std::atoi(mx::testing::envOr("MXGATE_TEST_MIME_GEN_SEED", std::to_string(dflt)).c_str());
 }
 
 TEST(MimeGeneratedCorpus, Seed5Crlf) { runGenerated(seed(5), count(400), false, "crlf"); }
