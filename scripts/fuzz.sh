@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Builds every libFuzzer target with clang + ASan/UBSan into ./build-fuzz and runs each for
+# Builds every libFuzzer target with clang + ASan/UBSan into ./build-fuzz (with the unit
+# tests, which scripts/test.sh runs there under the sanitizers) and runs each target for
 # N seconds (default 20) over a scratch copy of its corpus (fuzz/corpus/<target>). A crash
 # fails the run and leaves the reproducer in build-fuzz/crashes/<target>/: add it to the
 # corpus once fixed, so the normal test run replays it.
+# Usage: scripts/fuzz.sh [SECONDS | --build-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-20}
 BUILD=build-fuzz
 if [ ! -f "$BUILD/build.ninja" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DMXGATE_FUZZ=ON -DMXGATE_TESTS=OFF -DMXGATE_BENCH=OFF
+    -DMXGATE_FUZZ=ON -DMXGATE_TESTS=ON -DMXGATE_BENCH=OFF
 fi
+ninja -C "$BUILD"
+[ "$SECONDS_PER_TARGET" = "--build-only" ] && exit 0
 targets=$(find fuzz -name CMakeLists.txt -path 'fuzz/*/*' -exec grep -ho 'mx_add_fuzzer([a-z0-9_]*' {} + | sed 's/mx_add_fuzzer(//')
-ninja -C "$BUILD" $targets
 status=0
 for t in $targets; do
   bin=$(find "$BUILD" -type f -name "$t" -perm -u+x | head -1)

@@ -4,8 +4,8 @@
 # integration against real clients and HAProxy/Postfix), then a brief libFuzzer run of
 # every fuzz target under ASan/UBSan. .ci/run calls exactly this.
 #   MXGATE_FUZZ_SECONDS    seconds per fuzz target (default 20; 0 skips fuzzing)
-#   MXGATE_TEST_SANITIZE   1 (default): also build the unit tests with ASan/UBSan into
-#                          ./build-asan and run them with every fuzz-corpus replay; 0 skips
+#   MXGATE_TEST_SANITIZE   1 (default): also run the unit tests and fuzz-corpus replays
+#                          built with clang + ASan/UBSan (./build-fuzz); 0 skips
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -13,14 +13,12 @@ cd "$(dirname "$0")/.."
 echo "== ctest"
 ctest --test-dir "${MXGATE_BUILD_DIR:-build}" --output-on-failure -j2 --timeout 900
 if [ "${MXGATE_TEST_SANITIZE:-1}" != "0" ]; then
-  echo "== unit tests and corpus replays under ASan/UBSan"
-  if [ ! -f build-asan/build.ninja ]; then
-    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMXGATE_SANITIZE=ON -DMXGATE_BENCH=OFF
-  fi
-  ninja -C build-asan
-  # Integration tests run the normal binary above; here the unit level, where ASan sees most.
+  # One clang build with ASan/UBSan serves both the sanitizer run of the unit tests (with
+  # every fuzz-corpus replay) and the fuzzers below.
+  echo "== unit tests and corpus replays under ASan/UBSan (clang, build-fuzz)"
+  ./scripts/fuzz.sh --build-only
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 -E '^integration\.'
+    ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 900 -E '^integration\.'
 fi
 if [ "${MXGATE_FUZZ_SECONDS:-20}" != "0" ]; then
   echo "== fuzz (${MXGATE_FUZZ_SECONDS:-20}s per target)"
