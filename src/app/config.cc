@@ -179,6 +179,8 @@ std::vector<Field> sectionFields(Config& c) {
       {"limits.max_messages_per_session", Kind::kU32, &c.max_messages_per_session},
       {"timeouts.proxy_header", Kind::kDuration, &c.proxy_header_timeout},
       {"timeouts.tls_handshake", Kind::kDuration, &c.tls_handshake_timeout},
+      {"timeouts.greeting", Kind::kDuration, &c.greeting_timeout},
+      {"timeouts.idle", Kind::kDuration, &c.idle_timeout},
       {"timeouts.command", Kind::kDuration, &c.command_timeout},
       {"timeouts.data", Kind::kDuration, &c.data_timeout},
       {"tls.enabled", Kind::kBool, &c.tls_enabled},

@@ -55,6 +55,8 @@ struct Config {
   // [timeouts]
   Millis proxy_header_timeout{10'000};
   Millis tls_handshake_timeout{30'000};
+  Millis greeting_timeout{60'000};
+  Millis idle_timeout{300'000};
   Millis command_timeout{300'000};
   Millis data_timeout{180'000};
   // [tls]

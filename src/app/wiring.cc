@@ -44,6 +44,8 @@ server::ServerOptions serverOptions(const Config& c, size_t threads) {
   o.max_messages_per_session = c.max_messages_per_session;
   o.proxy_header_timeout = c.proxy_header_timeout;
   o.tls_handshake_timeout = c.tls_handshake_timeout;
+  o.greeting_timeout = c.greeting_timeout;
+  o.idle_timeout = c.idle_timeout;
   o.command_timeout = c.command_timeout;
   o.data_timeout = c.data_timeout;
   o.drain_timeout = c.drain_timeout;

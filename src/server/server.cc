@@ -356,6 +356,8 @@ void SmtpConnection::openSession() {
   opts.auth_plaintext_allowed = lo.auth_plaintext;
   opts.auth_required = lo.auth_required;
   opts.command_timeout = so.command_timeout;
+  opts.greeting_timeout = so.greeting_timeout;
+  opts.idle_timeout = so.idle_timeout;
   opts.data_timeout = so.data_timeout;
   session_ = std::make_unique<smtp::Session>(opts, now());
   // Draining already: start() then sends the 421 instead of the greeting.

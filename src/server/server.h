@@ -54,6 +54,8 @@ struct ServerOptions {
   uint32_t max_messages_per_session = 0;
   Millis proxy_header_timeout{10'000};
   Millis tls_handshake_timeout{30'000};
+  Millis greeting_timeout{0};       // 0: command_timeout
+  Millis idle_timeout{0};           // 0: command_timeout
   Millis command_timeout{300'000};
   Millis data_timeout{180'000};
   Millis drain_timeout{30'000};

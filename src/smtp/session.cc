@@ -320,8 +320,14 @@ class Session::Impl {
     switch (state_) {
       case State::kCommand:
       case State::kSkipLine:
-      case State::kAuthResponse:
-        return wait_since_ + options_.command_timeout;
+      case State::kAuthResponse: {
+        // RFC 5321 4.5.3.2.7 gives 5 minutes per command; before the first EHLO/HELO and
+        // between transactions the operator may shed silent connections sooner.
+        Millis t = options_.command_timeout;
+        if (!has_helo_ && options_.greeting_timeout.count() > 0) t = options_.greeting_timeout;
+        else if (has_helo_ && !in_transaction_ && options_.idle_timeout.count() > 0) t = options_.idle_timeout;
+        return wait_since_ + t;
+      }
       case State::kData:
       case State::kBdatChunk:
         return wait_since_ + options_.data_timeout;

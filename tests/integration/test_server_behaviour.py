@@ -76,15 +76,32 @@ class BehaviourTest(unittest.TestCase):
         finally:
             gw.cleanup()
 
-    def test_command_timeout(self):
-        with Gateway(name="timeout", extra_toml='[timeouts]\ncommand = "1s"\n') as gw:
-            s, f = connect(gw.ports["smtp"])
-            reply(f)
-            t0 = time.time()
-            r = reply(f)
-            self.assertTrue(r.startswith(b"421 4.4.2 "), r)
-            self.assertLess(time.time() - t0, 5)
-            self.assertEqual(f.read(), b"")  # closed after the 421
+    def test_timeouts_per_state(self):
+        extra = '[timeouts]\ngreeting = "1s"\nidle = "2s"\ncommand = "3s"\ndata = "1s"\n'
+        with Gateway(name="timeout", extra_toml=extra) as gw:
+            cases = [("greeting", b"", 1.0),                                  # never says EHLO
+                     ("idle", b"EHLO t.test\r\n", 2.0),                       # EHLO, then silence
+                     ("command", b"EHLO t.test\r\nMAIL FROM:<a@b.test>\r\n", 3.0),
+                     ("data", b"EHLO t.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\npartial", 1.0)]
+            for name, send, limit in cases:
+                with self.subTest(name):
+                    s, f = connect(gw.ports["smtp"])
+                    reply(f)
+                    s.sendall(send)
+                    t0 = time.time()
+                    got = b""
+                    while b"421 " not in got:
+                        line = f.readline()
+                        if not line:
+                            break
+                        got += line
+                    waited = time.time() - t0
+                    self.assertIn(b"421 4.4.2 ", got)
+                    self.assertGreaterEqual(waited, limit - 0.3)
+                    self.assertLess(waited, limit + 2.0)
+                    self.assertEqual(f.read(), b"")  # closed after the 421
+                    f.close()
+                    s.close()
 
     def test_connection_limit_per_ip(self):
         gw = Gateway(name="limit")

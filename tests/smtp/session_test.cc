@@ -235,6 +235,29 @@ TEST(Session, CommandTimeoutIsNotExtendedByAPartialLine) {
   EXPECT_NE(o.replies.find("421 4.4.2 localhost Error: timeout exceeded"), std::string::npos);
 }
 
+TEST(Session, GreetingAndIdleTimeoutsApplyOutsideTransactions) {
+  SessionOptions opt;
+  opt.greeting_timeout = Millis(100);
+  opt.idle_timeout = Millis(200);
+  opt.command_timeout = Millis(5000);
+  Session s(opt, kT0);
+  s.start(kT0);
+  take(s);
+  EXPECT_EQ(s.deadline(), kT0 + Millis(100));         // waiting for EHLO
+  s.receive("EHLO c\r\n", kT0 + Millis(50));
+  take(s);
+  EXPECT_EQ(s.deadline(), kT0 + Millis(250));         // idle, between transactions
+  s.receive("MAIL FROM:<a@b.test>\r\n", kT0 + Millis(100));
+  take(s);
+  EXPECT_EQ(s.deadline(), kT0 + Millis(5100));        // inside a transaction
+  s.receive("RSET\r\n", kT0 + Millis(200));
+  take(s);
+  EXPECT_EQ(s.deadline(), kT0 + Millis(400));         // idle again
+  s.onTimer(kT0 + Millis(400));
+  const Out o = take(s);
+  EXPECT_NE(o.replies.find("421 4.4.2 "), std::string::npos);
+}
+
 TEST(Session, DataTimeoutRestartsWithEachBlock) {
   SessionOptions opt;
   opt.command_timeout = Millis(5000);
