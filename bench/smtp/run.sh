@@ -66,8 +66,17 @@ start_sink() {  # $1 = port
   wait_port "$1"
 }
 
-mxbench() {  # $1 port, $2 size -> msgs/s ; full output in $WORK/last.txt
+mxbench() {  # $1 port, $2 size [, $3 events file] -> msgs/s ; full output in $WORK/last.txt
+  local t0 t1 n
+  t0=$(date +%s.%N)
   "$MXGATE" bench -q --server 127.0.0.1:$1 --sessions "$SESS" --messages "$MSGS" --size "$2" --threads 1 > "$WORK/last.txt"
+  if [ -n "${3:-}" ]; then
+    # End to end: until the pipeline has stored, parsed and published every message.
+    n=$(awk '/^messages_accepted/ {print $2}' "$WORK/last.txt")
+    for _ in $(seq 1200); do [ "$(wc -l < "$3" 2>/dev/null || echo 0)" -ge "$n" ] && break; sleep 0.1; done
+    t1=$(date +%s.%N)
+    echo "pipeline_end_to_end_msgs_per_s $(python3 -c "print(round($n / ($t1 - $t0), 1))")" >> "$WORK/last.txt"
+  fi
   awk '/^msgs_per_s/ {print $2}' "$WORK/last.txt"
 }
 
@@ -87,7 +96,7 @@ for size in 1024 102400; do
     mx=(); sk=()
     for r in $(seq "$RUNS"); do
       P=$(port); H=$(port); start_mxgate "$P" "$H" "$WORK/mx-$size-$loader-$r"
-      if [ $loader = mxgate-bench ]; then mx+=($(mxbench "$P" "$size")); cp "$WORK/last.txt" "$WORK/mx-lat-$size-$r.txt"; else mx+=($(srcbench "$P" "$size")); fi
+      if [ $loader = mxgate-bench ]; then mx+=($(mxbench "$P" "$size" "$WORK/mx-$size-$loader-$r/events.jsonl")); cp "$WORK/last.txt" "$WORK/mx-lat-$size-$r.txt"; else mx+=($(srcbench "$P" "$size")); fi
       kill -TERM "$MXPID"; wait "$MXPID" || true
       S=$(port); start_sink "$S"
       if [ $loader = mxgate-bench ]; then sk+=($(mxbench "$S" "$size")); cp "$WORK/last.txt" "$WORK/sk-lat-$size-$r.txt"; else sk+=($(srcbench "$S" "$size")); fi
@@ -98,6 +107,7 @@ for size in 1024 102400; do
     if [ $loader = mxgate-bench ]; then
       echo "    mxgate latency (end-of-data -> 250): $(grep latency "$WORK/mx-lat-$size-1.txt")"
       echo "    smtp-sink latency:                  $(grep latency "$WORK/sk-lat-$size-1.txt")"
+      echo "    mxgate end to end (250 + stored + parsed + event), run 1: $(awk '/pipeline_end_to_end/ {print $2}' "$WORK/mx-lat-$size-1.txt") msgs/s"
     fi
   done
 done
