@@ -26,13 +26,15 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-start_mxgate() {  # $1 = smtp port, $2 = http port, $3 = dir
+start_mxgate() {  # $1 = smtp port, $2 = http port, $3 = dir [, $4 = pipeline on: true|false]
   mkdir -p "$3"
   cat > "$3/mxgate.toml" <<CFG
 [server]
 hostname = "bench.mxgate.test"
 max_connections = 19500
 max_connections_per_ip = 20000
+[pipeline]
+enabled = ${4:-true}
 [spool]
 dir = "$3/spool"
 [store]
@@ -83,7 +85,8 @@ mxbench() {  # $1 port, $2 size [, $3 events file] -> msgs/s ; full output in $W
 srcbench() {  # $1 port, $2 size -> msgs/s measured around smtp-source
   local n=$MSGS t0 t1
   t0=$(date +%s.%N)
-  smtp-source -s "$SESS" -m "$n" -l "$2" -f bench@loadgen.test -t bench@example.test 127.0.0.1:$1
+  # -d: keep each session for many messages, as mxgate bench and real MTAs' caches do.
+  smtp-source -d -s "$SESS" -m "$n" -l "$2" -f bench@loadgen.test -t bench@example.test 127.0.0.1:$1
   t1=$(date +%s.%N)
   python3 -c "print(round($n / ($t1 - $t0), 1))"
 }
@@ -111,6 +114,16 @@ for size in 1024 102400; do
     fi
   done
 done
+
+echo "-- reception alone (pipeline off: durable spool, no store/parse/events), 1 KiB, mxgate bench"
+mx=(); sk=()
+for r in $(seq "$RUNS"); do
+  P=$(port); H=$(port); start_mxgate "$P" "$H" "$WORK/rx-$r" false
+  mx+=($(mxbench "$P" 1024)); kill -TERM "$MXPID"; wait "$MXPID" || true
+  S=$(port); start_sink "$S"; sk+=($(mxbench "$S" 1024)); kill "$SINKPID"; wait "$SINKPID" 2>/dev/null || true
+done
+m=$(printf '%s\n' "${mx[@]}" | median); s=$(printf '%s\n' "${sk[@]}" | median)
+printf '%-34s %12s %12s %8s\n' "1 KiB msgs/s, reception only" "$m" "$s" "$(python3 -c "print(f'{$m/$s:.2f}x')")"
 
 echo "-- idle connections: $IDLE held, then EHLO probes on new connections"
 P=$(port); H=$(port); start_mxgate "$P" "$H" "$WORK/idle"

@@ -197,6 +197,7 @@ std::vector<Field> sectionFields(Config& c) {
       {"events.file", Kind::kString, &c.events_file},
       {"pipeline.enabled", Kind::kBool, &c.pipeline_enabled},
       {"pipeline.parse", Kind::kBool, &c.pipeline_parse},
+      {"pipeline.nice", Kind::kU32, &c.pipeline_nice},
       {"http.enabled", Kind::kBool, &c.http_enabled},
       {"http.listen", Kind::kString, &c.http_listen},
       {"log.file", Kind::kString, &c.log_file},

@@ -78,6 +78,7 @@ struct Config {
   // [pipeline]
   bool pipeline_enabled = true;
   bool pipeline_parse = true;
+  uint32_t pipeline_nice = 10;          // the pipeline yields the CPU to reception
   // [http]
   bool http_enabled = true;
   std::string http_listen = "127.0.0.1:8025";

@@ -144,6 +144,7 @@ int runServe(const Config& c) {
     if (c.pipeline_parse) processor = std::make_unique<pipeline::MimeProcessor>(pipeline::MimeProcessorOptions{});
     pipeline::PipelineOptions po;
     po.hostname = c.hostname;
+    po.nice = static_cast<int>(std::min<uint32_t>(c.pipeline_nice, 19));
     po.log = [&logger](std::string_view line) {
       logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
     };

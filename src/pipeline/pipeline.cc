@@ -1,9 +1,11 @@
 // pipeline/pipeline.cc — see pipeline.h.
 #include "pipeline/pipeline.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 
@@ -37,6 +39,12 @@ Pipeline::~Pipeline() { stop(); }
 
 void Pipeline::start() {
   thread_ = std::thread([this] {
+    if (options_.nice != 0) {
+      // Linux: the nice value is per thread; PRIO_PROCESS with a thread id sets just it.
+      errno = 0;
+      int current = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+      if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), current + options_.nice);
+    }
     if (auto s = run(false); !s.ok()) log("pipeline: stopped with work left: " + s.error().message());
   });
 }

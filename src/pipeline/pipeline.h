@@ -48,6 +48,10 @@ struct PipelineOptions {
   std::string key_prefix;       // storage key prefix (KeyLayout)
   // Where failures are reported (one line each). Empty: stderr. Called on the pipeline thread.
   std::function<void(std::string_view)> log;
+  // Added to the pipeline thread's nice value (threads it starts inherit it). Reception
+  // (the SMTP threads) then goes first when CPU is short; the spool absorbs the burst and
+  // the pipeline catches up when the CPU is free. 0 leaves the priority alone.
+  int nice = 0;
 };
 
 struct PipelineCounters {
