@@ -384,7 +384,7 @@ void applyEnv(Config& c, const std::vector<std::string>& env, std::vector<Config
     // Variables of the tools (tests, benchmarks, scripts), not config keys: reserved
     // prefixes, so that the strict check still catches a mistyped config variable.
     static constexpr std::string_view kToolVariables[] = {
-        "MXGATE_CONFIG", "MXGATE_SOURCE_DIR", "MXGATE_CORPUS_DIR"};
+        "MXGATE_CONFIG", "MXGATE_SOURCE_DIR", "MXGATE_CORPUS_DIR", "MXGATE_SHARED_DIR"};
     static constexpr std::string_view kToolPrefixes[] = {
         "MXGATE_TEST_", "MXGATE_BENCH_", "MXGATE_FUZZ_", "MXGATE_BUILD_"};
     if (std::find(std::begin(kToolVariables), std::end(kToolVariables), var) != std::end(kToolVariables) ||
