@@ -8,8 +8,9 @@
 // MXGATE_USER_<NAME>_PASSWORD_HASH; a name not in the file creates a new entry. Unknown
 // keys and unknown MXGATE_* variables are errors (a typo must not silently fall back to a
 // default); the tools' own variables are exempt: MXGATE_CONFIG, MXGATE_SOURCE_DIR,
-// MXGATE_CORPUS_DIR, MXGATE_SHARED_DIR and the prefixes MXGATE_TEST_, MXGATE_BENCH_, MXGATE_FUZZ_, MXGATE_BUILD_. Durations take a unit ("30s", "500ms", "5m", "1h"); sizes take bytes or a unit
-// ("50MiB", "64KiB", "10MB").
+// MXGATE_CORPUS_DIR, MXGATE_SHARED_DIR and the prefixes MXGATE_TEST_, MXGATE_BENCH_,
+// MXGATE_FUZZ_, MXGATE_BUILD_. Durations take a unit ("30s", "500ms", "5m", "1h"); sizes
+// take bytes or a unit ("50MiB", "64KiB", "10MB").
 //
 // With no file, the embedded defaults describe a laptop setup: listeners on 127.0.0.1
 // (SMTP 2525, submission 2587, smtps 2465), HTTP 8025, everything under ./var.
