@@ -73,6 +73,7 @@ struct Config {
   // [store]
   std::string store_backend = "local";
   std::string store_dir = "var/store";
+  std::string store_sync = "filesystem";  // how a pipeline batch is made durable: filesystem | file
   // [events]
   std::string events_sink = "file";
   std::string events_file = "var/events.jsonl";
@@ -80,6 +81,7 @@ struct Config {
   bool pipeline_enabled = true;
   bool pipeline_parse = true;
   uint32_t pipeline_nice = 10;          // the pipeline yields the CPU to reception
+  uint32_t pipeline_batch = 256;        // records per store sync + event publish + checkpoint
   // [http]
   bool http_enabled = true;
   std::string http_listen = "127.0.0.1:8025";

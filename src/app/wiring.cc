@@ -133,6 +133,7 @@ int runServe(const Config& c) {
   if (c.pipeline_enabled) {
     store::LocalBlobStoreOptions lso;
     lso.root = c.store_dir;
+    lso.sync_method = c.store_sync == "file" ? store::SyncMethod::kPerFile : store::SyncMethod::kFilesystem;
     auto st = store::LocalBlobStore::open(lso);
     if (!st.ok()) return fail(logger, "store.dir " + c.store_dir + ": " + st.error().message());
     blob_store = std::move(st.value());
@@ -144,6 +145,7 @@ int runServe(const Config& c) {
     if (c.pipeline_parse) processor = std::make_unique<pipeline::MimeProcessor>(pipeline::MimeProcessorOptions{});
     pipeline::PipelineOptions po;
     po.hostname = c.hostname;
+    po.batch_max = c.pipeline_batch;
     po.nice = static_cast<int>(std::min<uint32_t>(c.pipeline_nice, 19));
     po.log = [&logger](std::string_view line) {
       logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });

@@ -40,7 +40,7 @@
 namespace mx::pipeline {
 
 struct PipelineOptions {
-  size_t batch_max = 64;        // records per event publish + checkpoint
+  size_t batch_max = 256;       // records per store sync + event publish + checkpoint
   Millis idle_wait{100};        // how long one wait for new records lasts (stop latency)
   Millis retry_initial{50};     // first backoff after a failure; doubles up to retry_max
   Millis retry_max{5000};

@@ -106,6 +106,28 @@ TEST(Config, ErrorsNameKeyAndLine) {
   unlink(path.c_str());
 }
 
+TEST(Config, StoreSyncAndPipelineBatchAreChecked) {
+  std::string path = writeTemp(
+      "[store]\n"
+      "sync = \"sometimes\"\n"  // line 2
+      "[pipeline]\n"
+      "batch = 0\n");         // line 4
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  validateConfig(c, &errors);
+  std::string all = joined(errors, c.source);
+  EXPECT_NE(all.find(path + ":2: store.sync: must be \"filesystem\" or \"file\""), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":4: pipeline.batch: must be between 1 and 100000"), std::string::npos) << all;
+  unlink(path.c_str());
+
+  errors.clear();
+  c = loadConfig("", {"MXGATE_STORE_SYNC=file", "MXGATE_PIPELINE_BATCH=32"}, &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  EXPECT_EQ(c.store_sync, "file");
+  EXPECT_EQ(c.pipeline_batch, 32u);
+}
+
 TEST(Config, SyntaxErrorHasLine) {
   std::string path = writeTemp("[server]\nhostname = \"unterminated\n");
   std::vector<ConfigError> errors;

@@ -113,14 +113,19 @@ Status parallel(size_t n, Fn fn) {
 
 }  // namespace
 
-LocalBlobStore::LocalBlobStore(const LocalBlobStoreOptions& options)
-    : root_(options.root), fsync_(options.fsync), tmp_prefix_(std::random_device{}() * 0x9E3779B97F4A7C15ull) {}
+LocalBlobStore::LocalBlobStore(const LocalBlobStoreOptions& options, int root_fd)
+    : root_(options.root),
+      fsync_(options.fsync),
+      sync_method_(options.sync_method),
+      root_fd_(root_fd),
+      tmp_prefix_(std::random_device{}() * 0x9E3779B97F4A7C15ull) {}
 
 LocalBlobStore::~LocalBlobStore() {
   for (auto& st : pending_) {
     ::close(st.fd);
     ::unlink(st.tmp.c_str());
   }
+  ::close(root_fd_);
 }
 
 Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::open(const LocalBlobStoreOptions& options) {
@@ -154,7 +159,9 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::open(const LocalBlobStor
     }
     ::closedir(d);
   }
-  return std::unique_ptr<LocalBlobStore>(new LocalBlobStore(options));
+  int root_fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return ioError("open", root, errno);
+  return std::unique_ptr<LocalBlobStore>(new LocalBlobStore(options, root_fd));
 }
 
 Status LocalBlobStore::syncPath(const std::string& path, bool directory) {
@@ -296,40 +303,70 @@ Status LocalBlobStore::sync() {
     known.swap(pending_known_);
   }
   if (staged.empty()) return okStatus();
-  // 1. Every file's data, in parallel: ext4 (and most journaling filesystems) fold
-  //    concurrent fsyncs into one journal commit.
+  Status s = sync_method_ == SyncMethod::kFilesystem ? syncFilesystem(staged) : syncPerFile(staged, dirs);
+  if (!s.ok()) return s;
+  for (const auto& k : known) markKnown(k);
+  return okStatus();
+}
+
+void LocalBlobStore::discardFrom(std::vector<Staged>& staged, size_t from) {
+  for (size_t i = from; i < staged.size(); ++i) {
+    if (staged[i].fd >= 0) ::close(std::exchange(staged[i].fd, -1));
+    ::unlink(staged[i].tmp.c_str());
+  }
+}
+
+// In put order: a key put twice ends with the later bytes.
+Status LocalBlobStore::renameAll(std::vector<Staged>& staged) {
+  for (size_t i = 0; i < staged.size(); ++i) {
+    if (staged[i].fd >= 0) ::close(std::exchange(staged[i].fd, -1));
+    if (::rename(staged[i].tmp.c_str(), staged[i].final_path.c_str()) < 0) {
+      Error e = ioError("rename", staged[i].final_path, errno);
+      discardFrom(staged, i);
+      return e;
+    }
+  }
+  return okStatus();
+}
+
+Status LocalBlobStore::syncfsRoot() {
+  if (!fsync_) return okStatus();
+  if (::syncfs(root_fd_) < 0) return ioError("syncfs", root_, errno);
+  syncs_.fetch_add(1, std::memory_order_relaxed);
+  return okStatus();
+}
+
+Status LocalBlobStore::syncFilesystem(std::vector<Staged>& staged) {
+  // 1. Every temporary's data and inode, and every new directory, in one flush.
+  if (auto s = syncfsRoot(); !s.ok()) {
+    discardFrom(staged, 0);
+    return s;
+  }
+  // 2. Into place; 3. the renames (directory blocks) in a second flush.
+  if (auto s = renameAll(staged); !s.ok()) return s;
+  return syncfsRoot();
+}
+
+Status LocalBlobStore::syncPerFile(std::vector<Staged>& staged, std::vector<std::string>& dirs) {
+  // 1. Every file's data, in parallel: ext4 with a journal (and most journaling
+  //    filesystems) fold concurrent fsyncs into one journal commit.
   Status data = parallel(staged.size(), [&](size_t i) -> Status {
     if (!fsync_) return okStatus();
     if (int err = fsyncRetry(staged[i].fd, true); err != 0) return ioError("fdatasync", staged[i].tmp, err);
     syncs_.fetch_add(1, std::memory_order_relaxed);
     return okStatus();
   });
-  auto discard = [&](size_t from) {
-    for (size_t i = from; i < staged.size(); ++i) {
-      if (staged[i].fd >= 0) ::close(staged[i].fd);
-      ::unlink(staged[i].tmp.c_str());
-    }
-  };
   if (!data.ok()) {
-    discard(0);
+    discardFrom(staged, 0);
     return data;
   }
-  // 2. Into place, in put order (a key put twice ends with the later bytes).
-  for (size_t i = 0; i < staged.size(); ++i) {
-    ::close(std::exchange(staged[i].fd, -1));
-    if (::rename(staged[i].tmp.c_str(), staged[i].final_path.c_str()) < 0) {
-      Error e = ioError("rename", staged[i].final_path, errno);
-      discard(i);
-      return e;
-    }
-    dirs.push_back(staged[i].dir);
-  }
+  // 2. Into place.
+  if (auto s = renameAll(staged); !s.ok()) return s;
   // 3. Each directory once: new directories' parents and the renamed files' directories.
+  for (const auto& st : staged) dirs.push_back(st.dir);
   std::sort(dirs.begin(), dirs.end());
   dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
-  if (auto s = parallel(dirs.size(), [&](size_t i) { return syncPath(dirs[i], true); }); !s.ok()) return s;
-  for (const auto& k : known) markKnown(k);
-  return okStatus();
+  return parallel(dirs.size(), [&](size_t i) { return syncPath(dirs[i], true); });
 }
 
 Result<std::string> LocalBlobStore::get(std::string_view key) {

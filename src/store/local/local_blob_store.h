@@ -8,10 +8,17 @@
 // Readers never see a partial object. A crash mid-put leaves a temporary in .staging;
 // open() removes those older than an hour (younger ones may be another instance's).
 //
-// Group durability: putUnsynced() writes the temporary file only; sync() fdatasyncs all
-// pending temporaries in parallel (so the filesystem journal commits them together),
-// renames them into place and fsyncs each directory involved once. Objects become visible
-// at sync(). A failed sync() removes every pending temporary.
+// Group durability: putUnsynced() writes the temporary file only; sync() makes all pending
+// temporaries durable, renames them into place, then makes the renames durable. Objects
+// become visible at sync(); a failed sync() removes every pending temporary. Two methods:
+//   kFilesystem  syncfs(2) on the store's filesystem, before and after the renames: two
+//                flushes per batch whatever its size. It also flushes other writers' dirty
+//                data on that filesystem. Linux >= 5.8 reports writeback errors of any
+//                file on it through syncfs, so a failed write is never taken for durable.
+//   kPerFile     fdatasync of each temporary (in parallel, so a journal can commit them
+//                together), then fsync of each directory involved. Touches nothing else.
+// On a 2-core VM's ext4 (no journal) kFilesystem was 3-7x faster for batches of 500-2,000
+// 1 KiB objects; it is the default.
 //
 // Threads: thread-safe; puts to different keys run in parallel. sync() covers the
 // putUnsynced() calls of every thread made before it.
@@ -30,9 +37,12 @@
 
 namespace mx::store {
 
+enum class SyncMethod { kFilesystem, kPerFile };
+
 struct LocalBlobStoreOptions {
   std::string root;   // created if missing
   bool fsync = true;  // false only for benchmarks and tests that do not crash
+  SyncMethod sync_method = SyncMethod::kFilesystem;  // how sync() makes a batch durable
 };
 
 class LocalBlobStore final : public BlobStore {
@@ -52,11 +62,11 @@ class LocalBlobStore final : public BlobStore {
 
   // The file a (valid) key maps to.
   std::string pathOf(std::string_view key) const { return root_ + "/" + std::string(key); }
-  // fsyncs performed (files and directories), for tests and metrics.
+  // fsyncs and syncfs calls performed (files, directories, filesystem), for tests and metrics.
   uint64_t syncCount() const { return syncs_.load(std::memory_order_relaxed); }
 
  private:
-  explicit LocalBlobStore(const LocalBlobStoreOptions& options);
+  LocalBlobStore(const LocalBlobStoreOptions& options, int root_fd);
   // A written, not yet synced temporary file (fd owned until committed or discarded).
   struct Staged {
     int fd = -1;
@@ -75,9 +85,19 @@ class LocalBlobStore final : public BlobStore {
   // fdatasync, rename into place, fsync the directory.
   Status commitOne(Staged& staged);
   Status syncPath(const std::string& path, bool directory);
+  // sync() with each method, for the batch taken from pending_.
+  Status syncPerFile(std::vector<Staged>& staged, std::vector<std::string>& dirs);
+  Status syncFilesystem(std::vector<Staged>& staged);
+  Status syncfsRoot();
+  // Closes and removes the temporaries from `from` on (the batch failed).
+  static void discardFrom(std::vector<Staged>& staged, size_t from);
+  // Renames every temporary into place in put order; on failure discards the rest.
+  static Status renameAll(std::vector<Staged>& staged);
 
   const std::string root_;
   const bool fsync_;
+  const SyncMethod sync_method_;
+  const int root_fd_;  // for syncfs: opened before any write, so its errors cover them all
   const uint64_t tmp_prefix_;
   std::atomic<uint64_t> tmp_counter_{0};
   std::atomic<uint64_t> syncs_{0};
