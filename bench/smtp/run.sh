@@ -6,7 +6,9 @@
 #
 # Usage: bench/smtp/run.sh [quick]
 #   MXGATE_BENCH_MESSAGES (default 30000), MXGATE_BENCH_SESSIONS (50),
-#   MXGATE_BENCH_RUNS (3, the median is reported), MXGATE_BENCH_IDLE (19000).
+#   MXGATE_BENCH_RUNS (3, the median is reported), MXGATE_BENCH_IDLE (19000),
+#   MXGATE_BENCH_STORE_DIR (unset: the store sits beside the spool; set it to put the
+#   pipeline's store on another filesystem, e.g. /dev/shm, to see the disk contention).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -19,7 +21,12 @@ if [ "${1:-}" = quick ]; then MSGS=3000; RUNS=1; IDLE=2000; fi
 command -v smtp-sink >/dev/null || { echo "smtp-sink missing: run scripts/install-deps.sh"; exit 1; }
 WORK=$(mktemp -d /tmp/mxgate-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+  if [ -n "${MXGATE_BENCH_STORE_DIR:-}" ]; then rm -rf "$MXGATE_BENCH_STORE_DIR"/mx-* "$MXGATE_BENCH_STORE_DIR"/rx-* "$MXGATE_BENCH_STORE_DIR"/idle; fi
+}
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -28,6 +35,12 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 start_mxgate() {  # $1 = smtp port, $2 = http port, $3 = dir [, $4 = pipeline on: true|false]
   mkdir -p "$3"
+  local store="$3/store"
+  if [ -n "${MXGATE_BENCH_STORE_DIR:-}" ]; then
+    # Only the current run's store is kept: a tmpfs holds one run, not all of them.
+    rm -rf "$MXGATE_BENCH_STORE_DIR"/mx-* "$MXGATE_BENCH_STORE_DIR"/rx-* "$MXGATE_BENCH_STORE_DIR"/idle
+    store="$MXGATE_BENCH_STORE_DIR/$(basename "$3")"
+  fi
   cat > "$3/mxgate.toml" <<CFG
 [server]
 hostname = "bench.mxgate.test"
@@ -38,7 +51,7 @@ enabled = ${4:-true}
 [spool]
 dir = "$3/spool"
 [store]
-dir = "$3/store"
+dir = "$store"
 [events]
 file = "$3/events.jsonl"
 [http]

@@ -200,6 +200,7 @@ std::vector<Field> sectionFields(Config& c) {
       {"pipeline.parse", Kind::kBool, &c.pipeline_parse},
       {"pipeline.nice", Kind::kU32, &c.pipeline_nice},
       {"pipeline.batch", Kind::kU32, &c.pipeline_batch},
+      {"pipeline.sched_idle", Kind::kBool, &c.pipeline_sched_idle},
       {"http.enabled", Kind::kBool, &c.http_enabled},
       {"http.listen", Kind::kString, &c.http_listen},
       {"log.file", Kind::kString, &c.log_file},

@@ -81,6 +81,7 @@ struct Config {
   bool pipeline_enabled = true;
   bool pipeline_parse = true;
   uint32_t pipeline_nice = 10;          // the pipeline yields the CPU to reception
+  bool pipeline_sched_idle = true;       // SCHED_IDLE: only CPU time reception leaves free
   uint32_t pipeline_batch = 256;        // records per store sync + event publish + checkpoint
   // [http]
   bool http_enabled = true;

@@ -146,6 +146,7 @@ int runServe(const Config& c) {
     pipeline::PipelineOptions po;
     po.hostname = c.hostname;
     po.batch_max = c.pipeline_batch;
+    po.sched_idle = c.pipeline_sched_idle;
     po.nice = static_cast<int>(std::min<uint32_t>(c.pipeline_nice, 19));
     po.log = [&logger](std::string_view line) {
       logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });

@@ -1,6 +1,8 @@
 // pipeline/pipeline.cc — see pipeline.h.
 #include "pipeline/pipeline.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 
 #include "pipeline/sha256.h"
 
@@ -39,7 +42,12 @@ Pipeline::~Pipeline() { stop(); }
 
 void Pipeline::start() {
   thread_ = std::thread([this] {
-    if (options_.nice != 0) {
+    if (options_.sched_idle) {
+      sched_param param{};
+      if (int err = pthread_setschedparam(pthread_self(), SCHED_IDLE, &param); err != 0) {
+        log(std::string("pipeline: SCHED_IDLE refused: ") + std::strerror(err));
+      }
+    } else if (options_.nice != 0) {
       // Linux: the nice value is per thread; PRIO_PROCESS with a thread id sets just it.
       errno = 0;
       int current = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));

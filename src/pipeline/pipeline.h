@@ -52,6 +52,11 @@ struct PipelineOptions {
   // (the SMTP threads) then goes first when CPU is short; the spool absorbs the burst and
   // the pipeline catches up when the CPU is free. 0 leaves the priority alone.
   int nice = 0;
+  // Run the pipeline thread under SCHED_IDLE instead: it runs only on CPU time no other
+  // thread wants, and an SMTP thread that wakes preempts it at once (a niced thread can
+  // still hold a core for its slice). Under sustained overload it runs rarely and the
+  // spool grows. Ignored (with a log line) if the kernel refuses it.
+  bool sched_idle = false;
 };
 
 struct PipelineCounters {

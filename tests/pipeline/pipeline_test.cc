@@ -1,10 +1,17 @@
 // Tests for the pipeline: raw bytes stored exactly at the raw key, one event per record,
 // batching (one publish + one checkpoint per batch), the MessageProcessor hook (parsed
 // JSON, attachments with hostile names, summary), retries on store and sink failures
-// without loss, drain on stop, and resume after a restart without skipping.
+// without loss, drain on stop, resume after a restart without skipping, and the thread's
+// scheduling (SCHED_IDLE or niced).
 #include "pipeline/pipeline.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -260,6 +267,46 @@ TEST(Pipeline, StopDrainsEverythingDurable) {
   p.stop();
   EXPECT_EQ(p.counters().processed, 200u);
   EXPECT_EQ(blobs.keys().size(), 200u);
+}
+
+// Records the scheduling policy and nice value of the thread that processes messages.
+class PolicyProbe final : public MessageProcessor {
+ public:
+  Result<ProcessedMessage> process(std::string_view, const spool::Envelope&, std::string_view) override {
+    policy.store(sched_getscheduler(0));  // Linux: 0 is the calling thread
+    errno = 0;
+    nice.store(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())));
+    return ProcessedMessage{};
+  }
+  std::atomic<int> policy{-1}, nice{-100};
+};
+
+TEST(Pipeline, RunsUnderSchedIdleOrNicedAsConfigured) {
+  for (bool idle : {true, false}) {
+    TempDir t;
+    store::MemoryBlobStore blobs;
+    CapturingSink sink;
+    auto spool = openSpool(t.path());
+    PolicyProbe probe;
+    PipelineOptions o = fastOptions();
+    o.sched_idle = idle;
+    o.nice = 5;
+    int base_nice = getpriority(PRIO_PROCESS, 0);
+    Pipeline p(spool->reader(), blobs, sink, &probe, o);
+    p.start();
+    ASSERT_TRUE(commitSync(spool->lane(0), makeEnvelope(1), makeBody(1, 10)).ok());
+    p.stop();
+    ASSERT_EQ(p.counters().processed, 1u);
+    if (idle) {
+      EXPECT_EQ(probe.policy.load(), SCHED_IDLE);
+    } else {
+      EXPECT_EQ(probe.policy.load(), SCHED_OTHER);
+      EXPECT_EQ(probe.nice.load(), std::min(base_nice + 5, 19));
+    }
+    // The caller's thread is untouched.
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), base_nice);
+  }
 }
 
 TEST(Pipeline, FailureWhileDrainingLeavesRecordForNextStart) {
