@@ -191,6 +191,7 @@ std::vector<Field> sectionFields(Config& c) {
       {"spool.segment_size", Kind::kSize, &c.spool_segment_size},
       {"spool.inline_max", Kind::kSize, &c.spool_inline_max},
       {"spool.fsync", Kind::kBool, &c.spool_fsync},
+      {"spool.min_free", Kind::kSize, &c.spool_min_free},
       {"store.backend", Kind::kString, &c.store_backend},
       {"store.dir", Kind::kString, &c.store_dir},
       {"store.sync", Kind::kString, &c.store_sync},

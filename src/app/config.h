@@ -70,6 +70,7 @@ struct Config {
   uint64_t spool_segment_size = 64ull << 20;
   uint64_t spool_inline_max = 1ull << 20;
   bool spool_fsync = true;
+  uint64_t spool_min_free = 512ull << 20;  // below this, RCPT gets 452 4.3.1; 0: no check
   // [store]
   std::string store_backend = "local";
   std::string store_dir = "var/store";

@@ -163,6 +163,8 @@ int runServe(const Config& c) {
   deps.metrics = &metrics;
   deps.tls = tls.get();
   deps.directory = directory;
+  server::StorageGuard storage_guard(c.spool_dir, c.spool_min_free);
+  deps.storage = &storage_guard;
   server::Server server(serverOptions(c, threads), deps);
   if (Status st = server.start(); !st.ok()) return fail(logger, st.error().message());
 

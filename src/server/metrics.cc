@@ -45,6 +45,9 @@ std::string Metrics::renderPrometheus(const std::string& extra) const {
   line(out, "mxgate_message_bytes_accepted_total", "counter", "Body bytes of accepted messages", get(message_bytes_accepted));
   line(out, "mxgate_recipients_accepted_total", "counter", "RCPT TO accepted", get(recipients_accepted));
   line(out, "mxgate_recipients_rejected_total", "counter", "RCPT TO refused", get(recipients_rejected));
+  line(out, "mxgate_recipients_deferred_storage_total", "counter",
+       "RCPT TO deferred with 452 4.3.1 because the spool filesystem is below spool.min_free",
+       get(recipients_deferred_storage));
   line(out, "mxgate_sessions_timed_out_total", "counter", "Sessions closed by a timeout", get(sessions_timed_out));
   line(out, "mxgate_bugs_total", "counter", "Internal inconsistencies survived (MX_BUG)", static_cast<double>(bugCounter().load()));
   out += "# HELP mxgate_commit_latency_seconds End-of-data to durable commit\n";

@@ -25,6 +25,7 @@ struct Metrics {
   std::atomic<uint64_t> message_bytes_accepted{0};
   std::atomic<uint64_t> recipients_accepted{0};
   std::atomic<uint64_t> recipients_rejected{0};
+  std::atomic<uint64_t> recipients_deferred_storage{0};  // 452 4.3.1: spool filesystem low
   std::atomic<uint64_t> sessions_timed_out{0};
   // Commit latency (end-of-data to durable), microseconds: sum and count, plus buckets.
   std::atomic<uint64_t> commit_latency_us_sum{0};

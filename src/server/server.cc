@@ -566,6 +566,12 @@ void SmtpConnection::answerRecipient() {
     d.verdict = smtp::Verdict::kTempFail;
     d.reply = "452 4.5.3 Recipients of another domain group: send them in a new transaction";
     server().metrics().recipients_rejected.fetch_add(1, std::memory_order_relaxed);
+  } else if (server().deps_.storage != nullptr && !server().deps_.storage->hasRoom(now())) {
+    // Before the body is sent, not after: the client keeps the message and retries.
+    d.verdict = smtp::Verdict::kTempFail;
+    d.reply = "452 4.3.1 Insufficient system storage: try again later";
+    server().metrics().recipients_rejected.fetch_add(1, std::memory_order_relaxed);
+    server().metrics().recipients_deferred_storage.fetch_add(1, std::memory_order_relaxed);
   } else {
     d.verdict = smtp::Verdict::kAccept;
     d.route = route.tenant;

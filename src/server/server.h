@@ -22,6 +22,7 @@
 #include "policy/tenants.h"
 #include "server/cidr.h"
 #include "server/log.h"
+#include "server/storage_guard.h"
 #include "server/metrics.h"
 #include "server/tls.h"
 #include "spool/spool.h"
@@ -69,6 +70,7 @@ struct ServerDeps {
   Metrics* metrics = nullptr;
   TlsContextHolder* tls = nullptr;           // nullptr: no STARTTLS, no smtps listeners
   policy::DirectoryPtr directory;            // replaced by setDirectory() on reload
+  StorageGuard* storage = nullptr;           // nullptr: no free-space check on RCPT
 };
 
 class Server {

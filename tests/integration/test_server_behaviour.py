@@ -1,6 +1,7 @@
 """Server behaviour with the real binary: graceful drain on SIGTERM (421 to idle sessions,
 an in-flight DATA still completes), per-state timeouts, connection limits per client,
-the HTTP status endpoint, and check-config errors that name the key and the line."""
+the HTTP status endpoint, check-config errors that name the key and the line, and 452 4.3.1
+while the spool's filesystem is below spool.min_free."""
 import os
 import signal
 import smtplib
@@ -126,6 +127,23 @@ class BehaviourTest(unittest.TestCase):
         finally:
             gw.stop()
             gw.cleanup()
+
+    def test_low_spool_space_defers_recipients(self):
+        # No test machine has a petabyte free: every recipient must be deferred, before DATA.
+        with Gateway(name="full", env={"MXGATE_SPOOL_MIN_FREE": "1000000GiB"}) as gw:
+            with smtplib.SMTP("127.0.0.1", gw.ports["smtp"], timeout=10) as c:
+                c.ehlo("full.test")
+                self.assertEqual(c.mail("a@origin.test")[0], 250)
+                code, text = c.rcpt("x@example.test")
+                self.assertEqual((code, text), (452, b"4.3.1 Insufficient system storage: try again later"))
+                # Relay denial still wins for a foreign domain: that is permanent.
+                self.assertEqual(c.rcpt("x@elsewhere.test")[0], 550)
+                code, _ = c.docmd("DATA")
+                self.assertEqual(code, 554)  # no valid recipients
+            metrics = gw.http_get("/metrics")
+            self.assertRegex(metrics, r"\nmxgate_recipients_deferred_storage_total 1\n")
+            self.assertRegex(metrics, r"\nmxgate_messages_accepted_total 0\n")
+            self.assertEqual(gw.raw_paths(), [])
 
     def test_check_config_names_key_and_line(self):
         path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "mxgate-bad-%d.toml" % os.getpid())
