@@ -22,8 +22,8 @@
 #include "policy/tenants.h"
 #include "server/cidr.h"
 #include "server/log.h"
-#include "server/storage_guard.h"
 #include "server/metrics.h"
+#include "server/storage_guard.h"
 #include "server/tls.h"
 #include "spool/spool.h"
 

@@ -34,8 +34,6 @@ class StorageGuard {
   // (re-read if that is older than the refresh interval). Thread-safe.
   bool hasRoom(MonoTime now);
 
-  uint64_t minFree() const { return min_free_; }
-
  private:
   const std::string dir_;
   const uint64_t min_free_;

@@ -121,10 +121,7 @@ LocalBlobStore::LocalBlobStore(const LocalBlobStoreOptions& options, int root_fd
       tmp_prefix_(std::random_device{}() * 0x9E3779B97F4A7C15ull) {}
 
 LocalBlobStore::~LocalBlobStore() {
-  for (auto& st : pending_) {
-    ::close(st.fd);
-    ::unlink(st.tmp.c_str());
-  }
+  discardFrom(pending_, 0);
   ::close(root_fd_);
 }
 
@@ -285,6 +282,9 @@ Status LocalBlobStore::putUnsynced(std::string_view key, std::string_view bytes)
     return writeAll(fd, bytes.data(), bytes.size(), tmp);
   });
   if (!st.ok()) return st.error();
+  // syncfs needs no descriptor: do not hold one per pending object (they share the
+  // process's limit with connections). Write errors surface at syncfs.
+  if (sync_method_ == SyncMethod::kFilesystem) ::close(std::exchange(st->fd, -1));
   std::lock_guard l(pending_mu_);
   pending_.push_back(std::move(*st));
   pending_dir_syncs_.insert(pending_dir_syncs_.end(), dirs.begin(), dirs.end());

@@ -67,7 +67,8 @@ class LocalBlobStore final : public BlobStore {
 
  private:
   LocalBlobStore(const LocalBlobStoreOptions& options, int root_fd);
-  // A written, not yet synced temporary file (fd owned until committed or discarded).
+  // A written, not yet synced temporary file (fd owned until committed or discarded; -1
+  // once written when the batch is synced with syncfs).
   struct Staged {
     int fd = -1;
     std::string tmp;
