@@ -1,9 +1,8 @@
 // pipeline/mime_processor.cc — see mime_processor.h.
 #include "pipeline/mime_processor.h"
 
-#include <openssl/sha.h>
-
 #include "core/json_writer.h"
+#include "core/sha256.h"
 #include "core/time_format.h"
 #include "mime/json.h"
 #include "mime/parser.h"
@@ -11,12 +10,13 @@
 namespace mx::pipeline {
 namespace {
 
-// SHA-256 through OpenSSL (SHA-NI where the CPU has it); shared by all parses.
+// SHA-256 from core (OpenSSL, SHA-NI where the CPU has it); shared by all parses.
 class OpenSslDigester final : public mime::Digester {
  public:
   // mime::Digester
   void sha256(std::string_view data, uint8_t out[32]) const override {
-    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
+    Sha256Digest d = mx::sha256(data);
+    std::copy(d.begin(), d.end(), out);
   }
 };
 

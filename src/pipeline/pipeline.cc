@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "pipeline/sha256.h"
+#include "core/sha256.h"
 
 namespace mx::pipeline {
 namespace {
