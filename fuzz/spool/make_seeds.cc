@@ -32,6 +32,11 @@ Envelope sample(int n) {
   e.client_port = 25;
   e.tls_version = n % 2 ? "TLSv1.3" : "";
   e.smtputf8 = n % 2;
+  e.esmtp = n % 3 != 0;
+  e.chunked = n % 4 == 1;
+  e.body = static_cast<BodyType>(n % kBodyTypeCount);
+  e.reception = static_cast<Reception>(n % kReceptionCount);
+  e.declared_size = n % 2 ? 1000 : 0;
   return e;
 }
 

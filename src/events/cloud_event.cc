@@ -5,54 +5,27 @@
 #include "core/time_format.h"
 
 namespace mx::events {
-namespace {
-
-void stringOrNull(JsonWriter& w, std::string_view key, const std::string& v) {
-  w.key(key);
-  if (v.empty()) {
-    w.null();
-  } else {
-    w.value(v);
-  }
-}
-
-}  // namespace
 
 std::string buildMessageReceivedJson(const MessageReceived& m) {
+  const Envelope& e = *m.envelope;
   std::string out;
-  out.reserve(768 + m.summary_json.value_or("").size() + 64 * m.rcpt_to.size());
+  out.reserve(1024 + m.summary_json.value_or("").size() + 96 * e.rcpt_to.size());
   JsonWriter w(out);
-  const std::string time = formatRfc3339(m.received_at);
+  const std::string id = e.id.toString();
+  const std::string time = formatRfc3339(e.received_at);
   w.beginObject();
   w.field("specversion", "1.0");
   w.field("type", kMessageReceivedType);
-  w.field("source", "mxgate://" + m.hostname + "/" + m.listener);
-  w.field("id", m.id);
+  w.field("source", "mxgate://" + m.hostname + "/" + e.listener);
+  w.field("id", id);
   w.field("time", time);
   w.field("datacontenttype", "application/json");
-  w.field("subject", m.id);
+  w.field("subject", id);
   w.key("data").beginObject();
-  w.field("id", m.id);
+  w.field("id", id);
   w.field("tenant", m.tenant);
-  w.key("envelope").beginObject();
-  w.field("mail_from", m.mail_from);
-  w.key("rcpt_to").beginArray();
-  for (const auto& r : m.rcpt_to) w.value(r);
-  w.endArray();
-  w.field("helo", m.helo);
-  w.field("client_ip", m.client_ip);
-  w.field("client_port", static_cast<uint64_t>(m.client_port));
-  stringOrNull(w, "proxy_peer_ip", m.proxy_peer_ip);
-  w.key("tls");
-  if (m.tls_version.empty() && m.tls_cipher.empty()) {
-    w.null();
-  } else {
-    w.beginObject().field("version", m.tls_version).field("cipher", m.tls_cipher).endObject();
-  }
-  stringOrNull(w, "auth_user", m.auth_user);
-  w.field("smtputf8", m.smtputf8);
-  w.field("body_8bit", m.body_8bit);
-  w.endObject();  // envelope
+  w.key("envelope");
+  writeEnvelopeJson(w, e);
   w.field("received_at", time);
   w.field("size", m.size);
   w.field("sha256", m.sha256);
@@ -80,7 +53,7 @@ std::string buildMessageReceivedJson(const MessageReceived& m) {
 }
 
 Event makeMessageReceivedEvent(const MessageReceived& m) {
-  return Event{m.id, std::string(kMessageReceivedType), buildMessageReceivedJson(m)};
+  return Event{m.envelope->id.toString(), std::string(kMessageReceivedType), buildMessageReceivedJson(m)};
 }
 
 }  // namespace mx::events

@@ -1,6 +1,7 @@
 // pipeline/mime_processor.cc — see mime_processor.h.
 #include "pipeline/mime_processor.h"
 
+#include "core/envelope.h"
 #include "core/json_writer.h"
 #include "core/sha256.h"
 #include "core/time_format.h"
@@ -25,48 +26,12 @@ const OpenSslDigester& digester() {
   return d;
 }
 
-void writeRecipient(JsonWriter& w, std::string_view address) {
-  w.beginObject().field("address", address);
-  size_t at = address.rfind('@');
-  std::string_view local = at == std::string_view::npos ? address : address.substr(0, at);
-  w.field("local", local);
-  if (at != std::string_view::npos) w.field("domain", address.substr(at + 1));
-  // RFC 5233 sub-addressing with '+', the common separator (Postmark's "MailboxHash").
-  size_t plus = local.find('+');
-  if (plus != std::string_view::npos) w.field("detail", local.substr(plus + 1));
-  else w.nullField("detail");
-  w.endObject();
-}
-
 }  // namespace
-
-std::string envelopeJson(const spool::Envelope& e) {
-  std::string out;
-  JsonWriter w(out);
-  w.beginObject();
-  if (e.mail_from.empty()) w.nullField("mail_from");
-  else w.field("mail_from", e.mail_from);
-  w.key("rcpt_to").beginArray();
-  for (const auto& r : e.rcpt_to) writeRecipient(w, r);
-  w.endArray();
-  w.field("helo", e.helo);
-  w.field("client_ip", e.client_ip);
-  w.nullField("client_ptr");  // no DNS lookups on the receiving path
-  if (e.tls_version.empty()) {
-    w.nullField("tls");
-  } else {
-    w.key("tls").beginObject().field("version", e.tls_version).field("cipher", e.tls_cipher).endObject();
-  }
-  w.field("smtputf8", e.smtputf8);
-  w.field("body_8bitmime", e.body_8bit);
-  w.endObject();
-  return out;
-}
 
 MimeProcessor::MimeProcessor(MimeProcessorOptions options)
     : options_(std::move(options)), keys_(options_.key_prefix) {}
 
-Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const spool::Envelope& env,
+Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const Envelope& env,
                                                 std::string_view raw_sha256_hex) {
   mime::ParseOptions po;
   po.keep_attachment_data = true;  // store them without decoding twice

@@ -27,15 +27,12 @@ class MimeProcessor final : public MessageProcessor {
   explicit MimeProcessor(MimeProcessorOptions options);
 
   // MessageProcessor
-  Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope,
+  Result<ProcessedMessage> process(std::string_view raw, const Envelope& envelope,
                                    std::string_view raw_sha256_hex) override;
 
  private:
   MimeProcessorOptions options_;
   store::KeyLayout keys_;
 };
-
-// The envelope as the parsed-email schema's "envelope" object.
-std::string envelopeJson(const spool::Envelope& e);
 
 }  // namespace mx::pipeline

@@ -114,24 +114,11 @@ Status Pipeline::retrying(std::string_view what, F&& attempt) {
 }
 
 Status Pipeline::processRecord(const spool::Record& record) {
-  const spool::Envelope& env = record.envelope;
+  const Envelope& env = record.envelope;
   events::MessageReceived m;
-  m.id = env.id.toString();
+  m.envelope = &env;
   m.hostname = options_.hostname;
-  m.listener = env.listener;
   m.tenant = store::sanitizeTenant(env.tenant);
-  m.received_at = env.received_at;
-  m.mail_from = env.mail_from;
-  m.rcpt_to = env.rcpt_to;
-  m.helo = env.helo;
-  m.client_ip = env.client_ip;
-  m.client_port = env.client_port;
-  m.proxy_peer_ip = env.proxy_peer_ip;
-  m.tls_version = env.tls_version;
-  m.tls_cipher = env.tls_cipher;
-  m.auth_user = env.auth_user;
-  m.smtputf8 = env.smtputf8;
-  m.body_8bit = env.body_8bit;
   m.size = record.body.size();
   m.raw_key = keys_.raw(m.tenant, env.received_at, env.id);
   if (auto s = retrying("store " + m.raw_key, [&] { return store_.putUnsynced(m.raw_key, record.body); }); !s.ok()) {
@@ -151,7 +138,7 @@ Status Pipeline::processRecord(const spool::Record& record) {
     }
     if (!result->ok()) {
       processor_errors_.fetch_add(1, std::memory_order_relaxed);
-      log("pipeline: processor failed on " + m.id + ": " + (*result).error().message());
+      log("pipeline: processor failed on " + env.id.toString() + ": " + (*result).error().message());
     } else {
       ProcessedMessage& p = (*result).value();
       if (p.parsed_json) {

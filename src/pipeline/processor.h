@@ -49,7 +49,7 @@ class MessageProcessor {
   // (so the processor need not hash the message again). An error result means the message
   // could not be processed at all: the pipeline still stores the raw message and publishes
   // the event without a summary.
-  virtual Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope,
+  virtual Result<ProcessedMessage> process(std::string_view raw, const Envelope& envelope,
                                            std::string_view raw_sha256_hex) = 0;
 };
 

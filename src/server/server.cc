@@ -613,7 +613,7 @@ void SmtpConnection::commit() {
     return;
   }
   const smtp::Envelope& env = session_->envelope();
-  spool::Envelope se;
+  Envelope se;
   se.id = id;
   se.received_at = server().clock().wall();
   se.tenant = env.recipients.empty() ? server().directory()->defaultTenant()
@@ -630,7 +630,12 @@ void SmtpConnection::commit() {
   se.tls_cipher = tls_cipher_;
   se.auth_user = env.auth_identity;
   se.smtputf8 = env.smtputf8;
-  se.body_8bit = env.body != smtp::BodyType::kSevenBit;
+  se.esmtp = env.esmtp;
+  se.declared_size = env.declared_size;
+  se.chunked = env.chunked;
+  se.body = env.body == smtp::BodyType::kSevenBit      ? BodyType::kSevenBit
+            : env.body == smtp::BodyType::kEightBitMime ? BodyType::kEightBitMime
+                                                        : BodyType::kBinaryMime;
   asio::io_context& ioc = worker_.ioc;
   worker_.lane.commit(std::move(writer_), std::move(se),
                       [self = shared_from_this(), id, began, &ioc](Status st) {

@@ -1,4 +1,9 @@
-// spool/envelope_codec.cc — see envelope_codec.h. Layout (version 1):
+// spool/envelope_codec.cc — see envelope_codec.h. Layouts:
+// Version 2 (current):
+//   u8 version, u8 flags (bit0 smtputf8, bit1 esmtp, bit2 chunked), u8 reception,
+//   u8 body type, u16 client_port, i64 received_at (nanoseconds since the Unix epoch),
+//   u64 declared_size, 26 bytes id (ULID text), then the strings and recipients of v1.
+// Version 1:
 //   u8 version, u8 flags (bit0 smtputf8, bit1 body_8bit), u16 client_port,
 //   i64 received_at (nanoseconds since the Unix epoch), 26 bytes id (ULID text),
 //   9 strings (u32 length + bytes): tenant, listener, mail_from, helo, client_ip,
@@ -84,21 +89,22 @@ Error bad(const char* what) {
   return Error(ErrorClass::kPermanentBackend, std::string("spool envelope: ") + what);
 }
 
-}  // namespace
 
-void encodeEnvelope(const Envelope& e, std::string& out) {
-  size_t need = 48 + e.tenant.size() + e.listener.size() + e.mail_from.size() + e.helo.size() +
+size_t encodedSizeHint(const Envelope& e) {
+  size_t need = 64 + e.tenant.size() + e.listener.size() + e.mail_from.size() + e.helo.size() +
                 e.client_ip.size() + e.proxy_peer_ip.size() + e.tls_version.size() +
                 e.tls_cipher.size() + e.auth_user.size() + 9 * 4;
   for (const auto& r : e.rcpt_to) need += 4 + r.size();
-  out.reserve(out.size() + need);
-  out.push_back(static_cast<char>(kEnvelopeVersion));
-  out.push_back(static_cast<char>((e.smtputf8 ? 1 : 0) | (e.body_8bit ? 2 : 0)));
-  putU16(out, e.client_port);
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(e.received_at.time_since_epoch());
+  return need;
+}
+
+void putTime(std::string& out, WallTime t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch());
   putU64(out, static_cast<uint64_t>(ns.count()));
-  std::string id = e.id.toString();
-  out.append(id);
+}
+
+// The part every version shares: the nine strings and the recipients.
+void putStrings(const Envelope& e, std::string& out) {
   putStr(out, e.tenant);
   putStr(out, e.listener);
   putStr(out, e.mail_from);
@@ -112,27 +118,7 @@ void encodeEnvelope(const Envelope& e, std::string& out) {
   for (const auto& r : e.rcpt_to) putStr(out, r);
 }
 
-Result<Envelope> decodeEnvelope(std::string_view in) {
-  Cursor c(in);
-  Envelope e;
-  uint8_t version, flags;
-  uint16_t port;
-  uint64_t ns;
-  std::string_view id;
-  if (!c.u8(version)) return bad("truncated");
-  if (version != kEnvelopeVersion) return bad("unknown version");
-  if (!c.u8(flags) || !c.u16(port) || !c.u64(ns) || !c.bytes(MessageId::kTextLength, id)) {
-    return bad("truncated");
-  }
-  if ((flags & ~3u) != 0) return bad("unknown flags");
-  auto parsed = MessageId::parse(id);
-  if (!parsed) return bad("invalid message id");
-  e.id = *parsed;
-  e.smtputf8 = (flags & 1u) != 0;
-  e.body_8bit = (flags & 2u) != 0;
-  e.client_port = port;
-  e.received_at = WallTime(std::chrono::duration_cast<WallTime::duration>(
-      std::chrono::nanoseconds(static_cast<int64_t>(ns))));
+Status getStrings(Cursor& c, Envelope& e) {
   if (!c.str(e.tenant) || !c.str(e.listener) || !c.str(e.mail_from) || !c.str(e.helo) ||
       !c.str(e.client_ip) || !c.str(e.proxy_peer_ip) || !c.str(e.tls_version) ||
       !c.str(e.tls_cipher) || !c.str(e.auth_user)) {
@@ -141,14 +127,105 @@ Result<Envelope> decodeEnvelope(std::string_view in) {
   uint32_t n;
   if (!c.u32(n)) return bad("truncated");
   // Each recipient takes at least its 4-byte length: a count beyond that is a lie, and
-  // checking it first keeps reserve() bounded by the input size.
+  // checking it first keeps the allocation bounded by the input size.
   if (n > c.remaining() / 4) return bad("recipient count exceeds data");
   e.rcpt_to.resize(n);
   for (auto& r : e.rcpt_to) {
     if (!c.str(r)) return bad("truncated");
   }
   if (c.remaining() != 0) return bad("trailing bytes");
+  return okStatus();
+}
+
+Status getId(Cursor& c, Envelope& e) {
+  std::string_view id;
+  if (!c.bytes(MessageId::kTextLength, id)) return bad("truncated");
+  auto parsed = MessageId::parse(id);
+  if (!parsed) return bad("invalid message id");
+  e.id = *parsed;
+  return okStatus();
+}
+
+WallTime fromNanos(uint64_t ns) {
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(
+      std::chrono::nanoseconds(static_cast<int64_t>(ns))));
+}
+
+Result<Envelope> decodeV1(Cursor& c) {
+  Envelope e;
+  uint8_t flags;
+  uint16_t port;
+  uint64_t ns;
+  if (!c.u8(flags) || !c.u16(port) || !c.u64(ns)) return bad("truncated");
+  if ((flags & ~3u) != 0) return bad("unknown flags");
+  if (auto s = getId(c, e); !s.ok()) return s.error();
+  e.smtputf8 = (flags & 1u) != 0;
+  e.body = (flags & 2u) != 0 ? BodyType::kEightBitMime : BodyType::kSevenBit;
+  e.client_port = port;
+  e.received_at = fromNanos(ns);
+  if (auto s = getStrings(c, e); !s.ok()) return s.error();
   return e;
+}
+
+Result<Envelope> decodeV2(Cursor& c) {
+  Envelope e;
+  uint8_t flags, reception, body;
+  uint16_t port;
+  uint64_t ns, declared;
+  if (!c.u8(flags) || !c.u8(reception) || !c.u8(body) || !c.u16(port) || !c.u64(ns) ||
+      !c.u64(declared)) {
+    return bad("truncated");
+  }
+  if ((flags & ~7u) != 0) return bad("unknown flags");
+  if (reception >= kReceptionCount) return bad("unknown reception");
+  if (body >= kBodyTypeCount) return bad("unknown body type");
+  if (auto s = getId(c, e); !s.ok()) return s.error();
+  e.smtputf8 = (flags & 1u) != 0;
+  e.esmtp = (flags & 2u) != 0;
+  e.chunked = (flags & 4u) != 0;
+  e.reception = static_cast<Reception>(reception);
+  e.body = static_cast<BodyType>(body);
+  e.client_port = port;
+  e.received_at = fromNanos(ns);
+  e.declared_size = declared;
+  if (auto s = getStrings(c, e); !s.ok()) return s.error();
+  return e;
+}
+
+}  // namespace
+
+void encodeEnvelope(const Envelope& e, std::string& out) {
+  out.reserve(out.size() + encodedSizeHint(e));
+  out.push_back(static_cast<char>(kEnvelopeVersion));
+  out.push_back(static_cast<char>((e.smtputf8 ? 1 : 0) | (e.esmtp ? 2 : 0) | (e.chunked ? 4 : 0)));
+  out.push_back(static_cast<char>(e.reception));
+  out.push_back(static_cast<char>(e.body));
+  putU16(out, e.client_port);
+  putTime(out, e.received_at);
+  putU64(out, e.declared_size);
+  out.append(e.id.toString());
+  putStrings(e, out);
+}
+
+void encodeEnvelopeV1ForTest(const Envelope& e, std::string& out) {
+  out.reserve(out.size() + encodedSizeHint(e));
+  out.push_back(1);
+  out.push_back(static_cast<char>((e.smtputf8 ? 1 : 0) | (e.body8bit() ? 2 : 0)));
+  putU16(out, e.client_port);
+  putTime(out, e.received_at);
+  out.append(e.id.toString());
+  putStrings(e, out);
+}
+
+Result<Envelope> decodeEnvelope(std::string_view in) {
+  Cursor c(in);
+  uint8_t version;
+  if (!c.u8(version)) return bad("truncated");
+  switch (version) {
+    case 1: return decodeV1(c);
+    case 2: return decodeV2(c);
+    default: return bad("unknown version");
+  }
 }
 
 }  // namespace mx::spool

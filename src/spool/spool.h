@@ -13,7 +13,8 @@
 // completions run on the lane's sync thread and must only hand off (post to the owner's loop).
 //
 // Trust: bodies and envelopes are untrusted bytes but are stored opaquely; the on-disk
-// format is trusted only after its CRC checks.
+// format is trusted only after its CRC checks. The envelope is the one mx::Envelope
+// (core/envelope.h), encoded by envelope_codec.h.
 //
 // On-disk format, recovery rules, checkpoint semantics and failure behaviour: docs/spool.md.
 // Errors: I/O failures are kTransientBackend (reply 451 and let the client retry); bad
@@ -29,31 +30,11 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/envelope.h"
 #include "core/message_id.h"
 #include "core/result.h"
 
 namespace mx::spool {
-
-// Everything about a message except its bytes. Stored with the record.
-struct Envelope {
-  MessageId id;
-  WallTime received_at{};
-  std::string tenant;                 // from recipient routing; "default" if none
-  std::string listener;               // "smtp", "submission", "smtps", ...
-  std::string mail_from;              // empty for the null reverse-path
-  std::vector<std::string> rcpt_to;
-  std::string helo;
-  std::string client_ip;              // the real client (after PROXY protocol)
-  uint16_t client_port = 0;
-  std::string proxy_peer_ip;          // the load balancer, when PROXY protocol was used
-  std::string tls_version;            // empty if plaintext
-  std::string tls_cipher;
-  std::string auth_user;              // empty if not authenticated
-  bool smtputf8 = false;
-  bool body_8bit = false;
-
-  bool operator==(const Envelope&) const = default;
-};
 
 struct SpoolOptions {
   std::string dir;                        // created if missing

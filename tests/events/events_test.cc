@@ -16,18 +16,27 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-MessageReceived sample() {
+Envelope sampleEnvelope() {
+  Envelope e;
+  e.id = *MessageId::parse("01HF0000000000000000000000");
+  e.listener = "smtp";
+  e.tenant = "acme";
+  e.received_at = WallTime(std::chrono::milliseconds(1700000000123ll));
+  e.mail_from = "alice@example.org";
+  e.rcpt_to = {"bob@acme.test", "carol@acme.test"};
+  e.helo = "mail.example.org";
+  e.esmtp = true;
+  e.client_ip = "192.0.2.1";
+  e.client_port = 40000;
+  return e;
+}
+
+// `env` must outlive the result (the event refers to it, as the pipeline's to its record).
+MessageReceived sample(const Envelope& env) {
   MessageReceived m;
-  m.id = "01HF0000000000000000000000";
+  m.envelope = &env;
   m.hostname = "mx1.example.net";
-  m.listener = "smtp";
   m.tenant = "acme";
-  m.received_at = WallTime(std::chrono::milliseconds(1700000000123ll));
-  m.mail_from = "alice@example.org";
-  m.rcpt_to = {"bob@acme.test", "carol@acme.test"};
-  m.helo = "mail.example.org";
-  m.client_ip = "192.0.2.1";
-  m.client_port = 40000;
   m.size = 1234;
   m.sha256 = std::string(64, 'a');
   m.raw_key = "acme/raw/2023/11/14/01HF0000000000000000000000.eml";
@@ -35,7 +44,8 @@ MessageReceived sample() {
 }
 
 TEST(CloudEvent, ShapeWithNulls) {
-  json j = json::parse(buildMessageReceivedJson(sample()));
+  Envelope env = sampleEnvelope();
+  json j = json::parse(buildMessageReceivedJson(sample(env)));
   EXPECT_EQ(j["specversion"], "1.0");
   EXPECT_EQ(j["type"], "mxgate.message.received");
   EXPECT_EQ(j["source"], "mxgate://mx1.example.net/smtp");
@@ -50,8 +60,12 @@ TEST(CloudEvent, ShapeWithNulls) {
   EXPECT_EQ(d["size"], 1234);
   EXPECT_EQ(d["sha256"], std::string(64, 'a'));
   const json& e = d["envelope"];
+  // The one envelope shape (core/envelope.h), the same object the parsed document holds.
+  EXPECT_EQ(e, json::parse(envelopeJson(env)));
+  EXPECT_EQ(e["reception"], "smtp");
   EXPECT_EQ(e["mail_from"], "alice@example.org");
-  EXPECT_EQ(e["rcpt_to"], json::array({"bob@acme.test", "carol@acme.test"}));
+  EXPECT_EQ(e["rcpt_to"][0]["address"], "bob@acme.test");
+  EXPECT_EQ(e["rcpt_to"][1]["domain"], "acme.test");
   EXPECT_EQ(e["helo"], "mail.example.org");
   EXPECT_EQ(e["client_ip"], "192.0.2.1");
   EXPECT_EQ(e["client_port"], 40000);
@@ -59,7 +73,7 @@ TEST(CloudEvent, ShapeWithNulls) {
   EXPECT_TRUE(e["tls"].is_null());
   EXPECT_TRUE(e["auth_user"].is_null());
   EXPECT_EQ(e["smtputf8"], false);
-  EXPECT_EQ(e["body_8bit"], false);
+  EXPECT_EQ(e["body"], "7bit");
   EXPECT_EQ(d["storage"]["raw"], "acme/raw/2023/11/14/01HF0000000000000000000000.eml");
   EXPECT_TRUE(d["storage"]["parsed"].is_null());
   EXPECT_TRUE(d["storage"]["attachments"].empty());
@@ -73,23 +87,26 @@ TEST(CloudEvent, ShapeWithNulls) {
 }
 
 TEST(CloudEvent, ShapeWithEverythingSet) {
-  MessageReceived m = sample();
-  m.proxy_peer_ip = "10.0.0.5";
-  m.tls_version = "TLSv1.3";
-  m.tls_cipher = "TLS_AES_256_GCM_SHA384";
-  m.auth_user = "submitter";
-  m.smtputf8 = m.body_8bit = true;
+  Envelope env = sampleEnvelope();
+  env.proxy_peer_ip = "10.0.0.5";
+  env.tls_version = "TLSv1.3";
+  env.tls_cipher = "TLS_AES_256_GCM_SHA384";
+  env.auth_user = "submitter";
+  env.smtputf8 = true;
+  env.body = BodyType::kEightBitMime;
+  MessageReceived m = sample(env);
   m.parsed_key = "acme/parsed/2023/11/14/x.json";
   m.attachment_keys = {"acme/attachments/x/1-a.pdf"};
   m.summary_json = R"({"subject":"Hi","attachments":1})";
   Event ev = makeMessageReceivedEvent(m);
-  EXPECT_EQ(ev.id, m.id);
+  EXPECT_EQ(ev.id, "01HF0000000000000000000000");
   EXPECT_EQ(ev.type, "mxgate.message.received");
   json d = json::parse(ev.json)["data"];
   EXPECT_EQ(d["envelope"]["proxy_peer_ip"], "10.0.0.5");
   EXPECT_EQ(d["envelope"]["tls"], (json{{"version", "TLSv1.3"}, {"cipher", "TLS_AES_256_GCM_SHA384"}}));
   EXPECT_EQ(d["envelope"]["auth_user"], "submitter");
   EXPECT_EQ(d["envelope"]["smtputf8"], true);
+  EXPECT_EQ(d["envelope"]["body"], "8bitmime");
   EXPECT_EQ(d["storage"]["parsed"], "acme/parsed/2023/11/14/x.json");
   EXPECT_EQ(d["storage"]["attachments"][0], "acme/attachments/x/1-a.pdf");
   EXPECT_EQ(d["summary"]["subject"], "Hi");
@@ -97,15 +114,16 @@ TEST(CloudEvent, ShapeWithEverythingSet) {
 }
 
 TEST(CloudEvent, HostileEnvelopeBytesStayValidJson) {
-  MessageReceived m = sample();
-  m.mail_from = std::string("a\"b\\c\0d\r\n\xff\xfe@x", 13);
-  m.helo = "\xC3\x28 \xE2\x80\xAE";
-  m.rcpt_to = {std::string("\0", 1), "\x1b[31m"};
+  Envelope env = sampleEnvelope();
+  env.mail_from = std::string("a\"b\\c\0d\r\n\xff\xfe@x", 13);
+  env.helo = "\xC3\x28 \xE2\x80\xAE";
+  env.rcpt_to = {std::string("\0", 1), "\x1b[31m"};
+  MessageReceived m = sample(env);
   std::string text = buildMessageReceivedJson(m);
   EXPECT_EQ(text.find('\n'), std::string::npos);
   json j = json::parse(text);
   EXPECT_EQ(j["data"]["envelope"]["mail_from"].get<std::string>().substr(0, 5), std::string("a\"b\\c", 5));
-  EXPECT_EQ(j["data"]["envelope"]["rcpt_to"][1], "\x1b[31m");
+  EXPECT_EQ(j["data"]["envelope"]["rcpt_to"][1]["address"], "\x1b[31m");
 }
 
 class TempDir {
@@ -135,10 +153,12 @@ TEST(FileEventSink, OneLinePerEventOneSyncPerBatch) {
   auto sink = FileEventSink::open({path, true});
   ASSERT_TRUE(sink.ok()) << sink.error().message();
   std::vector<Event> batch;
+  std::vector<std::string> ids;
   for (int i = 0; i < 10; ++i) {
-    MessageReceived m = sample();
-    m.id = "ID" + std::to_string(i);
-    batch.push_back(makeMessageReceivedEvent(m));
+    Envelope env = sampleEnvelope();
+    env.id = MessageId(1700000000000ull + i, 1, 2);
+    ids.push_back(env.id.toString());
+    batch.push_back(makeMessageReceivedEvent(sample(env)));
   }
   ASSERT_TRUE((*sink)->publish(batch).ok());
   ASSERT_TRUE((*sink)->publish(std::span<const Event>(batch).subspan(0, 3)).ok());
@@ -148,7 +168,7 @@ TEST(FileEventSink, OneLinePerEventOneSyncPerBatch) {
   ASSERT_EQ(lines.size(), 13u);
   for (size_t i = 0; i < lines.size(); ++i) {
     json j = json::parse(lines[i]);
-    EXPECT_EQ(j["id"], "ID" + std::to_string(i % 10));
+    EXPECT_EQ(j["id"], ids[i % 10]);
   }
 }
 
@@ -157,7 +177,8 @@ TEST(FileEventSink, NewlinesInsideEventJsonDoNotSplitLines) {
   std::string path = t.path() + "/e.jsonl";
   auto sink = FileEventSink::open({path, false});
   ASSERT_TRUE(sink.ok());
-  MessageReceived m = sample();
+  Envelope env = sampleEnvelope();
+  MessageReceived m = sample(env);
   m.summary_json = "{\n  \"subject\": \"multi\\nline\"\r\n}";
   Event ev = makeMessageReceivedEvent(m);
   ASSERT_TRUE((*sink)->publish(std::span<const Event>(&ev, 1)).ok());
@@ -172,13 +193,15 @@ TEST(FileEventSink, TornLastLineIsCutOnOpen) {
   {
     auto sink = FileEventSink::open({path, true});
     ASSERT_TRUE(sink.ok());
-    Event ev = makeMessageReceivedEvent(sample());
+    Envelope env = sampleEnvelope();
+    Event ev = makeMessageReceivedEvent(sample(env));
     ASSERT_TRUE((*sink)->publish(std::span<const Event>(&ev, 1)).ok());
   }
   std::ofstream(path, std::ios::app) << R"({"specversion":"1.0","type":"mxg)";
   auto sink = FileEventSink::open({path, true});
   ASSERT_TRUE(sink.ok());
-  Event ev = makeMessageReceivedEvent(sample());
+  Envelope env = sampleEnvelope();
+  Event ev = makeMessageReceivedEvent(sample(env));
   ASSERT_TRUE((*sink)->publish(std::span<const Event>(&ev, 1)).ok());
   auto lines = readLines(path);
   ASSERT_EQ(lines.size(), 2u);

@@ -69,6 +69,9 @@ class ParsePipelineTest(unittest.TestCase):
             self.assertEqual(doc["in_reply_to"], ["parent@origin.test"])
             self.assertEqual(doc["references"], ["root@origin.test", "parent@origin.test"])
             env = doc["envelope"]
+            # One envelope writer: the parsed document and the event carry the same object.
+            self.assertEqual(env, data["envelope"])
+            self.assertEqual(env["reception"], "smtp")
             self.assertEqual(env["mail_from"], "joerg@origin.test")
             self.assertEqual(env["rcpt_to"][0]["detail"], "billing")
             self.assertEqual(doc["raw"]["ref"], data["storage"]["raw"])

@@ -89,7 +89,7 @@ TEST(PipelineCrash, KillNineDuringProcessingLosesNothing) {
   for (const auto& id : acked) {
     auto mid = MessageId::parse(id);
     ASSERT_TRUE(mid);
-    spool::Envelope env = spool::testing::crashEnvelope(*mid);
+    Envelope env = spool::testing::crashEnvelope(*mid);
     std::string key = keys.raw(env.tenant, env.received_at, env.id);
     ASSERT_TRUE(stored.count(id)) << "acknowledged " << id << " not in the store";
     EXPECT_EQ(stored[id], dir + "/store/" + key);

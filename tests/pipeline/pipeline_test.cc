@@ -78,7 +78,7 @@ std::unique_ptr<spool::Spool> openSpool(const std::string& dir, size_t lanes = 1
   return std::move(*s);
 }
 
-std::string rawKeyOf(const spool::Envelope& e) {
+std::string rawKeyOf(const Envelope& e) {
   return store::KeyLayout().raw(e.tenant, e.received_at, e.id);
 }
 
@@ -114,7 +114,7 @@ TEST(Pipeline, StoresRawPublishesEventsAndCheckpoints) {
   }
   EXPECT_EQ(ids.size(), 25u);
   for (uint64_t i = 0; i < 25; ++i) {
-    spool::Envelope e = makeEnvelope(i);
+    Envelope e = makeEnvelope(i);
     auto got = blobs.get(rawKeyOf(e));
     ASSERT_TRUE(got.ok()) << rawKeyOf(e);
     EXPECT_EQ(*got, makeBody(i, 100 + i * 37));
@@ -137,7 +137,7 @@ TEST(Pipeline, StoresRawPublishesEventsAndCheckpoints) {
 
 class FakeProcessor final : public MessageProcessor {
  public:
-  Result<ProcessedMessage> process(std::string_view raw, const spool::Envelope& envelope,
+  Result<ProcessedMessage> process(std::string_view raw, const Envelope& envelope,
                                    std::string_view /*raw_sha256_hex*/) override {
     ++calls;
     if (fail) return Error(ErrorClass::kPermanentBackend, "boom");
@@ -166,7 +166,7 @@ TEST(Pipeline, ProcessorOutputIsStoredAndSummarised) {
   CapturingSink sink;
   FakeProcessor proc;
   auto spool = openSpool(t.path());
-  spool::Envelope e = makeEnvelope(1);
+  Envelope e = makeEnvelope(1);
   ASSERT_TRUE(commitSync(spool->lane(0), e, "Subject: hello\r\n\r\nbody\r\n").ok());
   Pipeline p(spool->reader(), blobs, sink, &proc, fastOptions());
   ASSERT_TRUE(p.runUntilIdle().ok());
@@ -267,7 +267,7 @@ TEST(Pipeline, StopDrainsEverythingDurable) {
 // Records the scheduling policy and nice value of the thread that processes messages.
 class PolicyProbe final : public MessageProcessor {
  public:
-  Result<ProcessedMessage> process(std::string_view, const spool::Envelope&, std::string_view) override {
+  Result<ProcessedMessage> process(std::string_view, const Envelope&, std::string_view) override {
     policy.store(sched_getscheduler(0));  // Linux: 0 is the calling thread
     errno = 0;
     nice.store(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())));

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/envelope.h"
 #include "core/message_id.h"
 #include "spool/spool.h"
 
@@ -70,7 +71,11 @@ inline Envelope makeEnvelope(uint64_t n) {
   e.tls_cipher = n % 2 ? "TLS_AES_128_GCM_SHA256" : "";
   e.auth_user = n % 5 == 0 ? "user" : "";
   e.smtputf8 = n % 2 == 0;
-  e.body_8bit = n % 3 == 0;
+  e.body = n % 3 == 0 ? BodyType::kEightBitMime : BodyType::kSevenBit;
+  e.esmtp = n % 4 != 1;
+  e.chunked = n % 5 == 2;
+  e.declared_size = n % 3 == 1 ? 1000 + n : 0;
+  e.reception = static_cast<Reception>(n % kReceptionCount);
   return e;
 }
 
