@@ -37,12 +37,20 @@ constexpr Entry kEntries[] = {
   {ReplyId::kTooManyErrors,      {421, "4.7.0", "Error: too many errors", true, false}},
   {ReplyId::kTooManyMessages,    {421, "4.7.0", "Error: too many messages in this session", true, false}},
   {ReplyId::kBdatLostSync,       {421, "4.5.2", "Error: invalid BDAT chunk size", true, false}},
+  {ReplyId::kTooManyConnections, {421, "4.7.0", "Error: too many connections, try again later", true, false}},
+  {ReplyId::kTooManyConnectionsFromIp, {421, "4.7.0", "Error: too many connections from your address, try again later", true, false}},
   // 4xx replies caused by this side (limits, backends) are not the client's errors.
   // RFC 5321 4.5.3.1.10 and RFC 3463 X.5.3: the client retries the rest later.
   {ReplyId::kTooManyRecipients,  {452, "4.5.3", "Error: too many recipients", false, false}},
   {ReplyId::kRecipientTempFail,  {450, "4.2.0", "Recipient address temporarily rejected, try again later", false, false}},
   {ReplyId::kCommitTempFail,     {451, "4.3.0", "Error: queue file write error", false, false}},
   {ReplyId::kAuthTempFail,       {454, "4.7.0", "Temporary authentication failure", false, false}},
+  // One spool record belongs to one tenant: RFC 5321 4.5.3.1.10 has the client send the
+  // deferred recipients in a later transaction.
+  {ReplyId::kOtherTenant,        {452, "4.5.3", "Recipients of another domain group: send them in a new transaction", false, false}},
+  // Postfix queue_minfree: before the body is sent, so the client keeps the message.
+  {ReplyId::kInsufficientStorage,{452, "4.3.1", "Insufficient system storage: try again later", false, false}},
+  {ReplyId::kPolicyTempFail,     {451, "4.3.0", "Error: temporary policy failure, try again later", false, false}},
   {ReplyId::kUnrecognized,       {500, "5.5.2", "Error: command not recognized", false, true}},
   {ReplyId::kEmptyCommand,       {500, "5.5.2", "Error: bad syntax", false, true}},
   {ReplyId::kLineTooLong,        {500, "5.5.2", "Error: line too long", false, true}},
@@ -78,6 +86,11 @@ constexpr Entry kEntries[] = {
   // RFC 1870 section 6.1: 552 for a declared size over the limit; RFC 3463 X.3.4.
   {ReplyId::kSizeExceedsLimit,   {552, "5.3.4", "Error: message size exceeds fixed limit", false, true}},
   {ReplyId::kRecipientPermFail,  {550, "5.1.1", "Recipient address rejected", false, true}},
+  {ReplyId::kRelayDenied,        {550, "5.7.1", "Relay access denied", false, false}},
+  {ReplyId::kRecipientNeedsDomain,{550, "5.1.3", "Recipient address needs a domain", false, false}},
+  {ReplyId::kConnectionRefused,  {554, "5.7.1", "Error: connection refused", false, false}},
+  {ReplyId::kHeloRefused,        {550, "5.7.1", "Error: HELO/EHLO name rejected", false, false}},
+  {ReplyId::kSenderRefused,      {550, "5.7.1", "Error: sender address rejected", false, false}},
   {ReplyId::kMessageTooBig,      {552, "5.3.4", "Error: message file too big", false, false}},
   {ReplyId::kBareLineEnding,     {554, "5.6.0", "Error: bare <CR> or <LF> in message data", false, false}},
   {ReplyId::kLongLine,           {554, "5.6.0", "Error: message line too long", false, false}},

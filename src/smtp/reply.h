@@ -38,11 +38,16 @@ enum class ReplyId : uint8_t {
   kTooManyErrors,       // 421 4.7.0 <host> Error: too many errors
   kTooManyMessages,     // 421 4.7.0 <host> Error: too many messages in this session
   kBdatLostSync,        // 421 4.5.2 <host> Error: invalid BDAT chunk size
+  kTooManyConnections,  // 421 4.7.0 <host> Error: too many connections, try again later
+  kTooManyConnectionsFromIp, // 421 4.7.0 <host> Error: too many connections from your address
   // 4xx
   kTooManyRecipients,   // 452 4.5.3
   kRecipientTempFail,   // 450 4.2.0 (default for a kTempFail recipient decision)
   kCommitTempFail,      // 451 4.3.0 (default for a kTempFail commit)
   kAuthTempFail,        // 454 4.7.0
+  kOtherTenant,         // 452 4.5.3 recipients of another domain group: a new transaction
+  kInsufficientStorage, // 452 4.3.1 Insufficient system storage: try again later
+  kPolicyTempFail,      // 451 4.3.0 a policy lookup failed (backend down): try again later
   // 5xx: syntax and sequence
   kUnrecognized,        // 500 5.5.2 Error: command not recognized
   kEmptyCommand,        // 500 5.5.2 Error: bad syntax
@@ -74,6 +79,11 @@ enum class ReplyId : uint8_t {
   kParamDuplicate,      // 501 5.5.4 Error: duplicate parameter <keyword>
   kSizeExceedsLimit,    // 552 5.3.4 Error: message size exceeds fixed limit (MAIL SIZE=)
   kRecipientPermFail,   // 550 5.1.1 (default for a kPermFail recipient decision)
+  kRelayDenied,         // 550 5.7.1 Relay access denied
+  kRecipientNeedsDomain,// 550 5.1.3 Recipient address needs a domain
+  kConnectionRefused,   // 554 5.7.1 a connect policy refused this client
+  kHeloRefused,         // 550 5.7.1 a HELO policy refused the name
+  kSenderRefused,       // 550 5.7.1 a MAIL policy refused the sender
   // 5xx: the message
   kMessageTooBig,       // 552 5.3.4 Error: message file too big
   kBareLineEnding,      // 554 5.6.0 Error: bare <CR> or <LF> in message data

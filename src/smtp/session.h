@@ -24,7 +24,9 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/envelope.h"
 #include "core/message_id.h"
+#include "smtp/verdict.h"
 
 namespace mx::smtp {
 
@@ -34,7 +36,10 @@ struct SessionOptions {
   uint32_t max_recipients = 100;           // per transaction; then 452 4.5.3
   uint32_t max_errors = 10;                // 4xx/5xx replies to bad commands, then 421 4.7.0
   uint32_t max_messages = 0;               // per session, 0 = unlimited
-  uint32_t max_line_length = 1000;         // DATA text line limit incl. CRLF (RFC 5321 4.5.3.1.6)
+  // Hard bound on one line of message data, CRLF included. Lines over RFC 5321's 1000
+  // octets are accepted and stored byte-exact (real mail has them; the parser flags
+  // LINE_TOO_LONG); a line beyond this bound gets the message refused (554 5.6.0).
+  uint32_t max_line_length = 1u << 20;
   uint32_t max_junk_commands = 100;        // NOOP/RSET/VRFY/EXPN/HELP before each counts as an
                                            // error (Postfix smtpd_junk_command_limit); 0 = none
   bool starttls_available = false;         // a certificate is loaded; offer STARTTLS
@@ -52,37 +57,14 @@ struct SessionOptions {
   Millis data_timeout{180'000};            // waiting for the next DATA/BDAT block
 };
 
-enum class BodyType { kSevenBit, kEightBitMime, kBinaryMime };
-
-struct Recipient {
-  std::string address;   // the forward-path without angle brackets, as sent (quotes kept;
-                         // a source route is stripped, RFC 5321 4.1.1.3); "Postmaster" alone
-                         // for RCPT TO:<Postmaster>
-  std::string route;     // opaque value set by the driver's recipient decision (e.g. tenant)
-};
-
-// The envelope of the transaction in progress; final once kMessageBegin has been emitted.
-struct Envelope {
-  std::string helo;                 // the EHLO/HELO argument
-  bool esmtp = false;               // EHLO (true) or HELO (false)
-  std::string mail_from;            // reverse-path without brackets (and source route); empty for <>
-  uint64_t declared_size = 0;       // SIZE= parameter, 0 if absent
-  BodyType body = BodyType::kSevenBit;
-  bool smtputf8 = false;            // SMTPUTF8 parameter given
-  bool chunked = false;             // body arrived by BDAT
-  std::vector<Recipient> recipients;
-  std::string auth_identity;        // the authenticated user, empty if none
-  bool tls = false;                 // TLS was active when the message was received
-};
-
 enum class ActionKind {
   kReply,           // write `data` (one or more complete reply lines, CRLF-terminated)
   kStartTls,        // flush replies written so far, run the TLS handshake, then tlsDone()
-  kCheckRecipient,  // decide pendingRecipient(), then recipientDone()
-  kCheckAuth,       // verify pendingAuth(), then authDone()
+  kAsk,             // a policy question at `stage` (see pendingArgument(), pendingAuth(),
+                    // envelope()); answer it with answer()
   kMessageBegin,    // a body starts; envelope() is final; open a spool writer
   kBodyData,        // append `data` (dot-unstuffed body bytes) to the open writer
-  kMessageEnd,      // the body is complete: commit it durably, then commitDone()
+  kMessageEnd,      // the body is complete: check and commit it durably, then commitDone()
   kMessageAbort,    // discard the open writer (the body was refused or the peer left)
   kClose,           // flush replies, then close the connection
 };
@@ -91,6 +73,7 @@ struct Action {
   ActionKind kind;
   // kReply and kBodyData: bytes owned by the session, valid until the next call into it.
   std::string_view data;
+  PolicyStage stage = PolicyStage::kConnect;  // kAsk only
 };
 
 struct AuthRequest {
@@ -100,20 +83,12 @@ struct AuthRequest {
   std::string password;   // never log this
 };
 
-enum class Verdict { kAccept, kTempFail, kPermFail };
-
-struct RecipientDecision {
-  Verdict verdict = Verdict::kAccept;
-  std::string route;   // stored in Recipient::route on accept
-  // On reject: the full reply line without CRLF, e.g. "550 5.7.1 Relay access denied".
-  // Empty means the session's default text for the verdict.
-  std::string reply;
-};
-
+// The driver's answer to kMessageEnd. Accepted: "250 2.0.0 Ok: queued as <id>". Refused:
+// the verdict's reply (the commit failed: kCommitTempFail; or an end-of-data policy said
+// no); the message counts as rejected.
 struct CommitResult {
-  Verdict verdict = Verdict::kAccept;
-  MessageId id;        // on accept: appears in "250 2.0.0 Ok: queued as <id>"
-  std::string reply;   // on failure: full reply line without CRLF; empty for the default
+  Verdict verdict = Verdict::accept();
+  MessageId id;
 };
 
 // Counters for the session log line.
@@ -138,13 +113,10 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Queues the 220 greeting. Call once, first.
+  // Begins the session: queues kAsk(kConnect) and parks. Accepted: the 220 greeting.
+  // Refused (a policy, or the driver's own connection limits): the verdict's reply, then
+  // kClose; all input is ignored from then on. This is the one refuse path. Call once, first.
   void start(MonoTime now);
-  // Queues "554 5.7.1 <text>" as the greeting and a close (e.g. a connection limit hit);
-  // the session then ignores all input. Call instead of start(). `reply_line` may also be a
-  // complete 4xx/5xx reply line with an enhanced code (e.g. "421 4.7.0 <host> Too many
-  // connections"), which is sent as given; any other text is sent as "554 5.7.1 <text>".
-  void refuse(std::string_view reply_line, MonoTime now);
 
   // Hands received bytes to the session. It consumes what it can now and keeps the rest
   // (bounded) until it is unparked. Actions are appended to the queue (see actions()).
@@ -153,18 +125,18 @@ class Session {
   // The peer closed its side (EOF). An open body is aborted; a close is queued.
   void peerClosed(MonoTime now);
 
-  // The driver's answers to parking actions.
-  void tlsDone(bool ok, MonoTime now);                          // after kStartTls
-  void recipientDone(const RecipientDecision& d, MonoTime now); // after kCheckRecipient
-  void authDone(Verdict v, MonoTime now);                       // after kCheckAuth
-  void commitDone(const CommitResult& r, MonoTime now);         // after kMessageEnd
+  // The driver's answers to parking actions. Each must be called exactly once per parking
+  // action, after clearActions(), and never from inside the handling of an action.
+  void tlsDone(bool ok, MonoTime now);                   // after kStartTls
+  void answer(const Verdict& v, MonoTime now);           // after kAsk (any stage)
+  void commitDone(const CommitResult& r, MonoTime now);  // after kMessageEnd
 
   // Time: the driver arms a timer for deadline() and calls onTimer() when it passes.
   // Passing the deadline queues "421 4.4.2 <host> Error: timeout exceeded" and a close.
   // The command timeout runs from the end of the previous command (bytes of an unfinished
   // line do not extend it); the data timeout restarts with every received block. While
-  // the session is parked on the driver (kStartTls, kCheckRecipient, kCheckAuth,
-  // kMessageEnd) deadline() is MonoTime::max(): the driver bounds its own work and the
+  // the session is parked on the driver (kStartTls, kAsk, kMessageEnd) deadline() is
+  // MonoTime::max(): the driver bounds its own work and the
   // TLS handshake.
   MonoTime deadline() const;
   void onTimer(MonoTime now);
@@ -172,7 +144,7 @@ class Session {
   // Graceful drain: between transactions, queues "421 4.3.2 <host> Service shutting down"
   // and a close at once; during a transaction, after it completes. Pipelined commands
   // buffered behind the transaction get the 421 instead of being executed. Called before
-  // start(), the 421 replaces the greeting.
+  // start() or while the connect question is pending, the 421 replaces the greeting.
   void shutdown(MonoTime now);
 
   // The queue of actions produced so far. The driver handles them in order and then calls
@@ -180,11 +152,23 @@ class Session {
   const std::vector<Action>& actions() const;
   void clearActions();
 
-  // Valid while the corresponding action is pending.
-  const std::string& pendingRecipient() const;
+  // Valid while a kAsk is pending: its stage; its argument — the EHLO/HELO name (kHelo),
+  // the reverse-path without brackets (kMailFrom; empty for <>), the forward-path
+  // (kRcptTo); empty for kConnect and kAuth; and the credentials (kAuth).
+  PolicyStage pendingStage() const;
+  const std::string& pendingArgument() const;
   const AuthRequest& pendingAuth() const;
-  // The transaction's envelope (for kMessageBegin / kMessageEnd and logging).
+
+  // The envelope (core/envelope.h). The session owns the transaction part — helo, esmtp,
+  // auth_user, mail_from, rcpt_to, declared_size, body, smtputf8, chunked, and tenant
+  // (from the first accepted recipient's verdict) — and keeps it final from kMessageBegin
+  // to the end of the transaction; during kAsk(kMailFrom) the MAIL parameters (size,
+  // body, smtputf8) are already in it, with mail_from still empty until accepted. The
+  // driver owns and may set at any time the connection part — reception, listener,
+  // client_ip, client_port, proxy_peer_ip, tls_version, tls_cipher — which the session
+  // never changes; the reception path sets id and received_at at commit.
   const Envelope& envelope() const;
+  Envelope& envelope();
 
   bool closed() const;
   const SessionStats& stats() const;
@@ -192,8 +176,7 @@ class Session {
   // Octets received but not yet consumed (held while parked, or a partial line). A driver
   // may stop reading from the socket while this is large and the session is parked().
   size_t bufferedBytes() const;
-  // True while a parking action (kStartTls, kCheckRecipient, kCheckAuth, kMessageEnd)
-  // waits for its *Done() answer.
+  // True while a parking action (kStartTls, kAsk, kMessageEnd) waits for its answer.
   bool parked() const;
 
   // sizeof the private state (the memory budget of an idle session is tested).
