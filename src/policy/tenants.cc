@@ -83,7 +83,7 @@ RecipientRoute Directory::routeRecipient(std::string_view address,
       r.tenant = default_tenant_;
       return r;
     }
-    r.reply = "550 5.1.3 Recipient address needs a domain";
+    r.refusal = smtp::ReplyId::kRecipientNeedsDomain;
     return r;
   }
   auto it = domain_to_tenant_.find(normalizeDomain(address.substr(at + 1)));
@@ -99,7 +99,7 @@ RecipientRoute Directory::routeRecipient(std::string_view address,
     r.tenant = u != users_.end() ? u->second.tenant : default_tenant_;
     return r;
   }
-  r.reply = "550 5.7.1 Relay access denied";
+  r.refusal = smtp::ReplyId::kRelayDenied;
   return r;
 }
 

@@ -5,6 +5,7 @@
 // "are these credentials right?". Relay protection lives here (DESIGN.md "Secure by
 // default"): a recipient in no configured domain is refused with 550 5.7.1 unless the
 // session is authenticated, in which case it is accepted for the submitter's tenant.
+// Refusals name replies of the SMTP reply table (smtp/reply.h, the only link to smtp).
 //
 // Standards: RFC 5321 section 4.1.1.3 (postmaster must be accepted), RFC 5890 (domains are
 // compared case-insensitively in their ASCII/A-label form; U-label domains are compared
@@ -20,6 +21,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "smtp/reply.h"
 
 namespace mx::policy {
 
@@ -37,7 +40,7 @@ struct UserConfig {
 struct RecipientRoute {
   bool accepted = false;
   std::string tenant;         // when accepted
-  std::string reply;          // when refused: full reply line without CRLF
+  smtp::ReplyId refusal = smtp::ReplyId::kRelayDenied;  // when refused
 };
 
 class Directory {

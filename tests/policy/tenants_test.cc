@@ -31,7 +31,7 @@ TEST(Directory, DeniesRelayUnlessAuthenticated) {
   auto d = makeDirectory();
   auto r = d->routeRecipient("x@elsewhere.example", "");
   EXPECT_FALSE(r.accepted);
-  EXPECT_EQ(r.reply, "550 5.7.1 Relay access denied");
+  EXPECT_EQ(r.refusal, smtp::ReplyId::kRelayDenied);
   auto a = d->routeRecipient("x@elsewhere.example", "alice");
   EXPECT_TRUE(a.accepted);
   EXPECT_EQ(a.tenant, "beta");

@@ -1,4 +1,4 @@
-// server/storage_guard.h — refuses new mail while the spool's filesystem is nearly full,
+// policy/storage_guard.h — refuses new mail while the spool's filesystem is nearly full,
 // as Postfix's smtpd does with queue_minfree: a recipient gets "452 4.3.1 Insufficient
 // system storage" (RFC 5321 4.2.2 / RFC 3463 X.3.1) and the client retries later, instead
 // of sending a whole body that the spool could then not make durable. This matters most
@@ -19,7 +19,7 @@
 
 #include "core/clock.h"
 
-namespace mx::server {
+namespace mx::policy {
 
 class StorageGuard {
  public:
@@ -43,4 +43,4 @@ class StorageGuard {
   std::atomic<bool> room_{true};
 };
 
-}  // namespace mx::server
+}  // namespace mx::policy

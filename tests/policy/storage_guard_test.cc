@@ -1,7 +1,7 @@
 // Tests for StorageGuard: refuses below min_free, re-reads only after the refresh interval,
 // counts a failed reading as room, is disabled by min_free = 0, and reads a real
 // filesystem through statvfs.
-#include "server/storage_guard.h"
+#include "policy/storage_guard.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-namespace mx::server {
+namespace mx::policy {
 namespace {
 
 using std::chrono::milliseconds;
@@ -87,4 +87,4 @@ TEST(StorageGuard, ReadsARealFilesystem) {
 }
 
 }  // namespace
-}  // namespace mx::server
+}  // namespace mx::policy

@@ -1,9 +1,9 @@
-// server/storage_guard.cc — see storage_guard.h.
-#include "server/storage_guard.h"
+// policy/storage_guard.cc — see storage_guard.h.
+#include "policy/storage_guard.h"
 
 #include <sys/statvfs.h>
 
-namespace mx::server {
+namespace mx::policy {
 namespace {
 
 std::optional<uint64_t> statvfsFree(const std::string& dir) {
@@ -34,4 +34,4 @@ bool StorageGuard::hasRoom(MonoTime now) {
   return room_.load(std::memory_order_relaxed);
 }
 
-}  // namespace mx::server
+}  // namespace mx::policy

@@ -1,0 +1,96 @@
+// policy/local_policy.cc — see local_policy.h.
+#include "policy/local_policy.h"
+
+#include <algorithm>
+#include <string>
+
+namespace mx::policy {
+
+using smtp::ReplyId;
+using smtp::Verdict;
+
+LocalPolicy::LocalPolicy(DirectoryPtr directory, StorageGuard* storage)
+    : storage_(storage), directory_(std::move(directory)), worker_([this] { runWorker(); }) {}
+
+LocalPolicy::~LocalPolicy() {
+  {
+    std::lock_guard lock(jobs_mu_);
+    stopping_ = true;
+  }
+  jobs_cv_.notify_all();
+  worker_.join();
+}
+
+void LocalPolicy::setDirectory(DirectoryPtr directory) {
+  std::lock_guard lock(directory_mu_);
+  directory_ = std::move(directory);
+}
+
+DirectoryPtr LocalPolicy::directory() const {
+  std::lock_guard lock(directory_mu_);
+  return directory_;
+}
+
+void LocalPolicy::check(const Query& q, VerdictCallback done) {
+  switch (q.stage) {
+    case Stage::kRcptTo:
+      done(recipient(q));
+      return;
+    case Stage::kAuth:
+      authenticate(q, std::move(done));
+      return;
+    case Stage::kConnect:
+    case Stage::kHelo:
+    case Stage::kMailFrom:
+    case Stage::kEndOfData:
+      done(Verdict::accept());
+      return;
+  }
+  done(Verdict::refuse(ReplyId::kPolicyTempFail));
+}
+
+Verdict LocalPolicy::recipient(const Query& q) const {
+  RecipientRoute route = directory()->routeRecipient(q.argument, q.envelope.auth_user);
+  if (!route.accepted) return Verdict::refuse(route.refusal);
+  // One spool record belongs to one tenant. A recipient of another tenant is deferred to
+  // a later transaction, as RFC 5321 section 4.5.3.1.10 has clients do for 452.
+  if (!q.envelope.rcpt_to.empty() && q.envelope.tenant != route.tenant) {
+    return Verdict::refuse(ReplyId::kOtherTenant);
+  }
+  // Before the body is sent, not after: the client keeps the message and retries.
+  if (storage_ != nullptr && !storage_->hasRoom(q.now)) return Verdict::refuse(ReplyId::kInsufficientStorage);
+  return Verdict::acceptRecipient(std::move(route.tenant));
+}
+
+void LocalPolicy::authenticate(const Query& q, VerdictCallback done) {
+  // Copy what the check needs: the worker runs after check() has returned.
+  std::string user = q.auth->authcid, password = q.auth->password, authz = q.auth->authzid;
+  DirectoryPtr dir = directory();
+  auto job = [dir = std::move(dir), user = std::move(user), password = std::move(password),
+              authz = std::move(authz), done = std::move(done)]() mutable {
+    // RFC 4616: an authorization identity other than the user's own is not supported.
+    bool ok = (authz.empty() || authz == user) && dir->authenticate(user, password).has_value();
+    std::fill(password.begin(), password.end(), '\0');
+    done(ok ? Verdict::accept() : Verdict::refuse(ReplyId::kAuthFailed));
+  };
+  {
+    std::lock_guard lock(jobs_mu_);
+    jobs_.push_back(std::move(job));
+  }
+  jobs_cv_.notify_one();
+}
+
+void LocalPolicy::runWorker() {
+  std::unique_lock lock(jobs_mu_);
+  for (;;) {
+    jobs_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stopping, and every queued check has answered
+    auto job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
+  }
+}
+
+}  // namespace mx::policy

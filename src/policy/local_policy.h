@@ -1,0 +1,55 @@
+// policy/local_policy.h — the policy that needs no service: the tenant directory decides
+// recipients (relay protection, one tenant per transaction), the storage guard defers
+// recipients while the spool's filesystem is low, and passwords are checked against the
+// configured crypt(3) hashes on a worker thread (slow on purpose, so never on an event
+// loop). Connect, HELO, MAIL and end of data are accepted: the shared rate limits and
+// lookups of a later issue are further Policy implementations chained in front.
+//
+// Standards: RFC 5321 4.5.3.1.10 (452 for recipients to send in a later transaction),
+// RFC 3463 X.3.1 (storage), RFC 4954 section 6 (535 5.7.8).
+// Threads: check() may be called from any thread; RCPT answers before check() returns;
+// AUTH answers on the worker thread. setDirectory() swaps the directory for later queries
+// (SIGHUP) and is thread-safe.
+// Trust: as policy.h. Passwords are wiped from the worker's copy after use.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "policy/policy.h"
+#include "policy/storage_guard.h"
+#include "policy/tenants.h"
+
+namespace mx::policy {
+
+class LocalPolicy final : public Policy {
+ public:
+  // `storage` may be null (no free-space check); it must outlive the policy.
+  LocalPolicy(DirectoryPtr directory, StorageGuard* storage);
+  ~LocalPolicy() override;  // finishes queued password checks, then joins the worker
+
+  void setDirectory(DirectoryPtr directory);
+  DirectoryPtr directory() const;
+
+  // Policy
+  void check(const Query& query, VerdictCallback done) override;
+
+ private:
+  smtp::Verdict recipient(const Query& q) const;
+  void authenticate(const Query& q, VerdictCallback done);
+  void runWorker();
+
+  StorageGuard* const storage_;
+  mutable std::mutex directory_mu_;
+  DirectoryPtr directory_;
+
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace mx::policy
