@@ -15,6 +15,7 @@
 #include "mime/cli.h"
 #include "pipeline/mime_processor.h"
 #include "pipeline/pipeline.h"
+#include "policy/local_policy.h"
 #include "server/http_status.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -156,16 +157,18 @@ int runServe(const Config& c) {
     pipe->start();
   }
 
+  policy::StorageGuard storage_guard(c.spool_dir, c.spool_min_free);
+  policy::LocalPolicy local_policy(directory, &storage_guard);
   server::ServerDeps deps;
   deps.spool = spool->get();
   deps.clock = &clock;
   deps.logger = &logger;
   deps.metrics = &metrics;
   deps.tls = tls.get();
-  deps.directory = directory;
-  server::StorageGuard storage_guard(c.spool_dir, c.spool_min_free);
-  deps.storage = &storage_guard;
-  server::Server server(serverOptions(c, threads), deps);
+  deps.policy = &local_policy;
+  server::ServerOptions server_options = serverOptions(c, threads);
+  server_options.auth_available = !directory->defaultTenant().empty();
+  server::Server server(std::move(server_options), deps);
   if (Status st = server.start(); !st.ok()) return fail(logger, st.error().message());
 
   std::unique_ptr<server::HttpStatusServer> http;
@@ -204,7 +207,7 @@ int runServe(const Config& c) {
       std::string reload_error;
       policy::DirectoryPtr d;
       if (errors.empty()) d = policy::Directory::build(next.tenants, next.users, &reload_error);
-      if (d) server.setDirectory(d);
+      if (d) local_policy.setDirectory(d);
       if (tls && !tls->reload(&reload_error)) {}
       logger.event("reload", clock.wall(), [&](JsonWriter& w) {
         w.field("ok", errors.empty() && reload_error.empty());

@@ -49,10 +49,13 @@ using VerdictCallback = std::function<void(smtp::Verdict)>;
 class Policy {
  public:
   virtual ~Policy() = default;
-  // Asks one question. The caller keeps everything the Query refers to alive and
-  // unchanged until `done` has run, and marshals the answer to its own thread. An
-  // implementation that cannot decide (its backend is down) answers refuse(kPolicyTempFail)
-  // or the stage's own temporary reply — never accepts by default what it could not check.
+  // Asks one question. The Query and what it refers to are valid only during this call:
+  // an implementation that answers later copies what it needs. The caller marshals the
+  // answer to its own thread, and may stop waiting (its own timeout answers
+  // kPolicyTempFail); a late answer is then dropped, so `done` must not own anything the
+  // implementation still needs. An implementation that cannot decide (its backend is down)
+  // answers refuse(kPolicyTempFail) or the stage's own temporary reply — it never accepts
+  // by default what it could not check.
   virtual void check(const Query& query, VerdictCallback done) = 0;
 };
 using PolicyPtr = std::shared_ptr<Policy>;

@@ -1,7 +1,9 @@
 // server/server.h — the I/O shell around smtp::Session: event-loop threads (one per core,
 // each with its own SO_REUSEPORT acceptor per listener and its own spool lane, so nothing
-// on the per-byte path takes a lock), PROXY protocol, STARTTLS and implicit TLS,
-// per-state timeouts, connection limits and graceful drain.
+// on the per-byte path takes a lock), connection limits and graceful drain. Each
+// connection is driven by an SmtpConnection (smtp_connection.h) over a Transport (plain,
+// TLS), asks the Policy (policy/policy.h) at every parking point, and commits through the
+// Reception (reception.h) of its thread.
 //
 // Standards: RFC 5321 (transport behaviour: server speaks first, 421 on shutdown),
 // RFC 3207 / RFC 8314 (STARTTLS, implicit TLS on 465), PROXY protocol v1/v2 (proxy_protocol.h).
@@ -19,11 +21,11 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "policy/tenants.h"
+#include "core/result.h"
+#include "policy/policy.h"
 #include "server/cidr.h"
 #include "server/log.h"
 #include "server/metrics.h"
-#include "server/storage_guard.h"
 #include "server/tls.h"
 #include "spool/spool.h"
 
@@ -53,6 +55,9 @@ struct ServerOptions {
   uint32_t max_recipients = 100;
   uint32_t max_errors = 10;
   uint32_t max_messages_per_session = 0;
+  uint32_t max_line_length = 1u << 20;  // hard bound on one line of message data
+  bool auth_available = true;       // offer AUTH (where the listener allows it)
+  Millis policy_timeout{30'000};    // a verdict later than this: 451 4.3.0 (kPolicyTempFail)
   Millis proxy_header_timeout{10'000};
   Millis tls_handshake_timeout{30'000};
   Millis greeting_timeout{0};       // 0: command_timeout
@@ -69,8 +74,7 @@ struct ServerDeps {
   Logger* logger = nullptr;
   Metrics* metrics = nullptr;
   TlsContextHolder* tls = nullptr;           // nullptr: no STARTTLS, no smtps listeners
-  policy::DirectoryPtr directory;            // replaced by setDirectory() on reload
-  StorageGuard* storage = nullptr;           // nullptr: no free-space check on RCPT
+  policy::Policy* policy = nullptr;          // asked at every parking point; thread-safe
 };
 
 class Server {
@@ -85,12 +89,9 @@ class Server {
 
   // Graceful drain: stop accepting, tell every session to finish (421 4.3.2 between
   // transactions), and after drain_timeout close what is left. Blocks until all
-  // connections are gone and the threads have exited. Safe to call once, from any thread.
+  // connections are gone (it waits on the count of live connections, woken by each
+  // close) and the threads have exited. Safe to call once, from any thread.
   void drain();
-
-  // Swaps the tenant directory for new sessions and new recipients (SIGHUP).
-  void setDirectory(policy::DirectoryPtr d);
-  policy::DirectoryPtr directory() const;
 
   bool draining() const { return draining_.load(); }
   size_t threadCount() const;

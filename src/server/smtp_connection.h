@@ -1,0 +1,111 @@
+// server/smtp_connection.h — the SMTP connection driver: the life-cycle of one accepted
+// connection (PROXY header, implicit TLS, session, STARTTLS, drain, close) and the loop
+// that performs smtp::Session's actions: replies to the transport, policy questions to the
+// Policy (answered later, on this loop: post-and-resume), body bytes to the spool writer,
+// the commit to the Reception. One refuse path: a connection over a limit is refused by
+// answering the session's connect question with the limit's reply.
+//
+// Reading: waits for readability and reads while the session consumes without producing
+// output or parking, so a large DATA block flows in 64 KiB steps without returning to the
+// reactor. A parked session is not read from, so a pipelining client is paced by TCP, not
+// by our memory.
+//
+// Standards: RFC 5321 (server speaks first; 421 on shutdown), RFC 3207 / RFC 8314
+// (STARTTLS, implicit TLS), PROXY protocol v1/v2 (proxy_protocol.h).
+// Threads: a connection lives on one worker's loop; policy and spool completions are
+// posted back to it. Trust: peer bytes go only to the PROXY parser or the session; a PROXY
+// header is honoured only from the listener's trusted networks.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "policy/policy.h"
+#include "server/transport.h"
+#include "server/worker.h"
+#include "smtp/session.h"
+
+namespace mx::server {
+
+class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
+ public:
+  using List = std::list<std::shared_ptr<SmtpConnection>>;
+
+  SmtpConnection(Worker& worker, const BoundListener& listener, boost::asio::ip::tcp::socket socket);
+
+  // Takes over: `self` is this connection's entry in worker.connections (erased at close).
+  void start(List::iterator self);
+  // Graceful: 421 4.3.2 between transactions, after the current one otherwise.
+  void drain();
+  // After the drain deadline: 421 4.3.2 (best effort) and close, unless a commit is in
+  // flight (it completes first; the spool bounds it).
+  void forceClose();
+
+ private:
+  enum class Phase : uint8_t { kProxyHeader, kTlsHandshake, kSmtp, kClosed };
+  // kAsk: waiting for a policy verdict (pending_stage_); kCommit: waiting for the spool.
+  enum class Park : uint8_t { kNone, kAsk, kCommit, kStartTls };
+
+  ServerShared& shared() const { return worker_.shared; }
+  MonoTime now() const { return shared().clock().monotonic(); }
+
+  // Life-cycle.
+  void readProxyHeader();
+  void onProxyBytes(size_t n);
+  void afterProxy();
+  void openSession();
+  void startTls(bool implicit);
+  void close(std::string_view reason);
+  void logSession();
+
+  // The action loop.
+  void runActions();
+  bool ask(policy::Stage stage);  // true when answered at once (and applied)
+  void onLateVerdict(uint32_t seq, smtp::Verdict v);
+  void applyVerdict(policy::Stage stage, const smtp::Verdict& v);
+  void commit();
+  void onCommitted(const MessageId& id, const Status& st, MonoTime began);
+
+  // Reading, writing, time.
+  void waitReadable();
+  void onReadable(const ErrorCode& ec);
+  void pump();
+  void flush();
+  void armTimer(MonoTime deadline);
+  void onTimer(const ErrorCode& ec);
+
+  Worker& worker_;
+  const BoundListener& listener_;
+  std::unique_ptr<Transport> transport_;
+  boost::asio::steady_timer timer_;
+  std::unique_ptr<smtp::Session> session_;
+  std::string out_;       // replies not yet handed to the transport
+  std::string writing_;   // the buffer of the write in flight (out_ may grow meanwhile)
+  spool::MessageWriterPtr writer_;
+  std::optional<smtp::Verdict> inline_verdict_;  // a verdict given inside Policy::check()
+  List::iterator self_it_;
+  MonoTime started_;
+  uint64_t id_;
+  std::string client_ip_;
+  uint16_t client_port_ = 0;
+  std::string proxy_peer_ip_;
+  std::string close_reason_;
+  uint32_t ask_seq_ = 0;  // identifies the question in flight; late answers are dropped
+  Phase phase_ = Phase::kProxyHeader;
+  Park park_ = Park::kNone;
+  policy::Stage pending_stage_ = policy::Stage::kConnect;
+  std::optional<smtp::ReplyId> connect_refusal_;  // a limit refuses the connection
+  bool asking_ = false;  // inside Policy::check()
+  bool writer_failed_ = false;
+  bool reading_ = false;
+  bool writing_now_ = false;
+  bool close_after_write_ = false;
+  bool ip_counted_ = false;
+  bool total_counted_ = false;
+  bool draining_ = false;
+};
+
+}  // namespace mx::server
