@@ -24,23 +24,12 @@ using tcp = asio::ip::tcp;
 // ---- ServerShared -----------------------------------------------------------------------
 
 smtp::SessionOptions ServerShared::sessionOptions(const ListenerOptions& lo, bool tls_active) const {
-  smtp::SessionOptions opts;
-  opts.hostname = options.hostname;
-  opts.max_message_size = options.max_message_size;
-  opts.max_recipients = options.max_recipients;
-  opts.max_errors = options.max_errors;
-  opts.max_messages = options.max_messages_per_session;
-  opts.max_line_length = options.max_line_length;
+  smtp::SessionOptions opts = options.session;
   opts.starttls_available = deps.tls != nullptr && !tls_active;
   opts.tls_active = tls_active;
   opts.require_tls = lo.require_tls;
-  opts.auth_available = options.auth_available;
   opts.auth_plaintext_allowed = lo.auth_plaintext;
   opts.auth_required = lo.auth_required;
-  opts.command_timeout = options.command_timeout;
-  opts.greeting_timeout = options.greeting_timeout;
-  opts.idle_timeout = options.idle_timeout;
-  opts.data_timeout = options.data_timeout;
   return opts;
 }
 

@@ -27,6 +27,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/tls.h"
+#include "smtp/session.h"
 #include "spool/spool.h"
 
 namespace mx::server {
@@ -46,24 +47,17 @@ struct ListenerOptions {
 };
 
 struct ServerOptions {
-  std::string hostname = "localhost";
-  size_t threads = 0;               // 0 = one per core
+  // What every session gets: hostname, size and count limits, per-state timeouts (their
+  // defaults are the product's defaults: smtp/session.h). The listener and TLS fields of
+  // it are set per connection.
+  smtp::SessionOptions session;
+  uint32_t threads = 0;             // 0 = one per core
   std::vector<ListenerOptions> listeners;
   uint32_t max_connections = 20000;
   uint32_t max_connections_per_ip = 100;
-  uint64_t max_message_size = 50ull << 20;
-  uint32_t max_recipients = 100;
-  uint32_t max_errors = 10;
-  uint32_t max_messages_per_session = 0;
-  uint32_t max_line_length = 1u << 20;  // hard bound on one line of message data
-  bool auth_available = true;       // offer AUTH (where the listener allows it)
   Millis policy_timeout{30'000};    // a verdict later than this: 451 4.3.0 (kPolicyTempFail)
   Millis proxy_header_timeout{10'000};
   Millis tls_handshake_timeout{30'000};
-  Millis greeting_timeout{0};       // 0: command_timeout
-  Millis idle_timeout{0};           // 0: command_timeout
-  Millis command_timeout{300'000};
-  Millis data_timeout{180'000};
   Millis drain_timeout{30'000};
 };
 

@@ -234,7 +234,7 @@ void SmtpConnection::forceClose() {
   if (park_ == Park::kCommit) return;  // a commit in flight finishes first (it is quick)
   writer_.reset();
   std::string line;
-  smtp::appendReply(line, ReplyId::kShuttingDown, shared().options.hostname);
+  smtp::appendReply(line, ReplyId::kShuttingDown, shared().options.session.hostname);
   // Best effort, non-blocking: the deadline has passed, we do not wait for a slow peer.
   transport_->writeNow(line);
   close("shutdown deadline");

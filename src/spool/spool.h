@@ -37,8 +37,11 @@
 namespace mx::spool {
 
 struct SpoolOptions {
-  std::string dir;                        // created if missing
+  std::string dir = "var/spool";          // created if missing
   size_t lanes = 1;                       // one per I/O thread
+  // Free space the spool's filesystem should keep: below it, recipients are deferred with
+  // 452 4.3.1 (policy/storage_guard.h reads it; the spool itself does not). 0: no check.
+  uint64_t min_free = 512ull << 20;
   uint64_t segment_bytes = 64ull << 20;   // roll to a new segment past this size
   uint64_t inline_max = 1ull << 20;       // bodies larger than this go to a spill file
   bool fsync = true;                      // false only for benchmarks of the null case

@@ -171,7 +171,7 @@ class ServerTest : public ::testing::Test {
     auto sp = spool::Spool::open(spool::testing::testOptions(dir_.path()));
     ASSERT_TRUE(sp.ok()) << sp.error().message();
     spool_ = std::move(*sp);
-    o.hostname = "mx.test";
+    o.session.hostname = "mx.test";
     o.threads = 1;  // every session on the same loop
     ListenerOptions l;
     l.name = "smtp";
