@@ -51,7 +51,6 @@ constexpr Entry kEntries[] = {
   E(ReplyId::kShuttingDown,       "ShuttingDown",       421, "4.3.2", "Service shutting down", kHost),
   E(ReplyId::kTooManyErrors,      "TooManyErrors",      421, "4.7.0", "Error: too many errors", kHost),
   E(ReplyId::kTooManyMessages,    "TooManyMessages",    421, "4.7.0", "Error: too many messages in this session", kHost),
-  E(ReplyId::kBdatLostSync,       "BdatLostSync",       421, "4.5.2", "Error: invalid BDAT chunk size", kHost),
   E(ReplyId::kTooManyConnections, "TooManyConnections", 421, "4.7.0", "Error: too many connections, try again later", kHost),
   E(ReplyId::kTooManyConnectionsFromIp, "TooManyConnectionsFromIp", 421, "4.7.0", "Error: too many connections from your address, try again later", kHost),
   // 4xx replies caused by this side (limits, backends) are not the client's errors.
@@ -81,6 +80,9 @@ constexpr Entry kEntries[] = {
   E(ReplyId::kSyntaxVrfy,         "SyntaxVrfy",         501, "5.5.4", "Syntax: VRFY address", kCounts),
   E(ReplyId::kSyntaxStartTls,     "SyntaxStartTls",     501, "5.5.4", "Syntax: STARTTLS", kCounts),
   E(ReplyId::kSyntaxAuth,         "SyntaxAuth",         501, "5.5.4", "Syntax: AUTH mechanism [initial-response]", kCounts),
+  // RFC 3030 section 2: chunk-size = 1*DIGIT; anything else is a syntax error (501), and
+  // since the chunk can then not be delimited the session closes after it.
+  E(ReplyId::kBdatBadChunkSize,   "BdatBadChunkSize",   501, "5.5.4", "Error: invalid BDAT chunk size", kCounts),
   E(ReplyId::kNotImplemented,     "NotImplemented",     502, "5.5.1", "Error: command not implemented", kCounts),
   E(ReplyId::kExpnDisabled,       "ExpnDisabled",       502, "5.5.1", "Error: EXPN not supported"),
   E(ReplyId::kNeedHelo,           "NeedHelo",           503, "5.5.1", "Error: send HELO/EHLO first", kCounts),

@@ -45,7 +45,6 @@ enum class ReplyId : uint8_t {
   kShuttingDown,        // 421 4.3.2 <host> Service shutting down
   kTooManyErrors,       // 421 4.7.0 <host> Error: too many errors
   kTooManyMessages,     // 421 4.7.0 <host> Error: too many messages in this session
-  kBdatLostSync,        // 421 4.5.2 <host> Error: invalid BDAT chunk size
   kTooManyConnections,  // 421 4.7.0 <host> Error: too many connections, try again later
   kTooManyConnectionsFromIp, // 421 4.7.0 <host> Error: too many connections from your address
   // 4xx
@@ -71,6 +70,7 @@ enum class ReplyId : uint8_t {
   kSyntaxVrfy,          // 501 5.5.4 Syntax: VRFY address
   kSyntaxStartTls,      // 501 5.5.4 Syntax: STARTTLS
   kSyntaxAuth,          // 501 5.5.4 Syntax: AUTH mechanism [initial-response]
+  kBdatBadChunkSize,    // 501 5.5.4 Error: invalid BDAT chunk size (then close)
   kNotImplemented,      // 502 5.5.1 Error: command not implemented
   kExpnDisabled,        // 502 5.5.1 Error: EXPN not supported
   kNeedHelo,            // 503 5.5.1 Error: send HELO/EHLO first

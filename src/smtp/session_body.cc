@@ -156,9 +156,10 @@ void Session::Impl::cmdBdat(std::string_view args) {
   const std::string_view size_text = args.substr(0, sp);
   uint64_t size = 0;
   if (!parseDecimal(size_text, 20, size) || size == UINT64_MAX) {
-    // Without a size the chunk's end cannot be found: any byte could then be taken as a
-    // command. Close rather than guess (the same stance as on smuggling).
-    closeWith(ReplyId::kBdatLostSync);
+    // A syntax error (RFC 3030 section 2 / RFC 5321 4.2.2: 501), but without a size the
+    // chunk's end cannot be found: any following byte could be taken as a command. Close
+    // rather than guess (the same stance as on smuggling; docs/smtp.md).
+    closeWith(ReplyId::kBdatBadChunkSize);
     return;
   }
   Bdat b;

@@ -72,6 +72,9 @@ TEST(Reply, DetailAndTextAfter) {
   out.clear();
   appendReply(out, ReplyId::kAuthPlainPrompt, "h");
   EXPECT_EQ(out, "334 \r\n");
+  out.clear();
+  appendReply(out, ReplyId::kBdatBadChunkSize, "h");
+  EXPECT_EQ(out, "501 5.5.4 Error: invalid BDAT chunk size\r\n");
 }
 
 TEST(Reply, GreetingAndEhlo) {
