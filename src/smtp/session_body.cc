@@ -131,6 +131,12 @@ bool Session::Impl::readData() {
     if (!bodyBytes(p, n) && d.refusal == ReplyId::kCount_) d.refusal = ReplyId::kMessageTooBig;
   });
   in_pos_ += used;
+  if (d.scanner.sawLongLine() && d.refusal == ReplyId::kCount_) {
+    // A line over max_line_length (docs/smtp.md): the scanner handed out the line up to
+    // the bound and nothing after; the message is refused at its end.
+    d.refusal = ReplyId::kLongLine;
+    stopBody();
+  }
   if (!d.scanner.done()) return false;
   wait_since_ = now_;
   if (d.refusal != ReplyId::kCount_) {
@@ -139,9 +145,6 @@ bool Session::Impl::readData() {
     // SMTP smuggling defence (docs/smtp.md): a message with a bare CR or LF is refused
     // as a whole, so neither side can be tricked into a second transaction.
     messageRefused(ReplyId::kBareLineEnding);
-  } else if (d.scanner.sawLongLine()) {
-    // A text line over max_line_length.
-    messageRefused(ReplyId::kLongLine);
   } else {
     messageComplete();
   }

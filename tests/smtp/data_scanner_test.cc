@@ -1,5 +1,5 @@
 // tests/smtp/data_scanner_test.cc — the DATA decoder: RFC 5321 4.1.1.4 end of data,
-// 4.5.2 transparency, 2.3.8 bare CR/LF, 4.5.3.1.6 line length, and the SMTP smuggling
+// 4.5.2 transparency, 2.3.8 bare CR/LF, the line bound, and the SMTP smuggling
 // payloads of SEC Consult (2023), each at every split point.
 #include "smtp/data_scanner.h"
 
@@ -109,6 +109,28 @@ TEST(DataScanner, SmugglingPayloadsAreNotTerminators) {
   }
 }
 
+TEST(DataScanner, LongLineStopsTheOutputAtTheBound) {
+  // The output is the same at every split: the lines before, then the first `bound`
+  // octets of the long line, then nothing; the scan still finds the end.
+  ScanResult r = scanEverySplit("ok\r\n0123456789abc\r\nmore\r\n.\r\nNEXT", 10);
+  EXPECT_TRUE(r.done);
+  EXPECT_TRUE(r.long_line);
+  EXPECT_EQ(r.body, "ok\r\n0123456789");
+  EXPECT_EQ(r.consumed, 28u);
+  // Bound - 1, bound, bound + 1 octets with CR LF.
+  r = scanEverySplit("12345678\r\n.\r\n", 10);
+  EXPECT_FALSE(r.long_line);
+  r = scanEverySplit("123456789\r\n.\r\n", 10);  // 11 > 10
+  EXPECT_TRUE(r.long_line);
+  EXPECT_EQ(r.body, "123456789\r");
+  r = scanEverySplit("1234567\r\n.\r\n", 10);
+  EXPECT_FALSE(r.long_line);
+  EXPECT_EQ(r.body, "1234567\r\n");
+  // The transparency dot is not counted.
+  EXPECT_FALSE(scanEverySplit("..1234567\r\n.\r\n", 10).long_line);
+  EXPECT_TRUE(scanEverySplit("..12345678\r\n.\r\n", 10).long_line);
+}
+
 TEST(DataScanner, BareLineEndings) {
   EXPECT_TRUE(scanEverySplit("a\nb\r\n.\r\n").bare_lf);
   EXPECT_FALSE(scanEverySplit("a\nb\r\n.\r\n").bare_cr);
@@ -129,7 +151,8 @@ TEST(DataScanner, BareCrBodyBytesAreKept) {
 }
 
 TEST(DataScanner, LineLengthBoundary) {
-  // RFC 5321 4.5.3.1.6: 1000 octets including CRLF; 998 text octets is the maximum.
+  // With a bound of 1000 octets including CRLF (RFC 5321 4.5.3.1.6's figure), 998 text
+  // octets is the maximum.
   for (size_t n : {997u, 998u, 999u, 1000u, 1001u}) {
     const std::string in = std::string(n, 'x') + "\r\n.\r\n";
     const ScanResult r = scanAll(in);
