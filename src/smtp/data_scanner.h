@@ -1,22 +1,38 @@
 // smtp/data_scanner.h — the DATA body decoder: finds the end of the mail data, removes
-// transparency dots, flags bare CR and LF, and bounds the length of one line, streaming.
+// transparency dots, normalises bare LF line ends to CR LF, flags bare CR, and bounds the
+// length of one line, streaming.
 //
 // Standards: RFC 5321 section 4.1.1.4 (the mail data ends with "<CRLF>.<CRLF>"; the first
 // <CRLF> belongs to the message), 4.5.2 (transparency: when a line starts with "." and
 // other characters follow, that dot is removed), 2.3.8 (CR and LF only as CRLF).
 //
-// SMTP smuggling (SEC Consult, December 2023): only the exact sequence CR LF "." CR LF
-// ends the data. "\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n" and the like never do; a bare CR
-// or LF anywhere is recorded (sawBareLineEnding) so the session can refuse the message.
+// Line ends and SMTP smuggling (SEC Consult, December 2023), after Postfix 3.9's default
+// smtpd_forbid_bare_newline = normalize:
+//   - Only the exact sequence CR LF "." CR LF ends the data. "\n.\n", "\n.\r\n",
+//     "\r\n.\n", "\r.\r\n" and the like never do.
+//   - A bare LF (not preceded by CR) is taken as a line end and handed out as CR LF, so
+//     the stored message has only CR LF line ends: whoever re-sends it (dot-stuffing CR LF
+//     lines, as every SMTP client does) cannot turn one of its lines into an end of data
+//     at the next hop.
+//   - The line that starts after a bare LF is not a line start for transparency: a dot
+//     there is data — neither removed nor the start of a terminator. A client that ends
+//     lines with bare LF is either a naive script (that does not dot-stuff either, so its
+//     dot is content) or a smuggling attempt through a relay that dot-stuffs only after
+//     CR LF (whose dot is content the relay failed to stuff); in both cases keeping the dot
+//     stores what was sent, and the stored "\r\n.\r\n" is stuffed by the next sender.
+//   - A lone "." after CR LF ended by a bare LF ("\r\n.\n") has no other characters, so it
+//     is not a transparency dot (4.5.2): the line "." is data, handed out as ".\r\n".
+//   - A bare CR (not followed by LF) is recorded (sawBareCr) so the session can refuse the
+//     message; it is handed out unchanged.
 //
 // Line length: `max_line` bounds one line as handed out (CR LF included, the transparency
-// dot not counted). The first line longer than that stops
+// dot not counted; a bare-LF line counts its CR LF). The first line longer than that stops
 // the output deterministically: the scanner hands out the line's first octets up to the
 // bound (possibly the CR of its CR LF, never an LF) and nothing after, but still scans to
 // the end of the data so the session stays in sync (sawLongLine()).
 //
 // Output: body segments are handed to a sink as views into the scanned input (or into
-// a static "\r"), coalesced so that a block of CR LF lines with no
+// static ".", "\r", "\r\n" strings), coalesced so that a block of CR LF lines with no
 // dot-stuffing yields one view. The scanner never copies or accumulates body bytes. Every
 // octet is looked at by memchr (twice per line at most), never by a per-octet loop.
 //
@@ -47,8 +63,7 @@ class DataScanner {
 
   bool done() const { return state_ == State::kDone; }
   bool sawBareCr() const { return bare_cr_; }
-  bool sawBareLf() const { return bare_lf_; }
-  bool sawBareLineEnding() const { return bare_cr_ || bare_lf_; }
+  bool sawBareLf() const { return bare_lf_; }   // normalised; for logging
   bool sawLongLine() const { return long_line_; }
 
  private:
@@ -56,7 +71,8 @@ class DataScanner {
     kLineStart,  // at the start of a line (after CR LF, or at the start of the data)
     kDot,        // after a "." at the start of a line (not handed out yet)
     kDotCr,      // after "." CR at the start of a line (neither handed out)
-    kMid,        // inside a line; the previous octet was not CR
+    kMid,        // inside a line (or at the start of one after a bare LF); the previous
+                 // octet was not CR
     kCr,         // inside a line; the previous octet (handed out) was CR
     kDone,       // "<CRLF>.<CRLF>" seen
   };
@@ -77,6 +93,8 @@ class DataScanner {
 template <typename Sink>
 size_t DataScanner::scan(std::string_view in, Sink&& sink) {
   static constexpr std::string_view kCr = "\r";
+  static constexpr std::string_view kCrLf = "\r\n";
+  static constexpr std::string_view kDotCrLf = ".\r\n";
   const char* const begin = in.data();
   const char* const end = begin + in.size();
   const char* p = begin;
@@ -120,9 +138,17 @@ size_t DataScanner::scan(std::string_view in, Sink&& sink) {
           ++p;
           seg = p;
           state_ = State::kDotCr;
+        } else if (*p == '\n') {
+          // "." and a bare LF: a line of one dot, no other characters, so the dot is data
+          // (RFC 5321 4.5.2 removes it only when others follow). Stored as ".\r\n".
+          ++p;
+          seg = p;
+          bare_lf_ = true;
+          if (grow(p, 0, kDotCrLf.size())) emitStatic(kDotCrLf);
+          line_len_ = 0;
+          state_ = State::kMid;  // the next line starts after a bare LF
         } else {
           // RFC 5321 4.5.2: the first character is a dot and more follow: drop the dot.
-          // (".\n" lands here too: the LF is then a bare LF, caught in kMid.)
           state_ = State::kMid;
         }
         break;
@@ -174,11 +200,15 @@ size_t DataScanner::scan(std::string_view in, Sink&& sink) {
           line_len_ = 0;
           state_ = State::kLineStart;
         } else {
-          // Not a line start: a "." after a bare LF is neither a transparency dot nor
-          // the start of the terminator ("\n.\r\n" must not end the data).
+          // A bare LF ends the line; it is handed out as CR LF. The next line starts
+          // after a bare LF: not a line start (see the file comment).
           bare_lf_ = true;
-          grow(p, text, text + 1);
+          if (grow(p, text, text + 2)) {
+            flushTo(lf);
+            emitStatic(kCrLf);
+          }
           p = lf + 1;
+          seg = p;
           line_len_ = 0;
           state_ = State::kMid;
         }

@@ -104,7 +104,7 @@ enum class ReplyId : uint8_t {
   kSenderRefused,       // 550 5.7.1 a MAIL policy refused the sender
   // 5xx: the message
   kMessageTooBig,       // 552 5.3.4 Error: message file too big
-  kBareLineEnding,      // 554 5.6.0 Error: bare <CR> or <LF> in message data
+  kBareLineEnding,      // 554 5.6.0 Error: bare <CR> or <LF> in message data (bare CR only)
   kLongLine,            // 554 5.6.0 Error: message line too long
   kCommitPermFail,      // 554 5.7.1 Error: message rejected (the default permanent refusal)
   // 5xx: security

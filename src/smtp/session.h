@@ -104,6 +104,7 @@ struct SessionStats {
   uint32_t errors = 0;
   uint64_t bytes_accepted = 0;
   bool auth_failed = false;                // a permanent AUTH refusal (wrong credentials)
+  uint32_t bare_lf_messages = 0;           // DATA bodies with a bare LF (normalised to CRLF)
   // Commands that arrived after a group-ending command (RFC 2920 section 3.1: EHLO, DATA,
   // VRFY, EXPN, NOOP, QUIT; RFC 3207 STARTTLS; RFC 4954 AUTH other than PLAIN with an
   // initial response) before its reply was sent. Depends on timing; for logging only.

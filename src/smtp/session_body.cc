@@ -139,11 +139,12 @@ bool Session::Impl::readData() {
   }
   if (!d.scanner.done()) return false;
   wait_since_ = now_;
+  if (d.scanner.sawBareLf()) ++stats_.bare_lf_messages;
   if (d.refusal != ReplyId::kCount_) {
     messageRefused(d.refusal);
-  } else if (d.scanner.sawBareLineEnding()) {
-    // SMTP smuggling defence (docs/smtp.md): a message with a bare CR or LF is refused
-    // as a whole, so neither side can be tricked into a second transaction.
+  } else if (d.scanner.sawBareCr()) {
+    // RFC 5321 2.3.8 and the smuggling defence (docs/smtp.md): a CR not followed by LF
+    // has no safe meaning, so the message is refused as a whole.
     messageRefused(ReplyId::kBareLineEnding);
   } else {
     messageComplete();

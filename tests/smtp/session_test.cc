@@ -166,6 +166,58 @@ TEST(Session, BodyIsByteExactForRandomContent) {
   }
 }
 
+TEST(Session, BareLfBodiesAreStoredWithCrLf) {
+  // Random lines ended by CR LF or a bare LF: what is handed out has CR LF everywhere;
+  // transparency applies after CR LF only (docs/smtp.md), so a dot-stuffed line after a
+  // bare LF keeps both dots.
+  std::mt19937 rng(777);
+  for (int round = 0; round < 30; ++round) {
+    std::string want;
+    std::string wire;
+    bool after_bare_lf = false;
+    bool any_bare_lf = false;
+    const int lines = 1 + static_cast<int>(rng() % 30);
+    for (int l = 0; l < lines; ++l) {
+      std::string line;
+      const size_t len = rng() % 60;
+      for (size_t i = 0; i < len; ++i) {
+        char c = static_cast<char>(rng() % 256);
+        if (c == '\r' || c == '\n') c = 'y';
+        line += c;
+      }
+      if (rng() % 4 == 0) line.insert(0, ".");
+      const bool stuff = !after_bare_lf && !line.empty() && line[0] == '.';
+      const bool bare = rng() % 3 == 0;
+      wire += (stuff ? "." : "") + line + (bare ? "\n" : "\r\n");
+      want += line + "\r\n";
+      after_bare_lf = bare;
+      any_bare_lf |= bare;
+    }
+    wire += "\r\n.\r\n";  // an empty CR LF line, so the end is a line start in any case
+    want += "\r\n";
+    for (size_t chunk : {1u, 5u, 100000u}) {
+      Session s(SessionOptions{}, kT0);
+      openTransaction(s);
+      s.receive("DATA\r\n", kT0);
+      take(s);
+      std::string got;
+      bool ended = false;
+      for (size_t off = 0; off < wire.size(); off += chunk) {
+        s.receive(std::string_view(wire).substr(off, chunk), kT0);
+        Out o = take(s);
+        got += o.body;
+        ended = ended || has(o, ActionKind::kMessageEnd);
+      }
+      ASSERT_TRUE(ended) << round << "/" << chunk;
+      EXPECT_EQ(got, want) << round << "/" << chunk;
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (got[i] == '\n') ASSERT_TRUE(i > 0 && got[i - 1] == '\r') << "bare LF handed out at " << i;
+      }
+      EXPECT_EQ(s.stats().bare_lf_messages, any_bare_lf ? 1u : 0u) << round;
+    }
+  }
+}
+
 TEST(Session, ViewsSurviveWhenTheDriverKeepsActions) {
   // The driver may call receive() again before clearActions(): earlier views must stay
   // valid (the session neither compacts nor loses them when its buffer grows).
