@@ -1,6 +1,6 @@
 // fuzz/smtp/fuzz_driver.h — a driver for smtp::Session under fuzzing: it decodes session
-// options from the input, feeds client bytes, answers every parking action (recipient,
-// AUTH, commit, STARTTLS) from input bytes, fires timers, drain and peer-close events, and
+// options from the input, feeds client bytes, answers every parking action (each policy
+// question, the commit, STARTTLS) from input bytes, fires timers, drain and peer-close events, and
 // checks the invariants of session_checker.h after every call. Shared by the raw-bytes
 // target (smtp_session_fuzz) and the protocol-alphabet target (smtp_alphabet_fuzz).
 //
@@ -43,7 +43,7 @@ inline SessionOptions decodeOptions(uint8_t a, uint8_t b) {
   o.max_message_size = kSizes[b & 3];
   o.max_recipients = kRecipients[(b >> 2) & 3];
   o.max_errors = kErrors[(b >> 4) & 3];
-  o.max_line_length = (b & 0x40) != 0 ? 80 : 1000;
+  o.max_line_length = (b & 0x40) != 0 ? 80 : 1u << 20;
   o.max_messages = (b & 0x80) != 0 ? 1 : 0;
   o.max_junk_commands = 5;
   o.command_timeout = Millis(300'000);
@@ -51,13 +51,18 @@ inline SessionOptions decodeOptions(uint8_t a, uint8_t b) {
   return o;
 }
 
-// Driver-supplied reply lines, well-formed and not, to exercise their checking.
-inline std::string_view replyChoice(uint8_t b, char cls) {
-  static constexpr std::string_view k4[] = {"451 4.3.0 custom temporary", "450 no enhanced code",
-                                            "451 5.3.0 wrong class", "451 4.3.0 a\r\n250 2.0.0 injected"};
-  static constexpr std::string_view k5[] = {"550 5.7.1 custom permanent", "550 5.7", "250 2.0.0 Ok",
-                                            "554 5.7.1 caf\xc3\xa9"};
-  return cls == '4' ? k4[b & 3] : k5[b & 3];
+// Refusals a policy may name: the stage defaults, other 4xx/5xx entries, and the 421 family
+// (which closes the session).
+inline ReplyId refusalChoice(uint8_t b) {
+  static constexpr ReplyId kRefusals[] = {
+      ReplyId::kConnectionRefused, ReplyId::kHeloRefused,     ReplyId::kSenderRefused,
+      ReplyId::kRecipientPermFail, ReplyId::kAuthFailed,      ReplyId::kCommitPermFail,
+      ReplyId::kRelayDenied,       ReplyId::kOtherTenant,     ReplyId::kInsufficientStorage,
+      ReplyId::kPolicyTempFail,    ReplyId::kRecipientTempFail, ReplyId::kAuthTempFail,
+      ReplyId::kCommitTempFail,    ReplyId::kTooManyConnections, ReplyId::kShuttingDown,
+      ReplyId::kRecipientNeedsDomain,
+  };
+  return kRefusals[b % (sizeof kRefusals / sizeof kRefusals[0])];
 }
 
 class Driver {
@@ -65,7 +70,7 @@ class Driver {
   explicit Driver(const SessionOptions& options)
       : options_(options), now_(std::chrono::seconds(1'000'000)), session_(options, now_), checker_(options) {}
 
-  // `answers` supplies one byte per parking answer; when empty, answers are "accept".
+  // Starts the session; the connect question is answered like any other (answer()).
   void start() {
     session_.start(now_);
     drain(testing::CallKind::kOther);
@@ -107,38 +112,44 @@ class Driver {
   bool closed() const { return session_.closed(); }
   bool waiting() const { return parked_ != Parked::kNone; }
 
-  // Answers the pending question with `b` (see README.md). Returns false if none pends.
-  bool answer(uint8_t b) {
+  // What the session waits for: the PolicyStage of a kAsk (0-4), 5 the commit, 6 the TLS
+  // handshake; -1 when it does not wait. Answer bytes name it (README.md).
+  int waitingCode() const {
+    switch (parked_) {
+      case Parked::kAsk: return static_cast<int>(stage_);
+      case Parked::kCommit: return 5;
+      case Parked::kTls: return 6;
+      case Parked::kNone: break;
+    }
+    return -1;
+  }
+
+  // Answers the pending question: v = 0 accepts (STARTTLS: the handshake succeeds), any
+  // other value refuses with refusalChoice(v - 1) (STARTTLS: fails). Returns false if
+  // nothing pends.
+  bool answer(uint8_t v) {
     const Parked p = parked_;
     if (p == Parked::kNone) return false;
     parked_ = Parked::kNone;
-    const auto verdict = static_cast<Verdict>(b % 3);
+    const bool accept = v == 0;
+    const ReplyId refusal = refusalChoice(static_cast<uint8_t>(v - 1));
     switch (p) {
-      case Parked::kRecipient: {
-        RecipientDecision d;
-        d.verdict = verdict;
-        d.route = "route" + std::to_string(b >> 5);
-        if ((b & 0x80) != 0 && verdict != Verdict::kAccept) {
-          d.reply = std::string(replyChoice(b >> 3, verdict == Verdict::kTempFail ? '4' : '5'));
-        }
-        session_.recipientDone(d, now_);
+      case Parked::kAsk: {
+        const Verdict verdict = !accept                           ? Verdict::refuse(refusal)
+                                : stage_ == PolicyStage::kRcptTo ? Verdict::acceptRecipient("tenant")
+                                                                 : Verdict::accept();
+        session_.answer(verdict, now_);
         break;
       }
-      case Parked::kAuth:
-        session_.authDone(verdict, now_);
-        break;
       case Parked::kCommit: {
         CommitResult r;
-        r.verdict = verdict;
-        r.id = MessageId(static_cast<uint64_t>(b) * 1000, b, b);
-        if ((b & 0x80) != 0 && verdict != Verdict::kAccept) {
-          r.reply = std::string(replyChoice(b >> 3, verdict == Verdict::kTempFail ? '4' : '5'));
-        }
+        r.verdict = accept ? Verdict::accept() : Verdict::refuse(refusal);
+        r.id = MessageId(static_cast<uint64_t>(++commits_) * 1000, 1, 2);
         session_.commitDone(r, now_);
         break;
       }
       case Parked::kTls:
-        session_.tlsDone((b & 1) == 0, now_);
+        session_.tlsDone(accept, now_);
         break;
       case Parked::kNone:
         break;
@@ -155,7 +166,7 @@ class Driver {
   }
 
  private:
-  enum class Parked { kNone, kRecipient, kAuth, kCommit, kTls };
+  enum class Parked { kNone, kAsk, kCommit, kTls };
 
   void drain(testing::CallKind call) {
     const std::vector<Action>& actions = session_.actions();
@@ -163,13 +174,9 @@ class Driver {
     if (!e.empty()) violation(e);
     for (const Action& a : actions) {
       switch (a.kind) {
-        case ActionKind::kCheckRecipient:
-          parked_ = Parked::kRecipient;
-          if (session_.pendingRecipient().empty()) violation("kCheckRecipient without a recipient");
-          break;
-        case ActionKind::kCheckAuth:
-          parked_ = Parked::kAuth;
-          if (session_.pendingAuth().authcid.empty()) violation("kCheckAuth without a user");
+        case ActionKind::kAsk:
+          parked_ = Parked::kAsk;
+          stage_ = a.stage;
           break;
         case ActionKind::kMessageEnd:
           parked_ = Parked::kCommit;
@@ -195,7 +202,9 @@ class Driver {
   Session session_;
   testing::SessionChecker checker_;
   Parked parked_ = Parked::kNone;
+  PolicyStage stage_ = PolicyStage::kConnect;
   uint64_t fed_ = 0;
+  uint64_t commits_ = 0;
 };
 
 }  // namespace mx::smtp::fuzzing

@@ -2,8 +2,9 @@
 """fuzz/smtp/make_seeds.py — builds the seed corpora of the SMTP fuzz targets.
 
 smtp_session_fuzz: one seed per transcript in tests/smtp/transcripts (client bytes cut at
-the transcript's sync points, driver answers and events encoded as control bytes; layout in
-fuzz/smtp/README.md). smtp_alphabet_fuzz: a few symbol sequences that walk the main paths.
+the transcript's sync points, scripted driver answers as 0xFF-prefixed answer bytes that
+name their stage, events as control bytes; questions a transcript does not script are
+accepted by the fuzz driver; layout in fuzz/smtp/README.md). smtp_alphabet_fuzz: a few symbol sequences that walk the main paths.
 Seeds are named by the SHA-256 of their content (nghttp2's convention), so rerunning the
 script only adds files. Usage: python3 fuzz/smtp/make_seeds.py [repo-root]
 
@@ -17,6 +18,7 @@ import sys
 ROOT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
 TRANSCRIPTS = os.path.join(ROOT, "tests", "smtp", "transcripts")
 ALPHABET_SRC = os.path.join(ROOT, "fuzz", "smtp", "smtp_alphabet_fuzz.cc")
+DRIVER_SRC = os.path.join(ROOT, "fuzz", "smtp", "fuzz_driver.h")
 OUT_SESSION = os.path.join(ROOT, "fuzz", "corpus", "smtp_session_fuzz")
 OUT_ALPHABET = os.path.join(ROOT, "fuzz", "corpus", "smtp_alphabet_fuzz")
 
@@ -65,12 +67,35 @@ def option_bytes(opts):
     b |= (rcpt if rcpt in (1, 2, 3) else 0) << 2
     errs = int(opts.get("max_errors", 10))
     b |= (1 if errs == 1 else 2 if errs in (2, 3) else 0) << 4
-    b |= 0x40 if int(opts.get("max_line_length", 1000)) < 1000 else 0
+    b |= 0x40 if int(opts.get("max_line_length", 1 << 20)) < 1000 else 0
     b |= 0x80 if int(opts.get("max_messages", 0)) == 1 else 0
     return bytes([a, b])
 
 
-VERDICT = {"accept": 0, "ok": 0, "temp": 1, "reject": 2, "perm": 2, "fail": 2}
+STAGES = {"connect": 0, "helo": 1, "mail": 2, "rcpt": 3, "auth": 4, "commit": 5}
+# The short refusal words of the transcripts, per stage (tests/smtp/transcript.cc).
+SHORT = {("rcpt", "reject"): "RecipientPermFail", ("rcpt", "temp"): "RecipientTempFail",
+         ("auth", "fail"): "AuthFailed", ("auth", "temp"): "AuthTempFail",
+         ("commit", "temp"): "CommitTempFail", ("commit", "perm"): "CommitPermFail"}
+
+
+def refusal_names():
+    src = open(DRIVER_SRC, encoding="utf-8").read()
+    body = src[src.index("kRefusals[] = {"):src.index("};", src.index("kRefusals[] = {"))]
+    return re.findall(r"ReplyId::k(\w+)", body)
+
+
+def answer_bytes(stage, rest):
+    """0xFF, (code << 5 | v): v = 0 accepts, v = i + 1 refuses with refusalChoice(i)."""
+    words = rest.split()
+    word = words[0] if words else "accept"
+    if word in ("accept", "ok"):
+        v = 0
+    else:
+        name = words[1] if word == "refuse" else SHORT[(stage, word)]
+        names = refusal_names()
+        v = names.index(name) + 1 if name in names else 1
+    return [0xFF, (STAGES[stage] << 5) | v]
 
 
 def session_seed(text):
@@ -102,10 +127,10 @@ def session_seed(text):
             d = parts[0]
             if d == "option":
                 opts[parts[1]] = parts[2] if len(parts) > 2 else ""
-            elif d in ("rcpt", "auth", "commit"):
-                answers.append(VERDICT[parts[1]])
+            elif d in STAGES:
+                answers.extend(answer_bytes(d, " ".join(parts[1:])))
             elif d == "tls":
-                close_segment([0 if parts[1] == "ok" else 1])
+                close_segment([0xFF, (6 << 5) | (0 if parts[1] == "ok" else 1)])
             elif d == "timeout":
                 close_segment([0xE2])
             elif d == "eof":
@@ -144,7 +169,7 @@ def alphabet_seeds():
         return idx("kText", text)
 
     F = idx("kFlush")
-    ok = 0
+    ok = 0xF0  # kAnswerBase: accept; 0xF0 + n refuses (smtp_alphabet_fuzz.cc)
     ehlo = T(r"EHLO c.example\r\n")
     mail = T(r"MAIL FROM:<a@b.example>\r\n")
     rcpt = T(r"RCPT TO:<r@d.example>\r\n")
@@ -154,8 +179,11 @@ def alphabet_seeds():
         [ehlo, mail, rcpt, F, ok, T("BDAT "), T("7"), T(r"\r\n"), T("Subject: hello world"), F,
          T("BDAT "), T("0"), T(" LAST"), T(r"\r\n"), F, ok, F],
         [ehlo, T(r"AUTH PLAIN AHVzZXIAc2VjcmV0\r\n"), F, ok, mail, F, T(r"AUTH LOGIN\r\n"),
-         T(r"dXNlcg==\r\n"), T(r"c2VjcmV0\r\n"), F, 2, T(r"*\r\n"), F],
-        [ehlo, T(r"STARTTLS\r\n"), mail, F, ok, ehlo, mail, rcpt, F, 1, F],
+         T(r"dXNlcg==\r\n"), T(r"c2VjcmV0\r\n"), F, ok + 5, T(r"*\r\n"), F],
+        [ehlo, T(r"STARTTLS\r\n"), mail, F, ok, ehlo, mail, rcpt, F, ok + 1, F],
+        [ehlo, F, ok + 2, ehlo, mail, F, ok + 3, mail, rcpt, F, ok, ok + 4, F],
+        [ehlo, mail, rcpt, F, T(r"DATA\r\n"), T("x"), T(r"\r\n.\n"), T(r"\n."), mail,
+         T(r"\r\n.\r\n"), F, ok + 6, T(r"BDAT -1\r\n"), F],
         [ehlo, mail, rcpt, F, ok, T(r"DATA\r\n"), T("x"), T(r"\n.\n"), mail, rcpt,
          T(r"\r\n.\r\n"), F, ok, F],
         [ehlo, idx("kLongLine"), T(r"\r\n"), T(r"NOOP\r\n"), F, idx("kTimer"), idx("kDeadline")],

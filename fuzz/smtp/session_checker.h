@@ -6,8 +6,10 @@
 // RFC 3463 enhanced code of its own class (RFC 2034), except the 220 greeting, the
 // multi-line EHLO reply and the one-line HELO reply; only EHLO answers in several lines;
 // body views occur only inside kMessageBegin..kMessageEnd/kMessageAbort and never add up to
-// more than max_message_size; a parking action is the last of its batch and nothing is
-// produced by receive() while it waits; nothing at all follows kClose.
+// more than max_message_size; a parking action (kAsk, kMessageEnd, kStartTls) is the last
+// of its batch and nothing is produced by receive() while it waits; a kAsk names the stage
+// that pendingStage() reports, with its argument (HELO name, recipient, AUTH user), never
+// inside a message, and kAsk(connect) comes before any reply; nothing at all follows kClose.
 //
 // Trust: inspects the session's output only; the first violation is reported as text.
 #pragma once
@@ -70,9 +72,17 @@ class SessionChecker {
           if (!body_open_) return "kMessageAbort without an open message";
           body_open_ = false;
           break;
+        case ActionKind::kAsk: {
+          if (body_open_) return "kAsk while a message is open";
+          if (session.pendingStage() != a.stage) return "kAsk stage differs from pendingStage()";
+          const bool needs_argument = a.stage == PolicyStage::kHelo || a.stage == PolicyStage::kRcptTo;
+          if (needs_argument && session.pendingArgument().empty()) return "kAsk without its argument";
+          if (a.stage == PolicyStage::kAuth && session.pendingAuth().authcid.empty()) return "kAsk(auth) without a user";
+          if (a.stage == PolicyStage::kConnect && replies_ != 0) return "kAsk(connect) after a reply";
+          parked_ = true;
+          break;
+        }
         case ActionKind::kStartTls:
-        case ActionKind::kCheckRecipient:
-        case ActionKind::kCheckAuth:
           parked_ = true;
           break;
         case ActionKind::kClose:

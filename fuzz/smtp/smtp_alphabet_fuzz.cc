@@ -2,7 +2,8 @@
 // SMTP alphabet (commands, CRLF, dots, BDAT counts, SASL lines; after smtp-proto's
 // into_alphabet), so the fuzzer spends its time in deep protocol states rather than in
 // syntax errors. Some symbols are driver events (flush, timer, drain, close); while the
-// session waits for an answer, the next byte is the answer. Layout: fuzz/smtp/README.md.
+// session waits for an answer, a byte >= 0xF0 is the answer (else the question is
+// accepted). Layout: fuzz/smtp/README.md.
 // Trust: any input; invariants are checked by fuzz_driver.h after every call.
 #include <cstddef>
 #include <cstdint>
@@ -39,11 +40,15 @@ const Symbol kAlphabet[] = {
   {kText, std::string_view("\0", 1)}, {kText, "\xff"}, {kText, "MAIL"}, {kText, "RCPT"}, {kText, " "},
   {kText, ":"}, {kText, "<"}, {kText, ">"}, {kText, "@"}, {kText, "GET / HTTP/1.1\r\n"},
   {kText, "BDAT 99999999999999999999999\r\n"}, {kText, "BDAT x\r\n"}, {kText, "AUTH "},
+  {kText, "\n."}, {kText, "\r\n.\n"}, {kText, ".\n"}, {kText, "BDAT -1\r\n"},
   {kLongLine, ""}, {kOverlongLine, ""},
   {kFlush, ""}, {kFlush, ""}, {kFlush, ""}, {kTimer, ""}, {kDeadline, ""}, {kShutdown, ""}, {kEof, ""},
 };
 // clang-format on
 constexpr size_t kAlphabetSize = sizeof(kAlphabet) / sizeof(kAlphabet[0]);
+// While the session waits, bytes from here up answer (b - kAnswerBase: 0 accept); any
+// other byte accepts and is then read as a symbol.
+constexpr uint8_t kAnswerBase = 0xF0;
 
 }  // namespace
 
@@ -59,13 +64,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   for (size_t i = 2; i < size && !d.closed(); ++i) {
     const uint8_t b = data[i];
-    if (d.waiting()) {
-      flush();  // the question was asked by bytes already fed; answer it now
-      if (d.waiting()) {
-        d.answer(b);
-        continue;
-      }
+    if (d.waiting()) flush();  // the question was asked by bytes already fed
+    if (d.waiting() && b >= kAnswerBase) {
+      d.answer(static_cast<uint8_t>(b - kAnswerBase));  // 0 accepts, 1-15 refuse
+      continue;
     }
+    while (d.waiting() && !d.closed()) d.answer(0);  // unscripted questions are accepted
     const Symbol& s = kAlphabet[b % kAlphabetSize];
     switch (s.event) {
       case kText:
@@ -75,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case kLongLine:  // over the 512-octet command limit
         pending.append(600, 'y');
         break;
-      case kOverlongLine:  // over the 1000-octet text line limit
+      case kOverlongLine:  // a DATA line over RFC 5321's 1000 octets (and over max_line_length 80)
         pending.append(1001, 'x');
         break;
       case kFlush:

@@ -16,6 +16,7 @@ class Reader {
   Reader(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
   bool empty() const { return p_ >= end_; }
   uint8_t byte() { return empty() ? 0 : *p_++; }
+  int peek(size_t i = 0) const { return i < left() ? p_[i] : -1; }
   size_t left() const { return static_cast<size_t>(end_ - p_); }
   std::string_view take(size_t n) {
     n = n < left() ? n : left();
@@ -46,7 +47,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int steps = 0;
   while (!d.closed() && steps++ < 100000) {
     if (d.waiting()) {
-      d.answer(control.byte());
+      // An answer is 0xFF then (code << 5 | v): code names what is waited for (7: any),
+      // v is the verdict (0 accept). Anything else leaves the control bytes alone and the
+      // question is accepted, so a script answers only the questions it cares about.
+      const int code = control.peek(1) >> 5;
+      if (control.peek() == 0xFF && control.peek(1) >= 0 && (code == 7 || code == d.waitingCode())) {
+        control.byte();
+        d.answer(control.byte() & 31);
+      } else {
+        d.answer(0);
+      }
       continue;
     }
     if (client.empty() && control.empty()) break;
@@ -83,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           d.peerClosed();
         } else if (low == 2) {
           d.fireDeadline();
-        } else {
+        } else {  // (0xFF is an answer prefix only while the session waits)
           d.receive(client.take(1));
         }
         break;

@@ -8,8 +8,13 @@
 // RFC 4954 section 6 and RFC 5248 (AUTH codes 5.7.8, 5.7.11, 4.7.0), RFC 3207 section 4
 // (STARTTLS), RFC 6531 section 3.7.4 (5.6.7), RFC 1870 section 6 (552 5.3.4).
 //
+// Every reply literal of the session lives here: the table, the greeting, the HELO/EHLO
+// replies and the SASL prompts. Policy verdicts (verdict.h) name entries of this table;
+// nothing outside src/smtp/reply.* composes reply text.
+//
 // Trust: the table is constant; `detail` arguments may carry protocol tokens that were
-// validated by the caller (keywords, counts, ids) — never raw untrusted text.
+// validated by the caller (keywords, counts, ids) — never raw untrusted text. The host
+// name comes from configuration.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +28,8 @@ enum class ReplyId : uint8_t {
   kOk,                  // 250 2.0.0 Ok (RSET, NOOP)
   kMailOk,              // 250 2.1.0 Ok
   kRcptOk,              // 250 2.1.5 Ok
-  kQueued,              // 250 2.0.0 Ok: queued as <id>
-  kChunkReceived,       // 250 2.0.0 <n> octets received
+  kQueued,              // 250 2.0.0 Ok: queued as <id>            (detail: the id)
+  kChunkReceived,       // 250 2.0.0 <n> octets received            (detail: n)
   kStartData,           // 354 End data with <CR><LF>.<CR><LF>
   kBye,                 // 221 2.0.0 Bye
   kCannotVrfy,          // 252 2.0.0 ...
@@ -32,18 +37,20 @@ enum class ReplyId : uint8_t {
   kReadyToStartTls,     // 220 2.0.0 Ready to start TLS
   kAuthSucceeded,       // 235 2.7.0 Authentication successful
   kForbiddenCommand,    // 221 2.7.0 (HTTP on the SMTP port: close)
+  kAuthPlainPrompt,     // 334 (empty challenge, RFC 4616)
+  kAuthUserPrompt,      // 334 VXNlcm5hbWU6 (LOGIN: base64 "Username:")
+  kAuthPasswordPrompt,  // 334 UGFzc3dvcmQ6 (LOGIN: base64 "Password:")
   // 421: the session closes after these
   kTimeout,             // 421 4.4.2 <host> Error: timeout exceeded
   kShuttingDown,        // 421 4.3.2 <host> Service shutting down
   kTooManyErrors,       // 421 4.7.0 <host> Error: too many errors
   kTooManyMessages,     // 421 4.7.0 <host> Error: too many messages in this session
-  kBdatLostSync,        // 421 4.5.2 <host> Error: invalid BDAT chunk size
   kTooManyConnections,  // 421 4.7.0 <host> Error: too many connections, try again later
   kTooManyConnectionsFromIp, // 421 4.7.0 <host> Error: too many connections from your address
   // 4xx
   kTooManyRecipients,   // 452 4.5.3
-  kRecipientTempFail,   // 450 4.2.0 (default for a kTempFail recipient decision)
-  kCommitTempFail,      // 451 4.3.0 (default for a kTempFail commit)
+  kRecipientTempFail,   // 450 4.2.0 (the default temporary RCPT refusal)
+  kCommitTempFail,      // 451 4.3.0 (the commit failed: try again)
   kAuthTempFail,        // 454 4.7.0
   kOtherTenant,         // 452 4.5.3 recipients of another domain group: a new transaction
   kInsufficientStorage, // 452 4.3.1 Insufficient system storage: try again later
@@ -52,7 +59,18 @@ enum class ReplyId : uint8_t {
   kUnrecognized,        // 500 5.5.2 Error: command not recognized
   kEmptyCommand,        // 500 5.5.2 Error: bad syntax
   kLineTooLong,         // 500 5.5.2 Error: line too long
-  kSyntax,              // 501 5.5.4 Syntax: <usage>
+  kSyntaxEhlo,          // 501 5.5.4 Syntax: EHLO hostname
+  kSyntaxHelo,          // 501 5.5.4 Syntax: HELO hostname
+  kSyntaxMail,          // 501 5.5.4 Syntax: MAIL FROM:<address>
+  kSyntaxRcpt,          // 501 5.5.4 Syntax: RCPT TO:<address>
+  kSyntaxData,          // 501 5.5.4 Syntax: DATA
+  kSyntaxBdat,          // 501 5.5.4 Syntax: BDAT chunk-size [LAST] (bad end marker)
+  kSyntaxRset,          // 501 5.5.4 Syntax: RSET
+  kSyntaxQuit,          // 501 5.5.4 Syntax: QUIT
+  kSyntaxVrfy,          // 501 5.5.4 Syntax: VRFY address
+  kSyntaxStartTls,      // 501 5.5.4 Syntax: STARTTLS
+  kSyntaxAuth,          // 501 5.5.4 Syntax: AUTH mechanism [initial-response]
+  kBdatBadChunkSize,    // 501 5.5.4 Error: invalid BDAT chunk size (then close)
   kNotImplemented,      // 502 5.5.1 Error: command not implemented
   kExpnDisabled,        // 502 5.5.1 Error: EXPN not supported
   kNeedHelo,            // 503 5.5.1 Error: send HELO/EHLO first
@@ -74,11 +92,11 @@ enum class ReplyId : uint8_t {
   kSenderNonAscii,      // 553 5.6.7
   kRecipientNonAscii,   // 553 5.6.7
   kParamSyntax,         // 501 5.5.4 Error: bad parameter syntax
-  kParamUnknown,        // 555 5.5.4 Unsupported option: <keyword>
-  kParamBadValue,       // 501 5.5.4 Error: bad value for parameter <keyword>
-  kParamDuplicate,      // 501 5.5.4 Error: duplicate parameter <keyword>
+  kParamUnknown,        // 555 5.5.4 Unsupported option: <keyword>          (detail)
+  kParamBadValue,       // 501 5.5.4 Error: bad value for parameter <keyword> (detail)
+  kParamDuplicate,      // 501 5.5.4 Error: duplicate parameter <keyword>    (detail)
   kSizeExceedsLimit,    // 552 5.3.4 Error: message size exceeds fixed limit (MAIL SIZE=)
-  kRecipientPermFail,   // 550 5.1.1 (default for a kPermFail recipient decision)
+  kRecipientPermFail,   // 550 5.1.1 (the default permanent RCPT refusal)
   kRelayDenied,         // 550 5.7.1 Relay access denied
   kRecipientNeedsDomain,// 550 5.1.3 Recipient address needs a domain
   kConnectionRefused,   // 554 5.7.1 a connect policy refused this client
@@ -86,9 +104,9 @@ enum class ReplyId : uint8_t {
   kSenderRefused,       // 550 5.7.1 a MAIL policy refused the sender
   // 5xx: the message
   kMessageTooBig,       // 552 5.3.4 Error: message file too big
-  kBareLineEnding,      // 554 5.6.0 Error: bare <CR> or <LF> in message data
+  kBareLineEnding,      // 554 5.6.0 Error: bare <CR> or <LF> in message data (bare CR only)
   kLongLine,            // 554 5.6.0 Error: message line too long
-  kCommitPermFail,      // 554 5.7.1 Error: message rejected (default)
+  kCommitPermFail,      // 554 5.7.1 Error: message rejected (the default permanent refusal)
   // 5xx: security
   kMustStartTls,        // 530 5.7.0 Must issue a STARTTLS command first
   kAuthRequired,        // 530 5.7.0 Authentication required
@@ -104,20 +122,44 @@ enum class ReplyId : uint8_t {
 struct ReplySpec {
   uint16_t code;
   std::string_view enhanced;  // empty only for 3xx replies
-  std::string_view text;
+  std::string_view text;      // before the detail
+  std::string_view after;     // after the detail (usually empty)
   bool with_host;             // "<code> <enhanced> <host> <text>" (the 421 family)
   bool counts_as_error;       // counted towards max_errors (a bad command)
 };
 
+// The entry of `id`; `id` must be a real entry (not kCount_).
 const ReplySpec& replySpec(ReplyId id);
 
-// Appends "<code> <enhanced> [<host> ]<text><detail>\r\n" to out.
+// True when `id` names a 4xx or 5xx entry: what a policy refusal may name.
+bool isRefusal(ReplyId id);
+
+// The entry's name without the "k" ("RelayDenied"), for logs, config and test scripts;
+// replyIdFromName() is its inverse (exact, case-sensitive); kCount_ when unknown.
+std::string_view replyName(ReplyId id);
+ReplyId replyIdFromName(std::string_view name);
+
+// Appends "<code> [<enhanced> ][<host> ]<text><detail><after>\r\n" to out. `detail` is a
+// protocol token validated by the caller (a keyword, a count, a message id), never raw
+// client text.
 void appendReply(std::string& out, ReplyId id, std::string_view host, std::string_view detail = {});
 
-// True when `line` (no CRLF) is acceptable as a driver-supplied reply: a 4xx code for
-// want_class 4 (or 5xx for 5), SP, an RFC 3463 enhanced code of the same class, SP, and
-// printable ASCII text, at most 512 octets. Anything else is replaced by the default.
-bool isAcceptableReplyLine(std::string_view line, char want_class);
+// The replies without an enhanced code (RFC 2034 section 3: the greeting and the EHLO/HELO
+// replies precede the negotiation of ENHANCEDSTATUSCODES).
+// RFC 5321 4.3.1 / 3.1: "220 <host> ESMTP mxgate".
+void appendGreeting(std::string& out, std::string_view host);
+// RFC 5321 4.1.1.1: "250 <host>".
+void appendHeloReply(std::string& out, std::string_view host);
+
+// What the EHLO reply offers (RFC 5321 4.1.1.1 / 4.2.1: a multi-line 250, one keyword a line).
+struct EhloOffer {
+  uint64_t max_message_size = 0;  // SIZE n (RFC 1870); bare SIZE when 0 (no limit)
+  bool starttls = false;          // RFC 3207
+  bool auth = false;              // RFC 4954: AUTH PLAIN LOGIN
+  bool chunking = false;          // RFC 3030: BINARYMIME and CHUNKING
+  bool smtputf8 = false;          // RFC 6531
+};
+void appendEhloReply(std::string& out, std::string_view host, const EhloOffer& offer);
 
 // Checks an enhanced status code "c.sss.ddd" (RFC 3463 section 2) at the start of `s`;
 // returns its length or 0.

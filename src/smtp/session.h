@@ -2,9 +2,13 @@
 //
 // The driver (src/server) feeds received bytes with receive(), then drains the actions the
 // session produced (replies to write, TLS to start, policy questions to answer, body bytes
-// to spool, a commit to perform, a close). Questions (recipient, credentials, commit) park
-// the session: it buffers further input and does nothing until the driver answers with the
-// matching *Done() call. Time is passed in; the session never reads a clock.
+// to spool, a commit to perform, a close). Three actions park the session: kAsk (a policy
+// question at one PolicyStage — connect, HELO, MAIL, RCPT, AUTH — answered by answer() with
+// a Verdict), kMessageEnd (answered by commitDone()) and kStartTls (tlsDone()). While
+// parked the session buffers further input (a pipelining client's later commands) and does
+// nothing until the answer; deadline() is then MonoTime::max(). Every reply comes from the
+// session's reply table (reply.h): verdicts name table entries, never text. Time is passed
+// in; the session never reads a clock.
 //
 // Standards: RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8),
 // RFC 2920 (PIPELINING), RFC 2034 + RFC 3463 (ENHANCEDSTATUSCODES), RFC 3207 (STARTTLS),
@@ -99,7 +103,8 @@ struct SessionStats {
   uint32_t recipients_rejected = 0;
   uint32_t errors = 0;
   uint64_t bytes_accepted = 0;
-  bool auth_failed = false;
+  bool auth_failed = false;                // a permanent AUTH refusal (wrong credentials)
+  uint32_t bare_lf_messages = 0;           // DATA bodies with a bare LF (normalised to CRLF)
   // Commands that arrived after a group-ending command (RFC 2920 section 3.1: EHLO, DATA,
   // VRFY, EXPN, NOOP, QUIT; RFC 3207 STARTTLS; RFC 4954 AUTH other than PLAIN with an
   // initial response) before its reply was sent. Depends on timing; for logging only.

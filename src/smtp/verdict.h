@@ -7,7 +7,9 @@
 // RFC 3463 (the enhanced code travels with the basic code).
 // Trust: verdicts come from our own policy code; a refusal that names a reply which is not
 // 4xx/5xx is a programming error (debug-asserted; the session then uses the stage's
-// default refusal).
+// default refusal: ConnectionRefused, HeloRefused, SenderRefused, RecipientPermFail,
+// AuthFailed, CommitPermFail). A refusal naming a 421 entry closes the session after the
+// reply (RFC 5321 3.8: 421 announces that the server closes the channel).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +35,7 @@ std::string_view policyStageName(PolicyStage s);  // "connect", "helo", "mail", 
 class Verdict {
  public:
   // Accepted with the stage's normal reply (220 greeting, 250 HELO, 250 2.1.0, 250 2.1.5,
-  // 235 2.7.0).
+  // 235 2.7.0; for a commit "250 2.0.0 Ok: queued as <id>").
   static Verdict accept() { return Verdict(true, ReplyId::kCount_, {}); }
   // RCPT accepted for `tenant` (the first accepted recipient's tenant becomes the
   // envelope's tenant).
@@ -47,7 +49,7 @@ class Verdict {
   // The refusal's reply; kCount_ when accepted.
   ReplyId reply() const { return reply_; }
   // A refusal whose reply is 4xx: the client should try again later.
-  bool transient() const { return !accepted_ && replySpec(reply_).code / 100 == 4; }
+  bool transient() const { return !accepted_ && isRefusal(reply_) && replySpec(reply_).code / 100 == 4; }
   const std::string& tenant() const { return tenant_; }
 
  private:

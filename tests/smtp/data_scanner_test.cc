@@ -1,6 +1,6 @@
 // tests/smtp/data_scanner_test.cc — the DATA decoder: RFC 5321 4.1.1.4 end of data,
-// 4.5.2 transparency, 2.3.8 bare CR/LF, 4.5.3.1.6 line length, and the SMTP smuggling
-// payloads of SEC Consult (2023), each at every split point.
+// 4.5.2 transparency, 2.3.8 bare CR (flagged) and bare LF (normalised to CR LF), the line
+// bound, and the SMTP smuggling payloads of SEC Consult (2023), each at every split point.
 #include "smtp/data_scanner.h"
 
 #include <string>
@@ -96,17 +96,81 @@ TEST(DataScanner, NoEndWithoutCrlfDotCrlf) {
 
 TEST(DataScanner, SmugglingPayloadsAreNotTerminators) {
   // Each of these appears after a first line; none may end the data, and each leaves a
-  // bare CR or LF on record. The real end follows.
-  for (const char* trick : {"\n.\n", "\r.\r", "\r\n.\n", "\n.\r\n", "\r.\r\n", "\r\n.\r",
-                            "\n.\r", "\r\n.\rMAIL FROM:<x@y>\r\n"}) {
-    const std::string in = std::string("Subject: s\r\n\r\nhi") + trick +
+  // bare CR or LF on record. The real end follows. What is handed out has bare LFs as
+  // CR LF and keeps every dot that does not follow CR LF.
+  struct Case {
+    const char* trick;
+    const char* stored;
+  };
+  for (const Case& c : {Case{"\n.\n", "\r\n.\r\n"}, Case{"\r.\r", "\r.\r"}, Case{"\r\n.\n", "\r\n.\r\n"},
+                        Case{"\n.\r\n", "\r\n.\r\n"}, Case{"\r.\r\n", "\r.\r\n"}, Case{"\r\n.\r", "\r\n\r"},
+                        Case{"\n.\r", "\r\n.\r"}, Case{"\r\n.\rMAIL FROM:<x@y>\r\n", "\r\n\rMAIL FROM:<x@y>\r\n"}}) {
+    const std::string in = std::string("Subject: s\r\n\r\nhi") + c.trick +
                            "MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nx\r\n.\r\n";
     const ScanResult r = scanEverySplit(in);
-    EXPECT_TRUE(r.done) << trick;
-    EXPECT_EQ(r.consumed, in.size()) << trick;
-    EXPECT_TRUE(r.bare_cr || r.bare_lf) << trick;
-    EXPECT_NE(r.body.find("MAIL FROM:<evil@x>"), std::string::npos) << trick;
+    EXPECT_TRUE(r.done) << c.trick;
+    EXPECT_EQ(r.consumed, in.size()) << c.trick;
+    EXPECT_TRUE(r.bare_cr || r.bare_lf) << c.trick;
+    EXPECT_EQ(r.body, std::string("Subject: s\r\n\r\nhi") + c.stored +
+                          "MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nx\r\n")
+        << c.trick;
   }
+}
+
+TEST(DataScanner, BareLfIsALineEndStoredAsCrLf) {
+  const ScanResult r = scanEverySplit("a\nb\r\n\n\nc\n.\r\n");
+  EXPECT_FALSE(r.done);  // "\n.\r\n" is not the end
+  EXPECT_EQ(r.body, "a\r\nb\r\n\r\n\r\nc\r\n.\r\n");
+  EXPECT_TRUE(r.bare_lf);
+  EXPECT_FALSE(r.bare_cr);
+  // The line after a "\n.\r\n" data line starts after CR LF: the real end.
+  const ScanResult e = scanEverySplit("x\n.\r\n.\r\nNEXT");
+  EXPECT_TRUE(e.done);
+  EXPECT_EQ(e.body, "x\r\n.\r\n");
+  EXPECT_EQ(e.consumed, 8u);
+}
+
+TEST(DataScanner, NoTransparencyAfterABareLf) {
+  // The dot after a bare LF is data: not removed, never a terminator.
+  EXPECT_EQ(scanEverySplit("x\n..y\r\n..z\r\n.\r\n").body, "x\r\n..y\r\n.z\r\n");
+  EXPECT_EQ(scanEverySplit("x\n.\n.\r\n.\r\n").body, "x\r\n.\r\n.\r\n");
+  // A lone dot after CR LF ended by a bare LF: no other characters, so it stays.
+  EXPECT_EQ(scanEverySplit("a\r\n.\nb\r\n.\r\n").body, "a\r\n.\r\nb\r\n");
+  EXPECT_EQ(scanEverySplit(".\n.\r\n").body, ".\r\n.\r\n");
+  EXPECT_FALSE(scanEverySplit(".\n.\r\n").done);
+  // A dot then more characters after CR LF is a transparency dot, whatever ends the line.
+  EXPECT_EQ(scanEverySplit("a\r\n.x\n.\r\n").body, "a\r\nx\r\n.\r\n");
+}
+
+TEST(DataScanner, LongLineStopsTheOutputAtTheBound) {
+  // The output is the same at every split: the lines before, then the first `bound`
+  // octets of the long line, then nothing; the scan still finds the end.
+  ScanResult r = scanEverySplit("ok\r\n0123456789abc\r\nmore\r\n.\r\nNEXT", 10);
+  EXPECT_TRUE(r.done);
+  EXPECT_TRUE(r.long_line);
+  EXPECT_EQ(r.body, "ok\r\n0123456789");
+  EXPECT_EQ(r.consumed, 28u);
+  // Bound - 1, bound, bound + 1 octets with CR LF.
+  r = scanEverySplit("12345678\r\n.\r\n", 10);
+  EXPECT_FALSE(r.long_line);
+  r = scanEverySplit("123456789\r\n.\r\n", 10);  // 11 > 10
+  EXPECT_TRUE(r.long_line);
+  EXPECT_EQ(r.body, "123456789\r");
+  r = scanEverySplit("1234567\r\n.\r\n", 10);
+  EXPECT_FALSE(r.long_line);
+  EXPECT_EQ(r.body, "1234567\r\n");
+  // A bare-LF line counts its stored CR LF: 8 + 2 fits, 9 + 2 does not.
+  EXPECT_FALSE(scanEverySplit("12345678\n.\r\n.\r\n", 10).long_line);
+  r = scanEverySplit("123456789\nx\r\n.\r\n", 10);
+  EXPECT_TRUE(r.long_line);
+  EXPECT_EQ(r.body, "123456789");
+  // The transparency dot is not counted; a lone dot line with a bare LF counts 3.
+  EXPECT_FALSE(scanEverySplit("..1234567\r\n.\r\n", 10).long_line);
+  EXPECT_TRUE(scanEverySplit("..12345678\r\n.\r\n", 10).long_line);
+  EXPECT_FALSE(scanEverySplit("\r\n.\n\r\n.\r\n", 3).long_line);
+  r = scanEverySplit("\r\n.\n\r\n.\r\n", 2);
+  EXPECT_TRUE(r.long_line);
+  EXPECT_EQ(r.body, "\r\n");
 }
 
 TEST(DataScanner, BareLineEndings) {
@@ -129,7 +193,8 @@ TEST(DataScanner, BareCrBodyBytesAreKept) {
 }
 
 TEST(DataScanner, LineLengthBoundary) {
-  // RFC 5321 4.5.3.1.6: 1000 octets including CRLF; 998 text octets is the maximum.
+  // With a bound of 1000 octets including CRLF (RFC 5321 4.5.3.1.6's figure), 998 text
+  // octets is the maximum.
   for (size_t n : {997u, 998u, 999u, 1000u, 1001u}) {
     const std::string in = std::string(n, 'x') + "\r\n.\r\n";
     const ScanResult r = scanAll(in);

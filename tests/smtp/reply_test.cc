@@ -46,19 +46,51 @@ TEST(Reply, Format) {
   EXPECT_EQ(out, "555 5.5.4 Unsupported option: RET\r\n");
 }
 
-TEST(Reply, DriverLines) {
-  EXPECT_TRUE(isAcceptableReplyLine("550 5.7.1 Relay access denied", '5'));
-  EXPECT_TRUE(isAcceptableReplyLine("451 4.3.0 try later", '4'));
-  EXPECT_TRUE(isAcceptableReplyLine("553 5.1.10 x", '5'));
-  EXPECT_FALSE(isAcceptableReplyLine("550 5.7.1 Relay access denied", '4'));  // class
-  EXPECT_FALSE(isAcceptableReplyLine("550 4.7.1 mismatched", '5'));
-  EXPECT_FALSE(isAcceptableReplyLine("550 Relay access denied", '5'));       // no enhanced
-  EXPECT_FALSE(isAcceptableReplyLine("550-5.7.1 multi", '5'));
-  EXPECT_FALSE(isAcceptableReplyLine("550 5.7.1 a\r\n250 2.0.0 injected", '5'));
-  EXPECT_FALSE(isAcceptableReplyLine("550 5.7.1 caf\xc3\xa9", '5'));
-  EXPECT_FALSE(isAcceptableReplyLine("", '5'));
-  EXPECT_FALSE(isAcceptableReplyLine("550 5.7.1 " + std::string(600, 'x'), '5'));
-  EXPECT_FALSE(isAcceptableReplyLine("550 5.1234.1 x", '5'));
+TEST(Reply, NamesRoundTrip) {
+  for (size_t i = 0; i < static_cast<size_t>(ReplyId::kCount_); ++i) {
+    const auto id = static_cast<ReplyId>(i);
+    EXPECT_EQ(replyIdFromName(replyName(id)), id) << replyName(id);
+  }
+  EXPECT_EQ(replyName(ReplyId::kRelayDenied), "RelayDenied");
+  EXPECT_EQ(replyIdFromName("relaydenied"), ReplyId::kCount_);
+  EXPECT_EQ(replyIdFromName(""), ReplyId::kCount_);
+}
+
+TEST(Reply, Refusals) {
+  EXPECT_TRUE(isRefusal(ReplyId::kRelayDenied));
+  EXPECT_TRUE(isRefusal(ReplyId::kPolicyTempFail));
+  EXPECT_TRUE(isRefusal(ReplyId::kTooManyConnections));
+  EXPECT_FALSE(isRefusal(ReplyId::kOk));
+  EXPECT_FALSE(isRefusal(ReplyId::kStartData));
+  EXPECT_FALSE(isRefusal(ReplyId::kCount_));
+}
+
+TEST(Reply, DetailAndTextAfter) {
+  std::string out;
+  appendReply(out, ReplyId::kChunkReceived, "h", "42");
+  EXPECT_EQ(out, "250 2.0.0 42 octets received\r\n");
+  out.clear();
+  appendReply(out, ReplyId::kAuthPlainPrompt, "h");
+  EXPECT_EQ(out, "334 \r\n");
+  out.clear();
+  appendReply(out, ReplyId::kBdatBadChunkSize, "h");
+  EXPECT_EQ(out, "501 5.5.4 Error: invalid BDAT chunk size\r\n");
+}
+
+TEST(Reply, GreetingAndEhlo) {
+  std::string out;
+  appendGreeting(out, "mx.example");
+  EXPECT_EQ(out, "220 mx.example ESMTP mxgate\r\n");
+  out.clear();
+  appendHeloReply(out, "mx.example");
+  EXPECT_EQ(out, "250 mx.example\r\n");
+  out.clear();
+  appendEhloReply(out, "mx.example", EhloOffer{});
+  EXPECT_EQ(out, "250-mx.example\r\n250-PIPELINING\r\n250-SIZE\r\n250-ENHANCEDSTATUSCODES\r\n250 8BITMIME\r\n");
+  out.clear();
+  appendEhloReply(out, "h", EhloOffer{1000, true, true, true, true});
+  EXPECT_EQ(out, "250-h\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n"
+                 "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-BINARYMIME\r\n250-CHUNKING\r\n250 SMTPUTF8\r\n");
 }
 
 }  // namespace

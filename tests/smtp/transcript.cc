@@ -81,20 +81,73 @@ constexpr const char* kDefaultMessageId = "01HQZ8X9J5V4K2M3N6P7R8S9T0";
 
 std::string envelopeSummary(const Envelope& e) {
   std::string s = "helo=" + e.helo + " from=<" + e.mail_from + "> to=";
-  for (size_t i = 0; i < e.recipients.size(); ++i) {
+  for (size_t i = 0; i < e.rcpt_to.size(); ++i) {
     if (i > 0) s += ',';
-    s += '<' + e.recipients[i].address + '>';
-    if (!e.recipients[i].route.empty()) s += '[' + e.recipients[i].route + ']';
+    s += '<' + e.rcpt_to[i] + '>';
   }
+  if (!e.tenant.empty()) s += " tenant=" + e.tenant;
   if (!e.esmtp) s += " helo-only";
   if (e.declared_size != 0) s += " size=" + std::to_string(e.declared_size);
   if (e.body == BodyType::kEightBitMime) s += " body=8bitmime";
   if (e.body == BodyType::kBinaryMime) s += " body=binarymime";
   if (e.smtputf8) s += " smtputf8";
   if (e.chunked) s += " chunked";
-  if (!e.auth_identity.empty()) s += " auth=" + e.auth_identity;
-  if (e.tls) s += " tls";
+  if (!e.auth_user.empty()) s += " auth=" + e.auth_user;
+  if (e.tls()) s += " tls";
   return s;
+}
+
+// "ask <stage> <argument>": paths in brackets (as the client sent them), the HELO name as
+// is, the AUTH request escaped.
+std::string askSummary(const Session& s) {
+  const PolicyStage stage = s.pendingStage();
+  std::string out = "ask " + std::string(policyStageName(stage));
+  switch (stage) {
+    case PolicyStage::kConnect:
+      break;
+    case PolicyStage::kHelo:
+      out += " " + s.pendingArgument();
+      break;
+    case PolicyStage::kMailFrom:
+    case PolicyStage::kRcptTo:
+      out += " <" + s.pendingArgument() + ">";
+      break;
+    case PolicyStage::kAuth: {
+      const AuthRequest& r = s.pendingAuth();
+      out += " " + r.mechanism + " " + escape(r.authzid) + " " + escape(r.authcid) + " " + escape(r.password);
+      break;
+    }
+  }
+  return out;
+}
+
+bool stageFromName(std::string_view name, PolicyStage& out) {
+  for (size_t i = 0; i < kPolicyStageCount; ++i) {
+    const auto st = static_cast<PolicyStage>(i);
+    if (policyStageName(st) == name) {
+      out = st;
+      return true;
+    }
+  }
+  return false;
+}
+
+// The short refusal words of the old format, per stage.
+ReplyId defaultRefusal(const std::string& word, bool commit, PolicyStage stage) {
+  if (commit) {
+    if (word == "temp") return ReplyId::kCommitTempFail;
+    if (word == "perm") return ReplyId::kCommitPermFail;
+    return ReplyId::kCount_;
+  }
+  if (stage == PolicyStage::kRcptTo) {
+    if (word == "reject") return ReplyId::kRecipientPermFail;
+    if (word == "temp") return ReplyId::kRecipientTempFail;
+  }
+  if (stage == PolicyStage::kAuth) {
+    if (word == "fail") return ReplyId::kAuthFailed;
+    if (word == "temp") return ReplyId::kAuthTempFail;
+  }
+  return ReplyId::kCount_;
 }
 
 class Runner {
@@ -104,12 +157,10 @@ class Runner {
         checker_(t.options) {}
 
   RunResult run() {
-    if (t_.refuse) {
-      session_.refuse(*t_.refuse, now_);
-    } else {
-      if (t_.shutdown_before_start) session_.shutdown(now_);
-      session_.start(now_);
-    }
+    // As the driver does: the connection fields are the driver's.
+    if (t_.options.tls_active) setTls();
+    if (t_.shutdown_before_start) session_.shutdown(now_);
+    session_.start(now_);
     drain(CallKind::kOther);
     for (const Step& s : t_.steps) {
       if (!result_.error.empty()) break;
@@ -135,6 +186,11 @@ class Runner {
   }
 
  private:
+  void setTls() {
+    session_.envelope().tls_version = "TLSv1.3";
+    session_.envelope().tls_cipher = "TLS_AES_128_GCM_SHA256";
+  }
+
   void fail(const std::string& e) {
     if (result_.error.empty()) result_.error = e;
   }
@@ -157,6 +213,7 @@ class Runner {
           return;
         }
         parked_.reset();
+        if (s.ok) setTls();
         session_.tlsDone(s.ok, now_);
         drain(CallKind::kAnswer);
         break;
@@ -255,18 +312,15 @@ class Runner {
             record(Event::Kind::kAction, "starttls");
             parked_ = ActionKind::kStartTls;
             break;
-          case ActionKind::kCheckRecipient:
-            record(Event::Kind::kAction, "rcpt " + session_.pendingRecipient());
-            parked_ = ActionKind::kCheckRecipient;
+          case ActionKind::kAsk:
+            if (session_.pendingStage() != a.stage) {
+              fail("kAsk stage differs from pendingStage()");
+              return;
+            }
+            if (t_.shown[static_cast<size_t>(a.stage)]) record(Event::Kind::kAction, askSummary(session_));
+            parked_ = ActionKind::kAsk;
+            parked_stage_ = a.stage;
             break;
-          case ActionKind::kCheckAuth: {
-            const AuthRequest& r = session_.pendingAuth();
-            record(Event::Kind::kAction,
-                   "auth " + r.mechanism + " " + escape(r.authzid) + " " + escape(r.authcid) + " " +
-                       escape(r.password));
-            parked_ = ActionKind::kCheckAuth;
-            break;
-          }
           case ActionKind::kClose:
             record(Event::Kind::kAction, "close");
             break;
@@ -278,52 +332,45 @@ class Runner {
     }
   }
 
-  // Answers the pending park from the queue; returns false when nothing was answered.
+  // Answers the pending park: from the queue for scripted stages (false when no answer is
+  // available yet: a deferred answer), automatically with "accept" for the others.
   bool answerOne() {
     if (!parked_ || *parked_ == ActionKind::kStartTls) return false;
-    if (next_answer_ >= answers_.size()) return false;
-    const Answer& a = answers_[next_answer_];
-    const ActionKind want = a.kind == Answer::Kind::kRecipient ? ActionKind::kCheckRecipient
-                            : a.kind == Answer::Kind::kAuth    ? ActionKind::kCheckAuth
-                                                               : ActionKind::kMessageEnd;
-    if (want != *parked_) {
-      fail("the next driver answer does not match the pending action");
-      return false;
+    const bool commit = *parked_ == ActionKind::kMessageEnd;
+    const bool scripted = commit ? t_.commit_scripted : t_.scripted[static_cast<size_t>(parked_stage_)];
+    Answer a;
+    if (scripted) {
+      if (next_answer_ >= answers_.size()) return false;
+      a = answers_[next_answer_];
+      if ((a.kind == Answer::Kind::kCommit) != commit || (!commit && a.stage != parked_stage_)) {
+        fail("the next driver answer does not match the pending action");
+        return false;
+      }
+      ++next_answer_;
+    } else {
+      a.kind = commit ? Answer::Kind::kCommit : Answer::Kind::kStage;
+      a.stage = parked_stage_;
     }
-    ++next_answer_;
     parked_.reset();
-    switch (a.kind) {
-      case Answer::Kind::kRecipient: {
-        RecipientDecision d;
-        d.verdict = a.verdict;
-        if (a.verdict == Verdict::kAccept) {
-          d.route = a.text;
-        } else {
-          d.reply = a.text;
-        }
-        session_.recipientDone(d, now_);
-        break;
+    const Verdict v = !a.accept                            ? Verdict::refuse(a.refusal)
+                      : a.stage == PolicyStage::kRcptTo ? Verdict::acceptRecipient(a.text)
+                                                           : Verdict::accept();
+    if (commit) {
+      CommitResult r;
+      r.verdict = a.accept ? Verdict::accept() : Verdict::refuse(a.refusal);
+      if (a.accept) r.id = *MessageId::parse(a.text.empty() ? kDefaultMessageId : a.text);
+      session_.commitDone(r, now_);
+      return true;
+    }
+    const bool was_auth = a.stage == PolicyStage::kAuth;
+    session_.answer(v, now_);
+    if (was_auth) {
+      // Unless pipelined input already started a new exchange, nothing may be kept.
+      bool new_exchange = false;
+      for (const Action& x : session_.actions()) {
+        new_exchange |= x.kind == ActionKind::kAsk && x.stage == PolicyStage::kAuth;
       }
-      case Answer::Kind::kAuth:
-      {
-        session_.authDone(a.verdict, now_);
-        // Unless pipelined input already started a new exchange, nothing may be kept.
-        bool new_exchange = false;
-        for (const Action& x : session_.actions()) new_exchange |= x.kind == ActionKind::kCheckAuth;
-        if (!new_exchange && !session_.pendingAuth().password.empty()) fail("password kept after authDone()");
-        break;
-      }
-      case Answer::Kind::kCommit: {
-        CommitResult r;
-        r.verdict = a.verdict;
-        if (a.verdict == Verdict::kAccept) {
-          r.id = *MessageId::parse(a.text.empty() ? kDefaultMessageId : a.text);
-        } else {
-          r.reply = a.text;
-        }
-        session_.commitDone(r, now_);
-        break;
-      }
+      if (!new_exchange && !session_.pendingAuth().password.empty()) fail("password kept after answer()");
     }
     return true;
   }
@@ -343,6 +390,7 @@ class Runner {
   std::vector<Answer> answers_;
   size_t next_answer_ = 0;
   std::optional<ActionKind> parked_;
+  PolicyStage parked_stage_ = PolicyStage::kConnect;
 };
 
 }  // namespace
@@ -497,10 +545,15 @@ std::optional<Transcript> parseTranscript(const std::string& name, const std::st
         std::string bytes = unescape(v.substr(5), err);
         if (!err.empty()) return bad(err);
         t.expected.push_back(Event{Event::Kind::kAction, "body", bytes});
-      } else if (startsWith(v, "auth ")) {
+      } else if (startsWith(v, "ask ")) {
+        PolicyStage st;
+        if (!stageFromName(splitWord(v.substr(4)).first, st)) return bad("A: ask <stage> ...: unknown stage");
+        t.shown[static_cast<size_t>(st)] = true;
+        t.expected.push_back(Event{Event::Kind::kAction, v, {}});
+      } else if (v == "begin" || v == "end" || v == "abort" || v == "starttls" || v == "close") {
         t.expected.push_back(Event{Event::Kind::kAction, v, {}});
       } else {
-        t.expected.push_back(Event{Event::Kind::kAction, v, {}});
+        return bad("unknown action " + v);
       }
       continue;
     }
@@ -509,34 +562,39 @@ std::optional<Transcript> parseTranscript(const std::string& name, const std::st
     if (directive == "option") {
       const auto [key, value] = splitWord(rest);
       if (!setOption(t.options, key, value)) return bad("bad option " + key);
-    } else if (directive == "refuse") {
-      t.refuse = rest;
     } else if (directive == "shutdown-before-start") {
       t.shutdown_before_start = true;
     } else if (directive == "max-chunk") {
       t.max_chunk = std::stoul(rest);
-    } else if (directive == "rcpt" || directive == "auth" || directive == "commit") {
+    } else if (PolicyStage st = PolicyStage::kConnect; directive == "commit" || stageFromName(directive, st)) {
       Answer a;
-      a.kind = directive == "rcpt" ? Answer::Kind::kRecipient
-               : directive == "auth" ? Answer::Kind::kAuth
-                                     : Answer::Kind::kCommit;
-      const auto [verdict, text] = splitWord(rest);
-      if (verdict == "accept" || verdict == "ok") {
-        a.verdict = Verdict::kAccept;
-      } else if (verdict == "temp") {
-        a.verdict = Verdict::kTempFail;
-      } else if (verdict == "reject" || verdict == "perm" || verdict == "fail") {
-        a.verdict = Verdict::kPermFail;
+      const bool commit = directive == "commit";
+      a.kind = commit ? Answer::Kind::kCommit : Answer::Kind::kStage;
+      a.stage = commit ? PolicyStage::kConnect : st;
+      const auto [word, arg] = splitWord(rest);
+      if (word == "accept" || word == "ok") {
+        a.accept = true;
+        a.text = arg;
+        if (!arg.empty() && !(commit || a.stage == PolicyStage::kRcptTo)) return bad("only rcpt (tenant) and commit (id) take an accept argument");
+        if (commit && !arg.empty() && !MessageId::parse(arg)) return bad("bad message id");
       } else {
-        return bad("bad verdict " + verdict);
+        a.accept = false;
+        if (word == "refuse") {
+          a.refusal = replyIdFromName(arg);
+          if (a.refusal == ReplyId::kCount_) return bad("unknown reply id " + arg);
+        } else {
+          if (!arg.empty()) return bad("@" + directive + " " + word + " takes no argument; use refuse <ReplyId>");
+          a.refusal = defaultRefusal(word, commit, a.stage);
+          if (a.refusal == ReplyId::kCount_) return bad("bad verdict " + word);
+        }
+        if (!isRefusal(a.refusal)) return bad("a refusal must name a 4xx/5xx reply");
       }
-      a.text = text;
-      if (a.kind == Answer::Kind::kCommit && a.verdict == Verdict::kAccept && !text.empty() &&
-          !MessageId::parse(text)) {
-        return bad("bad message id");
+      if (commit) {
+        t.commit_scripted = true;
+      } else {
+        t.scripted[static_cast<size_t>(a.stage)] = true;
       }
-      Step s{Step::Kind::kAnswer, {}, a, true, 0};
-      t.steps.push_back(s);
+      t.steps.push_back(Step{Step::Kind::kAnswer, {}, a, true, 0});
     } else if (directive == "tls") {
       if (rest != "ok" && rest != "fail") return bad("@tls ok|fail");
       t.steps.push_back(Step{Step::Kind::kTls, {}, {}, rest == "ok", 0});

@@ -4,8 +4,10 @@
 // A transcript is client bytes, expected session output (reply lines and actions), and
 // the driver's answers. run() replays it against a fresh smtp::Session with the client
 // bytes cut into chunks of a given size (nghttp2's scripted_data_feed), answering parking
-// actions from the transcript, and returns the observed output, so the same transcript
-// can be checked at every chunk size.
+// actions from the transcript (policy questions of unscripted stages are accepted
+// automatically), and returns the observed output, so the same transcript can be checked
+// at every chunk size. The runner plays the driver: it also sets the envelope's TLS fields
+// when TLS is on, as src/server does.
 //
 // Trust: transcripts are test data written by us; malformed ones fail the test loudly.
 #pragma once
@@ -30,11 +32,14 @@ struct Event {
   std::string render() const;  // "S: ...", "A: body <escaped>", "E: ..."
 };
 
+// A scripted driver answer: to a kAsk at `stage`, or to kMessageEnd (commit).
 struct Answer {
-  enum class Kind { kRecipient, kAuth, kCommit };
-  Kind kind;
-  Verdict verdict = Verdict::kAccept;
-  std::string text;  // route (recipient accept), reply line (rejects), id (commit ok)
+  enum class Kind { kStage, kCommit };
+  Kind kind = Kind::kStage;
+  PolicyStage stage = PolicyStage::kConnect;
+  bool accept = true;
+  ReplyId refusal = ReplyId::kCount_;  // when !accept: a 4xx/5xx entry of the reply table
+  std::string text;                    // tenant (rcpt accept) or message id (commit accept)
 };
 
 // A step of the script, in file order.
@@ -62,8 +67,13 @@ struct Step {
 struct Transcript {
   std::string name;
   SessionOptions options;
-  std::optional<std::string> refuse;  // @refuse
   bool shutdown_before_start = false; // @shutdown-before-start
+  // Stages whose kAsk is recorded ("A: ask <stage> ..." lines in the file) and stages (and
+  // the commit) whose answers the file scripts (@<stage> lines); the others are accepted
+  // automatically without showing up in the output.
+  bool shown[kPolicyStageCount] = {};
+  bool scripted[kPolicyStageCount] = {};
+  bool commit_scripted = false;
   std::vector<Step> steps;
   std::vector<Event> expected;
   bool check_envelope = false;        // the file has E: lines
