@@ -35,20 +35,20 @@ server::ListenerKind listenerKind(const std::string& k) {
 
 server::ServerOptions serverOptions(const Config& c, size_t threads) {
   server::ServerOptions o;
-  o.hostname = c.hostname;
-  o.threads = threads;
+  o.session.hostname = c.hostname;
+  o.threads = static_cast<uint32_t>(threads);
   o.max_connections = c.max_connections;
   o.max_connections_per_ip = c.max_connections_per_ip;
-  o.max_message_size = c.max_message_size;
-  o.max_recipients = c.max_recipients;
-  o.max_errors = c.max_errors;
-  o.max_messages_per_session = c.max_messages_per_session;
+  o.session.max_message_size = c.max_message_size;
+  o.session.max_recipients = c.max_recipients;
+  o.session.max_errors = c.max_errors;
+  o.session.max_messages = c.max_messages_per_session;
   o.proxy_header_timeout = c.proxy_header_timeout;
   o.tls_handshake_timeout = c.tls_handshake_timeout;
-  o.greeting_timeout = c.greeting_timeout;
-  o.idle_timeout = c.idle_timeout;
-  o.command_timeout = c.command_timeout;
-  o.data_timeout = c.data_timeout;
+  o.session.greeting_timeout = c.greeting_timeout;
+  o.session.idle_timeout = c.idle_timeout;
+  o.session.command_timeout = c.command_timeout;
+  o.session.data_timeout = c.data_timeout;
   o.drain_timeout = c.drain_timeout;
   for (const auto& l : c.listeners) {
     server::ListenerOptions lo;
@@ -167,7 +167,7 @@ int runServe(const Config& c) {
   deps.tls = tls.get();
   deps.policy = &local_policy;
   server::ServerOptions server_options = serverOptions(c, threads);
-  server_options.auth_available = !directory->defaultTenant().empty();
+  server_options.session.auth_available = !directory->defaultTenant().empty();
   server::Server server(std::move(server_options), deps);
   if (Status st = server.start(); !st.ok()) return fail(logger, st.error().message());
 

@@ -140,9 +140,12 @@ class Client {
   }
   std::string transaction(const std::string& rcpt) {
     send("MAIL FROM:<a@example.org>\r\nRCPT TO:<" + rcpt + ">\r\nDATA\r\n");
-    std::string r = reply() + "|" + reply() + "|" + reply();
+    std::string r = reply();  // one at a time: operands of + have no evaluation order
+    r += "|" + reply();
+    r += "|" + reply();
     send("Subject: t\r\n\r\nbody\r\n.\r\n");
-    return r + "|" + reply();
+    r += "|" + reply();
+    return r;
   }
 
  private:
@@ -171,6 +174,8 @@ class ServerTest : public ::testing::Test {
     auto sp = spool::Spool::open(spool::testing::testOptions(dir_.path()));
     ASSERT_TRUE(sp.ok()) << sp.error().message();
     spool_ = std::move(*sp);
+    std::string error;
+    ASSERT_TRUE(logger_.open("/dev/null", &error)) << error;
     o.session.hostname = "mx.test";
     o.threads = 1;  // every session on the same loop
     ListenerOptions l;
@@ -192,9 +197,10 @@ class ServerTest : public ::testing::Test {
     if (spool_) spool_->close();
   }
   static std::string hello(Client& c) {
-    std::string greeting = c.reply();
+    std::string r = c.reply();
     c.send("EHLO client.test\r\n");
-    return greeting + "|" + c.reply().substr(0, 3);
+    r += "|" + c.reply().substr(0, 3);
+    return r;
   }
 
   spool::testing::TempDir dir_;
