@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "core/envelope.h"
 #include "core/json_writer.h"
 #include "mime/parser.h"
 #include "tests/mime/schema_validator.h"
@@ -55,7 +56,11 @@ TEST(MimeJson, DocumentIsValidAndCarriesContext) {
   JsonContext ctx;
   ctx.id = "01J0EXAMPLE0000000000000000";
   ctx.received_at = "2024-01-04T10:12:09Z";
-  ctx.envelope_json = R"({"mail_from":"a@example.net","rcpt_to":[{"address":"r@x.test"}]})";
+  Envelope env;
+  env.listener = "smtp";
+  env.mail_from = "a@example.net";
+  env.rcpt_to = {"r@x.test"};
+  ctx.envelope_json = envelopeJson(env);  // the one envelope writer (core/envelope.h)
   ctx.raw_ref = "blob:raw";
   ctx.attachment_refs = {"tenant/attachments/ID/1-p.png"};
   ctx.offsets = true;
