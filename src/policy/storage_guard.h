@@ -1,6 +1,6 @@
 // policy/storage_guard.h — refuses new mail while the spool's filesystem is nearly full,
-// as Postfix's smtpd does with queue_minfree: a recipient gets "452 4.3.1 Insufficient
-// system storage" (RFC 5321 4.2.2 / RFC 3463 X.3.1) and the client retries later, instead
+// as Postfix's smtpd does with queue_minfree: LocalPolicy then defers each recipient with
+// kInsufficientStorage (452, RFC 5321 4.2.2 / RFC 3463 X.3.1) and the client retries later, instead
 // of sending a whole body that the spool could then not make durable. This matters most
 // when the pipeline falls behind (it runs under SCHED_IDLE) and the spool grows.
 //

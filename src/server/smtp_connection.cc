@@ -18,7 +18,7 @@ using smtp::Verdict;
 
 namespace {
 
-// "451 4.3.0" for the message log line: the basic and enhanced code of a reply.
+// The basic and enhanced code (e.g. 451 and 4.3.0) for the message log line: the basic and enhanced code of a reply.
 std::string replyCodes(ReplyId id) {
   const smtp::ReplySpec& spec = smtp::replySpec(id);
   return std::to_string(spec.code) + " " + std::string(spec.enhanced);

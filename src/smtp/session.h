@@ -87,7 +87,7 @@ struct AuthRequest {
   std::string password;   // never log this
 };
 
-// The driver's answer to kMessageEnd. Accepted: "250 2.0.0 Ok: queued as <id>". Refused:
+// The driver's answer to kMessageEnd. Accepted: kQueued ("Ok: queued as <id>"). Refused:
 // the verdict's reply (the commit failed: kCommitTempFail; or an end-of-data policy said
 // no); the message counts as rejected.
 struct CommitResult {
@@ -137,7 +137,7 @@ class Session {
   void commitDone(const CommitResult& r, MonoTime now);  // after kMessageEnd
 
   // Time: the driver arms a timer for deadline() and calls onTimer() when it passes.
-  // Passing the deadline queues "421 4.4.2 <host> Error: timeout exceeded" and a close.
+  // Passing the deadline queues kTimeout (421, "<host> Error: timeout exceeded") and a close.
   // The command timeout runs from the end of the previous command (bytes of an unfinished
   // line do not extend it); the data timeout restarts with every received block. While
   // the session is parked on the driver (kStartTls, kAsk, kMessageEnd) deadline() is
@@ -146,7 +146,7 @@ class Session {
   MonoTime deadline() const;
   void onTimer(MonoTime now);
 
-  // Graceful drain: between transactions, queues "421 4.3.2 <host> Service shutting down"
+  // Graceful drain: between transactions, queues kShuttingDown (421, "<host> Service shutting down")
   // and a close at once; during a transaction, after it completes. Pipelined commands
   // buffered behind the transaction get the 421 instead of being executed. Called before
   // start() or while the connect question is pending, the 421 replaces the greeting.

@@ -35,7 +35,7 @@ std::string_view policyStageName(PolicyStage s);  // "connect", "helo", "mail", 
 class Verdict {
  public:
   // Accepted with the stage's normal reply (220 greeting, 250 HELO, 250 2.1.0, 250 2.1.5,
-  // 235 2.7.0; for a commit "250 2.0.0 Ok: queued as <id>").
+  // 235 2.7.0; for a commit kQueued).
   static Verdict accept() { return Verdict(true, ReplyId::kCount_, {}); }
   // RCPT accepted for `tenant` (the first accepted recipient's tenant becomes the
   // envelope's tenant).
