@@ -1,422 +1,418 @@
 // app/config.cc — see config.h. TOML v1.0 through toml++ (Debian's libtomlplusplus-dev).
+// The sections themselves are the modules' field tables; this file binds each table to its
+// place in Config and walks the file and the environment over those bindings.
 #include "app/config.h"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <functional>
-
-#include "server/cidr.h"
+#include <memory>
+#include <sstream>
 
 extern char** environ;
 
 namespace mx::app {
 namespace {
 
-enum class Kind { kString, kBool, kU32, kSize, kDuration, kStringList };
+using config::Input;
 
-// One settable key: where it lives and how to parse it.
-struct Field {
-  const char* key;
-  Kind kind;
-  void* target;
-};
-
-std::string upper(std::string s) {
-  for (char& c : s) c = c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string kindName(Kind k) {
-  switch (k) {
-    case Kind::kString: return "a string";
-    case Kind::kBool: return "a boolean";
-    case Kind::kU32: return "a non-negative integer";
-    case Kind::kSize: return "a size (bytes, or a number with KiB/MiB/GiB/KB/MB/GB)";
-    case Kind::kDuration: return "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"";
-    case Kind::kStringList: return "a list of strings";
-  }
-  return "a value";
-}
-
-bool parseU64(std::string_view s, uint64_t* out) {
-  if (s.empty()) return false;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-bool parseSize(std::string_view s, uint64_t* out) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  uint64_t n;
-  if (!parseU64(s.substr(0, i), &n)) return false;
-  std::string unit(s.substr(i));
-  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
-  static const std::pair<const char*, uint64_t> kUnits[] = {
-      {"", 1}, {"B", 1}, {"KiB", 1ull << 10}, {"MiB", 1ull << 20}, {"GiB", 1ull << 30},
-      {"KB", 1000}, {"MB", 1000000}, {"GB", 1000000000}, {"K", 1ull << 10}, {"M", 1ull << 20},
-      {"G", 1ull << 30}};
-  for (const auto& [name, mult] : kUnits) {
-    if (unit == name) {
-      if (n > UINT64_MAX / mult) return false;
-      *out = n * mult;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool parseDuration(std::string_view s, Millis* out) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  uint64_t n;
-  if (!parseU64(s.substr(0, i), &n)) return false;
-  std::string_view unit = s.substr(i);
-  uint64_t mult;
-  if (unit == "ms") mult = 1;
-  else if (unit == "s") mult = 1000;
-  else if (unit == "m") mult = 60'000;
-  else if (unit == "h") mult = 3'600'000;
-  else return false;
-  if (n > (1ull << 40)) return false;
-  *out = Millis(static_cast<int64_t>(n * mult));
-  return true;
-}
-
-std::vector<std::string> splitList(std::string_view s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t comma = s.find(',', start);
-    std::string item(s.substr(start, comma == std::string_view::npos ? s.npos : comma - start));
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
-// Sets a field from environment text. Returns false when the text does not parse.
-bool setFromText(const Field& f, const std::string& text) {
-  switch (f.kind) {
-    case Kind::kString: *static_cast<std::string*>(f.target) = text; return true;
-    case Kind::kBool:
-      if (text == "true" || text == "1" || text == "yes") { *static_cast<bool*>(f.target) = true; return true; }
-      if (text == "false" || text == "0" || text == "no") { *static_cast<bool*>(f.target) = false; return true; }
-      return false;
-    case Kind::kU32: {
-      uint64_t v;
-      if (!parseU64(text, &v) || v > UINT32_MAX) return false;
-      *static_cast<uint32_t*>(f.target) = static_cast<uint32_t>(v);
-      return true;
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// A secret's value from its `_file` companion: the file's content without the trailing
+// line end. Returns "" and sets *error when it cannot be read.
+std::string readSecretFile(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read '" + path + "': " + std::strerror(errno);
+    return {};
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string v = ss.str();
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  return v;
+}
+
+// One section bound to its place in a Config: a struct, or a vector of named entries.
+class Binding {
+ public:
+  virtual ~Binding() = default;
+  virtual const std::string& name() const = 0;
+  virtual const std::string& help() const = 0;
+  virtual bool array() const = 0;
+  // Arrays: the spelling of the entry whose upper-cased name is `upname` (the
+  // environment's form), or its lower-cased form for a new entry.
+  virtual std::string entryName(const std::string& upname) const { return lower(upname); }
+  // The key's field, if the section has one: its type and whether it is a secret.
+  virtual bool has(std::string_view key, bool* secret) const = 0;
+  virtual std::vector<std::string> keys() const = 0;
+  // Sets `key` of the struct, or of the entry named `entry` (created if new, with
+  // `kind` for kind-specific defaults). Returns "" or what the value must be.
+  virtual std::string set(const std::string& entry, std::string_view key, const Input& in) = 0;
+  // Creates the entry if missing (file order), recording its line.
+  virtual void touch(const std::string& entry, const std::string& kind, int line) = 0;
+  // The file's entries replace the defaults: called once before the first entry.
+  virtual void clearEntries() = 0;
+  virtual std::vector<config::DocRow> docs() const = 0;
+};
+
+template <typename T>
+class StructBinding final : public Binding {
+ public:
+  StructBinding(const config::Table<T>& t, T& target) : table_(t), target_(target) {}
+  const std::string& name() const override { return table_.name(); }
+  const std::string& help() const override { return table_.help(); }
+  bool array() const override { return false; }
+  bool has(std::string_view key, bool* secret) const override {
+    const auto* f = table_.find(key);
+    if (f && secret) *secret = f->secret;
+    return f != nullptr;
+  }
+  std::vector<std::string> keys() const override {
+    std::vector<std::string> k;
+    for (const auto& f : table_.fields()) k.push_back(f.name);
+    return k;
+  }
+  std::string set(const std::string&, std::string_view key, const Input& in) override {
+    return table_.find(key)->set(target_, in);
+  }
+  void touch(const std::string&, const std::string&, int) override {}
+  void clearEntries() override {}
+  std::vector<config::DocRow> docs() const override { return config::docRows(table_, T{}); }
+
+ private:
+  const config::Table<T>& table_;
+  T& target_;
+};
+
+template <typename T>
+class ArrayBinding final : public Binding {
+ public:
+  using Make = std::function<T(const std::string& name, const std::string& kind)>;
+  ArrayBinding(const config::Table<T>& t, std::vector<T>& entries, Make make)
+      : table_(t), entries_(entries), make_(std::move(make)) {}
+  const std::string& name() const override { return table_.name(); }
+  const std::string& help() const override { return table_.help(); }
+  bool array() const override { return true; }
+  std::string entryName(const std::string& upname) const override {
+    for (const auto& e : entries_) {
+      if (upper(e.name) == upname) return e.name;
     }
-    case Kind::kSize: return parseSize(text, static_cast<uint64_t*>(f.target));
-    case Kind::kDuration: return parseDuration(text, static_cast<Millis*>(f.target));
-    case Kind::kStringList: *static_cast<std::vector<std::string>*>(f.target) = splitList(text); return true;
+    return lower(upname);
   }
-  return false;
-}
-
-// Sets a field from a TOML node. Returns false on a type mismatch.
-bool setFromNode(const Field& f, const toml::node& n) {
-  switch (f.kind) {
-    case Kind::kString:
-      if (auto v = n.value<std::string>(); v && n.is_string()) { *static_cast<std::string*>(f.target) = *v; return true; }
-      return false;
-    case Kind::kBool:
-      if (n.is_boolean()) { *static_cast<bool*>(f.target) = *n.value<bool>(); return true; }
-      return false;
-    case Kind::kU32:
-      if (n.is_integer()) {
-        int64_t v = *n.value<int64_t>();
-        if (v < 0 || v > UINT32_MAX) return false;
-        *static_cast<uint32_t*>(f.target) = static_cast<uint32_t>(v);
-        return true;
-      }
-      return false;
-    case Kind::kSize:
-      if (n.is_integer()) {
-        int64_t v = *n.value<int64_t>();
-        if (v < 0) return false;
-        *static_cast<uint64_t*>(f.target) = static_cast<uint64_t>(v);
-        return true;
-      }
-      if (n.is_string()) return parseSize(*n.value<std::string>(), static_cast<uint64_t*>(f.target));
-      return false;
-    case Kind::kDuration:
-      if (n.is_string()) return parseDuration(*n.value<std::string>(), static_cast<Millis*>(f.target));
-      return false;
-    case Kind::kStringList: {
-      const toml::array* arr = n.as_array();
-      if (!arr) return false;
-      std::vector<std::string> out;
-      for (const auto& e : *arr) {
-        if (!e.is_string()) return false;
-        out.push_back(*e.value<std::string>());
-      }
-      *static_cast<std::vector<std::string>*>(f.target) = std::move(out);
-      return true;
+  bool has(std::string_view key, bool* secret) const override {
+    const auto* f = table_.find(key);
+    if (f && secret) *secret = f->secret;
+    return f != nullptr;
+  }
+  std::vector<std::string> keys() const override {
+    std::vector<std::string> k;
+    for (const auto& f : table_.fields()) k.push_back(f.name);
+    return k;
+  }
+  std::string set(const std::string& entry, std::string_view key, const Input& in) override {
+    return table_.find(key)->set(find(entry, "", 0), in);
+  }
+  void touch(const std::string& entry, const std::string& kind, int line) override { find(entry, kind, line); }
+  void clearEntries() override { entries_.clear(); }
+  std::vector<config::DocRow> docs() const override {
+    std::vector<config::DocRow> rows = config::docRows(table_, make_("", ""));
+    for (auto& r : rows) r.key = "[[" + table_.name() + "]] " + r.key;
+    return rows;
+  }
+ private:
+  T& find(const std::string& entry, const std::string& kind, int line) {
+    for (auto& e : entries_) {
+      if (e.name == entry) return e;
     }
+    entries_.push_back(make_(entry, kind));
+    if constexpr (requires(T x) { x.line; }) entries_.back().line = line;
+    return entries_.back();
   }
-  return false;
-}
+  const config::Table<T>& table_;
+  std::vector<T>& entries_;
+  Make make_;
+};
 
-std::vector<Field> sectionFields(Config& c) {
-  return {
-      {"server.hostname", Kind::kString, &c.hostname},
-      {"server.threads", Kind::kU32, &c.threads},
-      {"server.max_connections", Kind::kU32, &c.max_connections},
-      {"server.max_connections_per_ip", Kind::kU32, &c.max_connections_per_ip},
-      {"server.drain_timeout", Kind::kDuration, &c.drain_timeout},
-      {"limits.max_message_size", Kind::kSize, &c.max_message_size},
-      {"limits.max_recipients", Kind::kU32, &c.max_recipients},
-      {"limits.max_errors", Kind::kU32, &c.max_errors},
-      {"limits.max_messages_per_session", Kind::kU32, &c.max_messages_per_session},
-      {"timeouts.proxy_header", Kind::kDuration, &c.proxy_header_timeout},
-      {"timeouts.tls_handshake", Kind::kDuration, &c.tls_handshake_timeout},
-      {"timeouts.greeting", Kind::kDuration, &c.greeting_timeout},
-      {"timeouts.idle", Kind::kDuration, &c.idle_timeout},
-      {"timeouts.command", Kind::kDuration, &c.command_timeout},
-      {"timeouts.data", Kind::kDuration, &c.data_timeout},
-      {"tls.enabled", Kind::kBool, &c.tls_enabled},
-      {"tls.cert_file", Kind::kString, &c.tls_cert_file},
-      {"tls.key_file", Kind::kString, &c.tls_key_file},
-      {"tls.self_signed", Kind::kBool, &c.tls_self_signed},
-      {"spool.dir", Kind::kString, &c.spool_dir},
-      {"spool.segment_size", Kind::kSize, &c.spool_segment_size},
-      {"spool.inline_max", Kind::kSize, &c.spool_inline_max},
-      {"spool.fsync", Kind::kBool, &c.spool_fsync},
-      {"spool.min_free", Kind::kSize, &c.spool_min_free},
-      {"store.backend", Kind::kString, &c.store_backend},
-      {"store.dir", Kind::kString, &c.store_dir},
-      {"store.sync", Kind::kString, &c.store_sync},
-      {"events.sink", Kind::kString, &c.events_sink},
-      {"events.file", Kind::kString, &c.events_file},
-      {"pipeline.enabled", Kind::kBool, &c.pipeline_enabled},
-      {"pipeline.parse", Kind::kBool, &c.pipeline_parse},
-      {"pipeline.nice", Kind::kU32, &c.pipeline_nice},
-      {"pipeline.batch", Kind::kU32, &c.pipeline_batch},
-      {"pipeline.sched_idle", Kind::kBool, &c.pipeline_sched_idle},
-      {"http.enabled", Kind::kBool, &c.http_enabled},
-      {"http.listen", Kind::kString, &c.http_listen},
-      {"log.file", Kind::kString, &c.log_file},
+std::vector<std::unique_ptr<Binding>> bindings(Config& c) {
+  std::vector<std::unique_ptr<Binding>> b;
+  auto add = [&b](auto& table, auto& target) {
+    using T = std::remove_reference_t<decltype(target)>;
+    b.push_back(std::make_unique<StructBinding<T>>(table, target));
   };
-}
-
-std::vector<Field> listenerFields(ListenerConfig& l) {
-  return {
-      {"kind", Kind::kString, &l.kind},
-      {"listen", Kind::kString, &l.listen},
-      {"proxy_protocol", Kind::kBool, &l.proxy_protocol},
-      {"trusted_proxies", Kind::kStringList, &l.trusted_proxies},
-      {"auth_plaintext", Kind::kBool, &l.auth_plaintext},
-      {"require_tls", Kind::kBool, &l.require_tls},
-      {"auth_required", Kind::kBool, &l.auth_required},
-  };
-}
-
-std::vector<Field> tenantFields(policy::TenantConfig& t) {
-  return {{"domains", Kind::kStringList, &t.domains}};
-}
-
-std::vector<Field> userFields(policy::UserConfig& u) {
-  return {{"password_hash", Kind::kString, &u.password_hash}, {"tenant", Kind::kString, &u.tenant}};
-}
-
-ListenerConfig defaultListener(const std::string& name, const std::string& kind,
-                               const std::string& listen) {
-  ListenerConfig l;
-  l.name = name;
-  l.kind = kind;
-  l.listen = listen;
-  if (kind == "submission") {
-    l.require_tls = true;
-    l.auth_required = true;
-  }
-  if (kind == "smtps") l.auth_required = true;
-  return l;
-}
-
-void setDefaults(Config& c) {
-  c.listeners = {defaultListener("smtp", "smtp", "127.0.0.1:2525"),
-                 defaultListener("submission", "submission", "127.0.0.1:2587"),
-                 defaultListener("smtps", "smtps", "127.0.0.1:2465")};
-  c.tenants = {{"default", {"example.test", "localhost"}}};
+  add(server::serverTable(), c.server);
+  add(server::limitsTable(), c.server);
+  add(server::timeoutsTable(), c.server);
+  add(server::tlsTable(), c.tls);
+  add(spool::spoolTable(), c.spool);
+  add(store::storeTable(), c.store);
+  add(events::eventsTable(), c.events);
+  add(pipeline::pipelineTable(), c.pipeline);
+  add(server::httpTable(), c.http);
+  add(server::logTable(), c.log);
+  b.push_back(std::make_unique<ArrayBinding<server::ListenerSettings>>(
+      server::listenerTable(), c.listeners, [](const std::string& name, const std::string& kind) {
+        // Kind-specific defaults; the kind itself is then set (and checked) by its key.
+        server::ListenerSettings l = server::ListenerSettings::defaultsForKind(name, kind.empty() ? "smtp" : kind);
+        l.kind = "smtp";
+        return l;
+      }));
+  b.push_back(std::make_unique<ArrayBinding<policy::TenantConfig>>(
+      policy::tenantTable(), c.tenants, [](const std::string& name, const std::string&) {
+        policy::TenantConfig t;
+        t.name = name;
+        return t;
+      }));
+  b.push_back(std::make_unique<ArrayBinding<policy::UserConfig>>(
+      policy::userTable(), c.users, [](const std::string& name, const std::string&) {
+        policy::UserConfig u;
+        u.name = name;
+        return u;
+      }));
+  return b;
 }
 
 int lineOf(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
 
-// Applies one [[array]] of tables. `make` creates an entry by name; `fields` lists its keys.
-template <typename T, typename FieldsFn, typename MakeFn>
-void applyArray(const toml::table& root, const char* array_key, std::vector<T>& out,
-                FieldsFn fields, MakeFn make, std::vector<ConfigError>* errors) {
-  const toml::node* node = root.get(array_key);
-  if (!node) return;
-  const toml::array* arr = node->as_array();
-  if (!arr) {
-    errors->push_back({array_key, lineOf(*node), "must be an array of tables ([[" + std::string(array_key) + "]])"});
-    return;
+// A TOML value as table input; false when it has no config form (a table, a date).
+bool toInput(const toml::node& n, Input* in) {
+  if (n.is_string()) {
+    in->kind = Input::Kind::kString;
+    in->text = *n.value<std::string>();
+  } else if (n.is_boolean()) {
+    in->kind = Input::Kind::kBool;
+    in->boolean = *n.value<bool>();
+  } else if (n.is_integer()) {
+    in->kind = Input::Kind::kInteger;
+    in->integer = *n.value<int64_t>();
+  } else if (const toml::array* a = n.as_array()) {
+    in->kind = Input::Kind::kList;
+    for (const auto& e : *a) {
+      if (!e.is_string()) return false;
+      in->list.push_back(*e.value<std::string>());
+    }
+  } else {
+    return false;
   }
-  out.clear();  // the file's entries replace the defaults
-  size_t index = 0;
-  for (const auto& item : *arr) {
-    std::string where = std::string(array_key) + "[" + std::to_string(index++) + "]";
-    const toml::table* t = item.as_table();
-    if (!t) {
-      errors->push_back({where, lineOf(item), "must be a table"});
-      continue;
+  return true;
+}
+
+class Loader {
+ public:
+  Loader(Config& c, std::vector<ConfigError>* errors) : c_(c), errors_(errors), bindings_(bindings(c)) {}
+
+  void applyFile(const toml::table& root) { walkTable(root, ""); }
+  void applyEnv(const std::vector<std::string>& env);
+
+ private:
+  Binding* section(std::string_view name) {
+    for (auto& b : bindings_) {
+      if (b->name() == name) return b.get();
     }
-    const toml::node* name = t->get("name");
-    if (!name || !name->is_string() || name->value<std::string>()->empty()) {
-      errors->push_back({where + ".name", lineOf(item), "is required (a non-empty string)"});
-      continue;
+    return nullptr;
+  }
+  bool isSectionPrefix(const std::string& prefix) {
+    for (auto& b : bindings_) {
+      if (b->name().rfind(prefix + ".", 0) == 0) return true;
     }
-    T entry = make(*name->value<std::string>(), lineOf(item), *t);
-    auto fs = fields(entry);
-    for (const auto& [k, v] : *t) {
-      std::string key(k.str());
-      if (key == "name") continue;
-      auto f = std::find_if(fs.begin(), fs.end(), [&](const Field& x) { return key == x.key; });
-      if (f == fs.end()) {
-        errors->push_back({where + "." + key, lineOf(v), "unknown key"});
-      } else if (!setFromNode(*f, v)) {
-        errors->push_back({where + "." + key, lineOf(v), "must be " + kindName(f->kind)});
+    return false;
+  }
+  // Sets one key (or its secret `_file` companion) of a section; records errors.
+  void setKey(Binding& b, const std::string& entry, const std::string& where, std::string_view key,
+              Input in, int line) {
+    bool secret = false;
+    std::string_view field = key;
+    bool from_file = false;
+    if (!b.has(field, &secret) && key.size() > 5 && key.substr(key.size() - 5) == "_file") {
+      field = key.substr(0, key.size() - 5);
+      from_file = b.has(field, &secret) && secret;
+      if (!from_file) field = key;
+    }
+    if (!b.has(field, nullptr)) {
+      errors_->push_back({where, line, "unknown key"});
+      return;
+    }
+    if (from_file) {
+      if (in.kind != Input::Kind::kString && in.kind != Input::Kind::kText) {
+        errors_->push_back({where, line, "must be a path (a string)"});
+        return;
+      }
+      std::string error;
+      std::string v = readSecretFile(in.text, &error);
+      if (!error.empty()) {
+        errors_->push_back({where, line, error});
+        return;
+      }
+      in = Input::fromText(v);
+      in.kind = Input::Kind::kString;
+    }
+    if (std::string e = b.set(entry, field, in); !e.empty()) errors_->push_back({where, line, e});
+  }
+
+  void walkTable(const toml::table& t, const std::string& prefix) {
+    for (const auto& [k, v] : t) {
+      std::string name = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+      Binding* b = section(name);
+      if (b && b->array()) {
+        applyArray(*b, v);
+      } else if (b) {
+        const toml::table* st = v.as_table();
+        if (!st) {
+          errors_->push_back({name, lineOf(v), "must be a table ([" + name + "])"});
+          continue;
+        }
+        applySection(*b, *st, name);
+      } else if (v.is_table() && isSectionPrefix(name)) {
+        walkTable(*v.as_table(), name);
+      } else {
+        errors_->push_back({name, lineOf(v), "unknown section or key"});
       }
     }
-    out.push_back(std::move(entry));
   }
-}
 
-void applyFile(Config& c, const toml::table& root, std::vector<ConfigError>* errors) {
-  auto fields = sectionFields(c);
-  for (const auto& [sk, sv] : root) {
-    std::string section(sk.str());
-    if (section == "listener" || section == "tenant" || section == "user") continue;
-    const toml::table* st = sv.as_table();
-    bool known_section = std::any_of(fields.begin(), fields.end(), [&](const Field& f) {
-      return std::string_view(f.key).substr(0, std::string_view(f.key).find('.')) == section;
-    });
-    if (!known_section) {
-      errors->push_back({section, lineOf(sv), "unknown section or key"});
-      continue;
+  void applySection(Binding& b, const toml::table& t, const std::string& name) {
+    for (const auto& [k, v] : t) {
+      std::string key = name + "." + std::string(k.str());
+      if (v.is_table() && section(key)) {  // a nested section ([store.s3] inside [store])
+        applySection(*section(key), *v.as_table(), key);
+        continue;
+      }
+      c_.key_lines[key] = lineOf(v);
+      Input in;
+      if (!toInput(v, &in)) {
+        errors_->push_back({key, lineOf(v), b.has(k.str(), nullptr) ? "has an unsupported type" : "unknown key"});
+        continue;
+      }
+      setKey(b, "", key, k.str(), std::move(in), lineOf(v));
     }
-    if (!st) {
-      errors->push_back({section, lineOf(sv), "must be a table ([" + section + "])"});
-      continue;
+  }
+
+  void applyArray(Binding& b, const toml::node& node) {
+    const toml::array* arr = node.as_array();
+    if (!arr || !arr->is_array_of_tables()) {
+      errors_->push_back({b.name(), lineOf(node), "must be an array of tables ([[" + b.name() + "]])"});
+      return;
     }
-    for (const auto& [k, v] : *st) {
-      std::string key = section + "." + std::string(k.str());
-      c.key_lines[key] = lineOf(v);
-      auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return key == x.key; });
-      if (f == fields.end()) {
-        errors->push_back({key, lineOf(v), "unknown key"});
-      } else if (!setFromNode(*f, v)) {
-        errors->push_back({key, lineOf(v), "must be " + kindName(f->kind)});
+    b.clearEntries();  // the file's entries replace the defaults
+    size_t index = 0;
+    for (const auto& item : *arr) {
+      const toml::table& t = *item.as_table();
+      const toml::node* name = t.get("name");
+      if (!name || !name->is_string() || name->value<std::string>()->empty()) {
+        errors_->push_back({b.name() + "[" + std::to_string(index) + "].name", lineOf(item),
+                            "is required (a non-empty string)"});
+        ++index;
+        continue;
+      }
+      ++index;
+      std::string entry = *name->value<std::string>();
+      std::string kind;
+      // Kind-specific defaults apply before the table's own keys.
+      if (const toml::node* k = t.get("kind"); k && k->is_string()) kind = *k->value<std::string>();
+      b.touch(entry, kind, lineOf(item));
+      for (const auto& [k, v] : t) {
+        if (k.str() == "name") continue;
+        std::string where = b.name() + "." + entry + "." + std::string(k.str());
+        c_.key_lines[where] = lineOf(v);
+        Input in;
+        if (!toInput(v, &in)) {
+          errors_->push_back({where, lineOf(v), "has an unsupported type"});
+          continue;
+        }
+        setKey(b, entry, where, k.str(), std::move(in), lineOf(v));
       }
     }
   }
-  applyArray(root, "listener", c.listeners, listenerFields,
-             [](const std::string& name, int line, const toml::table& t) {
-               // Kind-specific defaults apply before the table's own keys.
-               std::string kind = "smtp";
-               if (const toml::node* k = t.get("kind"); k && k->is_string()) kind = *k->value<std::string>();
-               ListenerConfig l = defaultListener(name, kind, "");
-               l.line = line;
-               return l;
-             },
-             errors);
-  applyArray(root, "tenant", c.tenants, tenantFields,
-             [](const std::string& name, int, const toml::table&) {
-               policy::TenantConfig t;
-               t.name = name;
-               return t;
-             },
-             errors);
-  applyArray(root, "user", c.users, userFields,
-             [](const std::string& name, int, const toml::table&) {
-               policy::UserConfig u;
-               u.name = name;
-               return u;
-             },
-             errors);
-}
 
-// MXGATE_LISTENER_<NAME>_<KEY>: finds the entry whose upper-cased name prefixes `rest`.
-template <typename T, typename FieldsFn, typename MakeFn>
-bool applyArrayEnv(const std::string& var, const std::string& rest, const std::string& value,
-                   std::vector<T>& entries, FieldsFn fields, MakeFn make,
-                   std::vector<ConfigError>* errors) {
-  // Try existing names first (longest match), then a new entry named by the prefix before
-  // the longest known key suffix.
-  T probe = make("");
-  auto fs = fields(probe);
-  for (const auto& f : fs) {
-    std::string suffix = "_" + upper(f.key);
-    if (rest.size() <= suffix.size() || rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0)
-      continue;
-    std::string upname = rest.substr(0, rest.size() - suffix.size());
-    T* target = nullptr;
-    for (auto& e : entries) {
-      if (upper(e.name) == upname) target = &e;
-    }
-    if (!target) {
-      std::string name = upname;
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      entries.push_back(make(name));
-      target = &entries.back();
-    }
-    auto tf = fields(*target);
-    const Field& field = *std::find_if(tf.begin(), tf.end(), [&](const Field& x) { return std::string(x.key) == f.key; });
-    if (!setFromText(field, value)) errors->push_back({var, 0, "must be " + kindName(field.kind)});
-    return true;
-  }
-  return false;
-}
+  Config& c_;
+  std::vector<ConfigError>* errors_;
+  std::vector<std::unique_ptr<Binding>> bindings_;
+};
 
-void applyEnv(Config& c, const std::vector<std::string>& env, std::vector<ConfigError>* errors) {
-  auto fields = sectionFields(c);
+void Loader::applyEnv(const std::vector<std::string>& env) {
+  // Variables of the tools (tests, benchmarks, scripts), not config keys: reserved, so
+  // that the strict check still catches a mistyped config variable.
+  static constexpr std::string_view kToolVariables[] = {"MXGATE_CONFIG", "MXGATE_SOURCE_DIR", "MXGATE_CORPUS_DIR",
+                                                        "MXGATE_SHARED_DIR"};
+  static constexpr std::string_view kToolPrefixes[] = {"MXGATE_TEST_", "MXGATE_BENCH_", "MXGATE_FUZZ_",
+                                                       "MXGATE_BUILD_"};
   for (const auto& kv : env) {
     if (kv.rfind("MXGATE_", 0) != 0) continue;
     size_t eq = kv.find('=');
     if (eq == std::string::npos) continue;
     std::string var = kv.substr(0, eq), value = kv.substr(eq + 1);
-    // Variables of the tools (tests, benchmarks, scripts), not config keys: reserved
-    // prefixes, so that the strict check still catches a mistyped config variable.
-    static constexpr std::string_view kToolVariables[] = {
-        "MXGATE_CONFIG", "MXGATE_SOURCE_DIR", "MXGATE_CORPUS_DIR", "MXGATE_SHARED_DIR"};
-    static constexpr std::string_view kToolPrefixes[] = {
-        "MXGATE_TEST_", "MXGATE_BENCH_", "MXGATE_FUZZ_", "MXGATE_BUILD_"};
     if (std::find(std::begin(kToolVariables), std::end(kToolVariables), var) != std::end(kToolVariables) ||
         std::any_of(std::begin(kToolPrefixes), std::end(kToolPrefixes),
                     [&var](std::string_view p) { return var.rfind(p, 0) == 0; }))
       continue;
-    std::string name = var.substr(7);
-    auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return upper(x.key) == name; });
-    if (f != fields.end()) {
-      if (!setFromText(*f, value)) errors->push_back({var, 0, "must be " + kindName(f->kind)});
-      continue;
-    }
+    const std::string name = var.substr(7);
     bool handled = false;
-    if (name.rfind("LISTENER_", 0) == 0) {
-      handled = applyArrayEnv(var, name.substr(9), value, c.listeners, listenerFields,
-                              [](const std::string& n) { return defaultListener(n, "smtp", ""); }, errors);
-    } else if (name.rfind("TENANT_", 0) == 0) {
-      handled = applyArrayEnv(var, name.substr(7), value, c.tenants, tenantFields,
-                              [](const std::string& n) { policy::TenantConfig t; t.name = n; return t; }, errors);
-    } else if (name.rfind("USER_", 0) == 0) {
-      handled = applyArrayEnv(var, name.substr(5), value, c.users, userFields,
-                              [](const std::string& n) { policy::UserConfig u; u.name = n; return u; }, errors);
+    // Struct sections: SECTION_KEY, or SECTION_KEY_FILE for a secret. Longest section
+    // name first, so that STORE_S3_BUCKET is [store.s3] bucket, not [store] s3_bucket.
+    std::vector<Binding*> order;
+    for (auto& b : bindings_) order.push_back(b.get());
+    std::sort(order.begin(), order.end(), [](Binding* a, Binding* b) { return a->name().size() > b->name().size(); });
+    for (Binding* b : order) {
+      if (handled) break;
+      std::string prefix = upper(b->name()) + "_";
+      if (name.rfind(prefix, 0) != 0) continue;
+      std::string rest = name.substr(prefix.size());
+      for (const auto& key : b->keys()) {
+        std::string up = upper(key);
+        if (b->array()) {
+          // ARRAY_<NAME>_<KEY>[_FILE]: the entry is what stands before the key.
+          bool secret = false;
+          b->has(key, &secret);
+          for (std::string suffix : {"_" + up, "_" + up + "_FILE"}) {
+            if (suffix.ends_with("_FILE") && !secret) continue;
+            if (rest.size() <= suffix.size() || rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0)
+              continue;
+            std::string upname = rest.substr(0, rest.size() - suffix.size());
+            // An existing entry keeps its spelling (names are matched case-insensitively).
+            std::string entry = b->entryName(upname);
+            b->touch(entry, "", 0);
+            setKey(*b, entry, var, suffix.ends_with("_FILE") ? key + "_file" : key, Input::fromText(value), 0);
+            handled = true;
+            break;
+          }
+        } else if (bool secret = false; rest == up || (rest == up + "_FILE" && b->has(key, &secret) && secret)) {
+          setKey(*b, "", var, rest == up ? key : key + "_file", Input::fromText(value), 0);
+          handled = true;
+        }
+        if (handled) break;
+      }
     }
-    if (!handled) errors->push_back({var, 0, "unknown configuration variable"});
+    if (!handled) errors_->push_back({var, 0, "unknown configuration variable"});
   }
 }
 
 }  // namespace
+
+int Config::lineOf(const std::string& key) const {
+  auto it = key_lines.find(key);
+  return it == key_lines.end() ? 0 : it->second;
+}
+
+Config defaultConfig() {
+  Config c;
+  c.listeners = server::defaultListeners();
+  c.tenants = policy::defaultTenants();
+  return c;
+}
 
 std::string ConfigError::format(const std::string& source) const {
   std::string s = source;
@@ -424,29 +420,10 @@ std::string ConfigError::format(const std::string& source) const {
   return s + ": " + key + ": " + message;
 }
 
-bool splitHostPort(const std::string& s, std::string* host, uint16_t* port) {
-  size_t colon;
-  if (!s.empty() && s[0] == '[') {
-    size_t close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
-    *host = s.substr(1, close - 1);
-    colon = close + 1;
-  } else {
-    colon = s.rfind(':');
-    if (colon == std::string::npos || colon == 0) return false;
-    *host = s.substr(0, colon);
-    if (host->find(':') != std::string::npos) return false;  // bare IPv6 needs brackets
-  }
-  uint64_t p;
-  if (!parseU64(std::string_view(s).substr(colon + 1), &p) || p > 65535) return false;
-  *port = static_cast<uint16_t>(p);
-  return true;
-}
-
 Config loadConfig(const std::string& path, const std::vector<std::string>& env,
                   std::vector<ConfigError>* errors) {
-  Config c;
-  setDefaults(c);
+  Config c = defaultConfig();
+  Loader loader(c, errors);
   if (!path.empty()) {
     c.source = path;
     // toml++ reports syntax errors by exception; config loading is startup-only, where
@@ -458,18 +435,13 @@ Config loadConfig(const std::string& path, const std::vector<std::string>& env,
       errors->push_back({"(syntax)", static_cast<int>(e.source().begin.line), std::string(e.description())});
       return c;
     }
-    applyFile(c, root, errors);
+    loader.applyFile(root);
   }
-  applyEnv(c, env, errors);
+  loader.applyEnv(env);
   return c;
 }
 
 void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
-  auto at = [&c](const char* key) {
-    auto it = c.key_lines.find(key);
-    return it == c.key_lines.end() ? 0 : it->second;
-  };
-  if (c.hostname.empty()) errors->push_back({"server.hostname", at("server.hostname"), "must not be empty"});
   if (c.listeners.empty()) errors->push_back({"listener", 0, "at least one [[listener]] is needed"});
   std::vector<std::string> names;
   for (const auto& l : c.listeners) {
@@ -477,37 +449,80 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
     if (std::find(names.begin(), names.end(), l.name) != names.end())
       errors->push_back({where, l.line, "listener name used twice"});
     names.push_back(l.name);
-    if (l.kind != "smtp" && l.kind != "submission" && l.kind != "smtps")
-      errors->push_back({where + ".kind", l.line, "must be \"smtp\", \"submission\" or \"smtps\""});
-    std::string host;
-    uint16_t port;
-    if (!splitHostPort(l.listen, &host, &port))
-      errors->push_back({where + ".listen", l.line, "must be \"host:port\" (IPv6 as \"[addr]:port\")"});
-    for (const auto& cidr : l.trusted_proxies) {
-      if (!server::Cidr::parse(cidr))
-        errors->push_back({where + ".trusted_proxies", l.line, "'" + cidr + "' is not an address or CIDR"});
+    auto o = server::listenerOptions(l, c.tls.enabled);
+    if (!o.ok()) {
+      // "key: message" from the server's parse, so the error names the key.
+      const std::string& m = o.error().message();
+      size_t colon = m.find(": ");
+      std::string key = where + "." + m.substr(0, colon);
+      int line = c.lineOf(key) ? c.lineOf(key) : l.line;
+      errors->push_back({key, line, colon == std::string::npos ? m : m.substr(colon + 2)});
     }
-    if (l.proxy_protocol && l.trusted_proxies.empty())
-      errors->push_back({where + ".trusted_proxies", l.line, "proxy_protocol needs at least one trusted network"});
-    if (l.kind == "smtps" && !c.tls_enabled)
-      errors->push_back({where + ".kind", l.line, "smtps needs tls.enabled = true"});
   }
   std::string host;
   uint16_t port;
-  if (c.http_enabled && !splitHostPort(c.http_listen, &host, &port))
-    errors->push_back({"http.listen", at("http.listen"), "must be \"host:port\""});
-  if (c.store_backend != "local") errors->push_back({"store.backend", at("store.backend"), "must be \"local\" (other backends are not built yet)"});
-  if (c.store_sync != "filesystem" && c.store_sync != "file")
-    errors->push_back({"store.sync", at("store.sync"), "must be \"filesystem\" or \"file\""});
-  if (c.pipeline_batch == 0 || c.pipeline_batch > 100000)
-    errors->push_back({"pipeline.batch", at("pipeline.batch"), "must be between 1 and 100000"});
-  if (c.events_sink != "file") errors->push_back({"events.sink", at("events.sink"), "must be \"file\" (other sinks are not built yet)"});
-  if (c.max_message_size < 1024) errors->push_back({"limits.max_message_size", at("limits.max_message_size"), "must be at least 1KiB"});
-  if (c.max_recipients == 0) errors->push_back({"limits.max_recipients", at("limits.max_recipients"), "must be at least 1"});
-  if (c.spool_dir.empty()) errors->push_back({"spool.dir", at("spool.dir"), "must not be empty"});
+  if (c.http.enabled && !server::splitHostPort(c.http.listen, &host, &port))
+    errors->push_back({"http.listen", c.lineOf("http.listen"), "must be \"host:port\""});
   std::string dir_error;
-  if (!policy::Directory::build(c.tenants, c.users, &dir_error))
-    errors->push_back({"tenant/user", 0, dir_error});
+  if (!policy::Directory::build(c.tenants, c.users, &dir_error)) errors->push_back({"tenant/user", 0, dir_error});
+}
+
+std::vector<server::ListenerOptions> listenerOptions(const Config& c) {
+  std::vector<server::ListenerOptions> out;
+  for (const auto& l : c.listeners) out.push_back(*server::listenerOptions(l, c.tls.enabled));
+  return out;
+}
+
+std::string configReference() {
+  Config c = defaultConfig();
+  auto b = bindings(c);
+  std::string out = R"(# Configuration reference
+
+<!-- Generated by `mxgate config-reference` from the modules' field tables
+     (src/*/…_config.cc); do not edit by hand. tests/app checks it is current. -->
+
+One TOML file (`mxgate serve -c mxgate.toml`, or `$MXGATE_CONFIG`); with none, the embedded
+defaults below apply. `mxgate check-config` validates without starting; every error names
+the key and, for the file, the line (`mxgate.toml:3: server.threads: must be a non-negative
+integer`).
+
+**Environment.** Every key can be set from the environment: `section.key` is
+`MXGATE_SECTION_KEY` (`MXGATE_SPOOL_DIR=/data/spool`), a nested section's `section.sub.key`
+is `MXGATE_SECTION_SUB_KEY`. Array entries are addressed by their `name`:
+`MXGATE_LISTENER_<NAME>_<KEY>`, `MXGATE_TENANT_<NAME>_DOMAINS` (comma-separated list),
+`MXGATE_USER_<NAME>_PASSWORD_HASH`; a name the file does not define creates a new entry.
+Unknown keys in the file and unknown `MXGATE_*` variables are errors, so a typo never falls
+back to a default silently. The environment wins over the file.
+
+**Secrets.** A secret key is never printed. It also takes `<key>_file` — a path whose
+content (without its final line end) is the value — in the file and
+`MXGATE_…_<KEY>_FILE` in the environment, so that the value itself need not be in either.
+
+**Units.** Durations: `"500ms"`, `"30s"`, `"5m"`, `"1h"`. Sizes: an integer (bytes) or a
+string with a unit: `"64KiB"`, `"50MiB"`, `"1GiB"`, `"10MB"`.
+
+**Embedded listeners**: `smtp` on `127.0.0.1:2525`, `submission` on `127.0.0.1:2587`,
+`smtps` on `127.0.0.1:2465`. **Embedded tenant**: `default` for `example.test` and
+`localhost`. A file's `[[listener]]` or `[[tenant]]` entries replace these.
+)";
+  auto cell = [](std::string s) {
+    std::string o;
+    for (char ch : s) {
+      if (ch == '|') o += "\\|";
+      else o += ch;
+    }
+    return o;
+  };
+  for (const auto& s : b) {
+    out += "\n## " + std::string(s->array() ? "[[" + s->name() + "]]" : "[" + s->name() + "]") + "\n\n";
+    std::string help = s->help();
+    if (!help.empty()) help[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(help[0])));
+    out += help + ".\n\n| key | default | meaning |\n|---|---|---|\n";
+    for (const auto& r : s->docs()) {
+      out += "| `" + cell(r.key) + "` | `" + cell(r.default_value) + "` | " + cell(r.help) + " |\n";
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> processEnvironment() {

@@ -1,102 +1,64 @@
 // app/config.h — mxgate's configuration: one TOML file (mxgate.toml), every key
 // overridable from the environment, validated at start with errors that name the key and
-// the line (DESIGN.md "Configuration").
+// the line (DESIGN.md "Configuration"). Each section belongs to its module, which declares
+// it as a field table (core/config_table.h) over its own options struct — the struct's
+// default values are the defaults, in one place. This file only assembles the sections
+// and loads them; docs/config.md is generated from the same tables (configReference()).
 //
-// Keys are `section.key` (e.g. server.hostname); the environment form is
-// MXGATE_SECTION_KEY (MXGATE_SERVER_HOSTNAME). Arrays of tables are addressed by their
-// name: MXGATE_LISTENER_<NAME>_<KEY>, MXGATE_TENANT_<NAME>_DOMAINS (comma-separated),
-// MXGATE_USER_<NAME>_PASSWORD_HASH; a name not in the file creates a new entry. Unknown
-// keys and unknown MXGATE_* variables are errors (a typo must not silently fall back to a
-// default); the tools' own variables are exempt: MXGATE_CONFIG, MXGATE_SOURCE_DIR,
-// MXGATE_CORPUS_DIR, MXGATE_SHARED_DIR and the prefixes MXGATE_TEST_, MXGATE_BENCH_,
-// MXGATE_FUZZ_, MXGATE_BUILD_. Durations take a unit ("30s", "500ms", "5m", "1h"); sizes
-// take bytes or a unit ("50MiB", "64KiB", "10MB").
+// Keys are `section.key` (server.hostname), nested sections `section.sub.key`
+// ([store.s3] bucket); arrays of tables ([[listener]], [[tenant]], [[user]]) are entries
+// addressed by `name`. The environment form is MXGATE_SECTION_KEY (MXGATE_SERVER_HOSTNAME),
+// MXGATE_SECTION_SUB_KEY, and MXGATE_<ARRAY>_<NAME>_<KEY> (MXGATE_LISTENER_SMTP_LISTEN); a
+// name not in the file creates a new entry. A secret key also takes `<key>_file` (a path
+// whose content is the value) in the file and MXGATE_..._<KEY>_FILE in the environment;
+// secrets are never printed. Unknown keys and unknown MXGATE_* variables are errors (a
+// typo must not silently fall back to a default); the tools' own variables are exempt:
+// MXGATE_CONFIG, MXGATE_SOURCE_DIR, MXGATE_CORPUS_DIR, MXGATE_SHARED_DIR and the prefixes
+// MXGATE_TEST_, MXGATE_BENCH_, MXGATE_FUZZ_, MXGATE_BUILD_.
 //
 // With no file, the embedded defaults describe a laptop setup: listeners on 127.0.0.1
 // (SMTP 2525, submission 2587, smtps 2465), HTTP 8025, everything under ./var.
 //
 // Trust: the file and the environment are the operator's; still, every value is checked
-// for type and range, and errors are values (ConfigErrors), not crashes.
+// for type and range, and errors are values (ConfigErrors), not crashes. Loading is
+// startup-only: exceptions from the TOML library are caught here.
 #pragma once
 
-#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "core/clock.h"
-#include "policy/tenants.h"
+#include "events/events_config.h"
+#include "pipeline/pipeline_config.h"
+#include "policy/policy_config.h"
+#include "server/server_config.h"
+#include "spool/spool_config.h"
+#include "store/store_config.h"
 
 namespace mx::app {
 
-struct ListenerConfig {
-  std::string name;
-  std::string kind = "smtp";            // smtp | submission | smtps
-  std::string listen;                   // "host:port", "[v6]:port"
-  bool proxy_protocol = false;
-  std::vector<std::string> trusted_proxies;
-  bool auth_plaintext = false;
-  bool require_tls = false;
-  bool auth_required = false;
-  int line = 0;                         // where it was defined (0: defaults/env)
-};
-
 struct Config {
-  // [server]
-  std::string hostname = "mx.localhost";
-  uint32_t threads = 0;
-  uint32_t max_connections = 20000;
-  uint32_t max_connections_per_ip = 100;
-  Millis drain_timeout{30'000};
-  // [limits]
-  uint64_t max_message_size = 50ull << 20;
-  uint32_t max_recipients = 100;
-  uint32_t max_errors = 10;
-  uint32_t max_messages_per_session = 0;
-  // [timeouts]
-  Millis proxy_header_timeout{10'000};
-  Millis tls_handshake_timeout{30'000};
-  Millis greeting_timeout{60'000};
-  Millis idle_timeout{300'000};
-  Millis command_timeout{300'000};
-  Millis data_timeout{180'000};
-  // [tls]
-  std::string tls_cert_file = "var/tls/cert.pem";
-  std::string tls_key_file = "var/tls/key.pem";
-  bool tls_self_signed = true;          // generate the pair on first run if missing
-  bool tls_enabled = true;
-  // [spool]
-  std::string spool_dir = "var/spool";
-  uint64_t spool_segment_size = 64ull << 20;
-  uint64_t spool_inline_max = 1ull << 20;
-  bool spool_fsync = true;
-  uint64_t spool_min_free = 512ull << 20;  // below this, RCPT gets 452 4.3.1; 0: no check
-  // [store]
-  std::string store_backend = "local";
-  std::string store_dir = "var/store";
-  std::string store_sync = "filesystem";  // how a pipeline batch is made durable: filesystem | file
-  // [events]
-  std::string events_sink = "file";
-  std::string events_file = "var/events.jsonl";
-  // [pipeline]
-  bool pipeline_enabled = true;
-  bool pipeline_parse = true;
-  uint32_t pipeline_nice = 10;          // the pipeline yields the CPU to reception
-  bool pipeline_sched_idle = true;       // SCHED_IDLE: only CPU time reception leaves free
-  uint32_t pipeline_batch = 256;        // records per store sync + event publish + checkpoint
-  // [http]
-  bool http_enabled = true;
-  std::string http_listen = "127.0.0.1:8025";
-  // [log]
-  std::string log_file;                 // empty: stderr
-  // [[listener]], [[tenant]], [[user]]
-  std::vector<ListenerConfig> listeners;
-  std::vector<policy::TenantConfig> tenants;
-  std::vector<policy::UserConfig> users;
+  server::ServerOptions server;                     // [server] [limits] [timeouts]
+  std::vector<server::ListenerSettings> listeners;  // [[listener]]
+  server::TlsSettings tls;                          // [tls]
+  spool::SpoolOptions spool;                        // [spool]
+  store::StoreSettings store;                       // [store]
+  events::EventsSettings events;                    // [events]
+  pipeline::PipelineSettings pipeline;              // [pipeline]
+  server::HttpSettings http;                        // [http]
+  server::LogSettings log;                          // [log]
+  std::vector<policy::TenantConfig> tenants;        // [[tenant]]
+  std::vector<policy::UserConfig> users;            // [[user]]
 
   std::string source = "embedded defaults";  // the file loaded, for messages
-  std::map<std::string, int> key_lines;       // "section.key" -> line in the file
+  std::map<std::string, int> key_lines;       // "section.key" / "listener.NAME.key" -> line
+
+  // The line where `key` was set in the file, 0 if not from the file.
+  int lineOf(const std::string& key) const;
 };
+
+// The embedded defaults (no file, no environment).
+Config defaultConfig();
 
 struct ConfigError {
   std::string key;       // e.g. "server.threads" or "MXGATE_SERVER_THREADS"
@@ -111,12 +73,15 @@ struct ConfigError {
 Config loadConfig(const std::string& path, const std::vector<std::string>& env,
                   std::vector<ConfigError>* errors);
 
-// Checks cross-field rules (listener names unique, addresses parse, kinds known, at least
-// one listener, ...). Appends to *errors.
+// Checks cross-field rules (listener names unique, addresses parse, at least one
+// listener, tenants and users consistent, …). Appends to *errors.
 void validateConfig(const Config& c, std::vector<ConfigError>* errors);
 
-// Splits "host:port" / "[v6]:port". False on a malformed value.
-bool splitHostPort(const std::string& s, std::string* host, uint16_t* port);
+// The listeners as the server takes them (validateConfig() passed).
+std::vector<server::ListenerOptions> listenerOptions(const Config& c);
+
+// docs/config.md: every section's keys, defaults and help, from the field tables.
+std::string configReference();
 
 // The process environment as NAME=VALUE strings.
 std::vector<std::string> processEnvironment();

@@ -1,4 +1,4 @@
-// app/main.cc — the `mxgate` binary: subcommands serve, check-config, version, parse and
+// app/main.cc — the `mxgate` binary: subcommands serve, check-config, config-reference, version, parse and
 // bench. This is the only place that names concrete backends (local store, file events)
 // and wires the modules together (DESIGN.md "Modules").
 //
@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
   check->add_option("-c,--config", config_path, "TOML config file");
 
   cli.add_subcommand("version", "print the version");
+  cli.add_subcommand("config-reference",
+                     "print the configuration reference (docs/config.md) generated from the modules' field tables");
 
   // Everything after "parse" goes to the parser's own command line (mime/cli.h).
   auto* parse = cli.add_subcommand("parse", "parse messages (FILE... or - for stdin) to JSON, one document per line; "
@@ -89,6 +91,10 @@ int main(int argc, char** argv) {
     std::printf("mxgate %s\n", MXGATE_VERSION);
     return 0;
   }
+  if (cli.got_subcommand("config-reference")) {
+    std::fputs(app::configReference().c_str(), stdout);
+    return 0;
+  }
   if (cli.got_subcommand("check-config")) return checkConfig(defaultConfigPath(config_path), false);
   if (cli.got_subcommand("parse")) {
     std::vector<std::string> args = parse->remaining();
@@ -100,7 +106,7 @@ int main(int argc, char** argv) {
   }
   if (cli.got_subcommand("bench")) {
     std::string host;
-    if (!app::splitHostPort(server_addr, &host, &load.port)) {
+    if (!server::splitHostPort(server_addr, &host, &load.port)) {
       std::fprintf(stderr, "mxgate bench: --server must be host:port\n");
       return 2;
     }

@@ -27,44 +27,6 @@
 namespace mx::app {
 namespace {
 
-server::ListenerKind listenerKind(const std::string& k) {
-  if (k == "submission") return server::ListenerKind::kSubmission;
-  if (k == "smtps") return server::ListenerKind::kSmtps;
-  return server::ListenerKind::kSmtp;
-}
-
-server::ServerOptions serverOptions(const Config& c, size_t threads) {
-  server::ServerOptions o;
-  o.session.hostname = c.hostname;
-  o.threads = static_cast<uint32_t>(threads);
-  o.max_connections = c.max_connections;
-  o.max_connections_per_ip = c.max_connections_per_ip;
-  o.session.max_message_size = c.max_message_size;
-  o.session.max_recipients = c.max_recipients;
-  o.session.max_errors = c.max_errors;
-  o.session.max_messages = c.max_messages_per_session;
-  o.proxy_header_timeout = c.proxy_header_timeout;
-  o.tls_handshake_timeout = c.tls_handshake_timeout;
-  o.session.greeting_timeout = c.greeting_timeout;
-  o.session.idle_timeout = c.idle_timeout;
-  o.session.command_timeout = c.command_timeout;
-  o.session.data_timeout = c.data_timeout;
-  o.drain_timeout = c.drain_timeout;
-  for (const auto& l : c.listeners) {
-    server::ListenerOptions lo;
-    lo.name = l.name;
-    lo.kind = listenerKind(l.kind);
-    splitHostPort(l.listen, &lo.address, &lo.port);
-    lo.proxy_protocol = l.proxy_protocol;
-    for (const auto& cidr : l.trusted_proxies) lo.trusted_proxies.add(*server::Cidr::parse(cidr));
-    lo.auth_plaintext = l.auth_plaintext;
-    lo.require_tls = l.require_tls && c.tls_enabled;
-    lo.auth_required = l.auth_required;
-    o.listeners.push_back(std::move(lo));
-  }
-  return o;
-}
-
 // Raises the soft open-file limit to the hard one: each connection is a descriptor, and
 // server.max_connections is meant to be reachable. Returns the limit now in force.
 uint64_t raiseFileLimit() {
@@ -102,26 +64,23 @@ int runServe(const Config& c) {
   RealClock clock;
   server::Metrics metrics;
   std::string error;
-  if (!c.log_file.empty() && !logger.open(c.log_file, &error)) return fail(logger, "log.file: " + error);
+  if (!c.log.file.empty() && !logger.open(c.log.file, &error)) return fail(logger, "log.file: " + error);
 
   std::unique_ptr<server::TlsContextHolder> tls;
-  if (c.tls_enabled) {
-    if (c.tls_self_signed &&
-        !server::ensureSelfSignedCertificate(c.tls_cert_file, c.tls_key_file, c.hostname, &error))
+  const std::string& hostname = c.server.session.hostname;
+  if (c.tls.enabled) {
+    if (c.tls.self_signed &&
+        !server::ensureSelfSignedCertificate(c.tls.cert_file, c.tls.key_file, hostname, &error))
       return fail(logger, "tls: " + error);
-    tls = std::make_unique<server::TlsContextHolder>(c.tls_cert_file, c.tls_key_file);
+    tls = std::make_unique<server::TlsContextHolder>(c.tls.cert_file, c.tls.key_file);
     if (!tls->reload(&error)) return fail(logger, error);
   }
 
-  size_t threads = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
-  spool::SpoolOptions so;
-  so.dir = c.spool_dir;
+  uint32_t threads = c.server.threads ? c.server.threads : std::max(1u, std::thread::hardware_concurrency());
+  spool::SpoolOptions so = c.spool;
   so.lanes = threads;
-  so.segment_bytes = c.spool_segment_size;
-  so.inline_max = c.spool_inline_max;
-  so.fsync = c.spool_fsync;
   auto spool = spool::Spool::open(so);
-  if (!spool.ok()) return fail(logger, "spool.dir " + c.spool_dir + ": " + spool.error().message());
+  if (!spool.ok()) return fail(logger, "spool.dir " + c.spool.dir + ": " + spool.error().message());
 
   auto directory = policy::Directory::build(c.tenants, c.users, &error);
   if (!directory) return fail(logger, error);
@@ -131,24 +90,24 @@ int runServe(const Config& c) {
   std::unique_ptr<events::FileEventSink> sink;
   std::unique_ptr<pipeline::MimeProcessor> processor;
   std::unique_ptr<pipeline::Pipeline> pipe;
-  if (c.pipeline_enabled) {
+  if (c.pipeline.enabled) {
     store::LocalBlobStoreOptions lso;
-    lso.root = c.store_dir;
-    lso.sync_method = c.store_sync == "file" ? store::SyncMethod::kPerFile : store::SyncMethod::kFilesystem;
+    lso.root = c.store.dir;
+    lso.sync_method = c.store.sync == "file" ? store::SyncMethod::kPerFile : store::SyncMethod::kFilesystem;
     auto st = store::LocalBlobStore::open(lso);
-    if (!st.ok()) return fail(logger, "store.dir " + c.store_dir + ": " + st.error().message());
+    if (!st.ok()) return fail(logger, "store.dir " + c.store.dir + ": " + st.error().message());
     blob_store = std::move(st.value());
     events::FileEventSinkOptions fso;
-    fso.path = c.events_file;
+    fso.path = c.events.file;
     auto fs = events::FileEventSink::open(fso);
-    if (!fs.ok()) return fail(logger, "events.file " + c.events_file + ": " + fs.error().message());
+    if (!fs.ok()) return fail(logger, "events.file " + c.events.file + ": " + fs.error().message());
     sink = std::move(fs.value());
-    if (c.pipeline_parse) processor = std::make_unique<pipeline::MimeProcessor>(pipeline::MimeProcessorOptions{});
+    if (c.pipeline.parse) processor = std::make_unique<pipeline::MimeProcessor>(pipeline::MimeProcessorOptions{});
     pipeline::PipelineOptions po;
-    po.hostname = c.hostname;
-    po.batch_max = c.pipeline_batch;
-    po.sched_idle = c.pipeline_sched_idle;
-    po.nice = static_cast<int>(std::min<uint32_t>(c.pipeline_nice, 19));
+    po.hostname = hostname;
+    po.batch_max = c.pipeline.batch;
+    po.sched_idle = c.pipeline.sched_idle;
+    po.nice = static_cast<int>(c.pipeline.nice);
     po.log = [&logger](std::string_view line) {
       logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
     };
@@ -157,7 +116,7 @@ int runServe(const Config& c) {
     pipe->start();
   }
 
-  policy::StorageGuard storage_guard(c.spool_dir, c.spool_min_free);
+  policy::StorageGuard storage_guard(c.spool.dir, c.spool.min_free);
   policy::LocalPolicy local_policy(directory, &storage_guard);
   server::ServerDeps deps;
   deps.spool = spool->get();
@@ -166,16 +125,18 @@ int runServe(const Config& c) {
   deps.metrics = &metrics;
   deps.tls = tls.get();
   deps.policy = &local_policy;
-  server::ServerOptions server_options = serverOptions(c, threads);
+  server::ServerOptions server_options = c.server;
+  server_options.threads = threads;
+  server_options.listeners = listenerOptions(c);
   server_options.session.auth_available = !directory->defaultTenant().empty();
   server::Server server(std::move(server_options), deps);
   if (Status st = server.start(); !st.ok()) return fail(logger, st.error().message());
 
   std::unique_ptr<server::HttpStatusServer> http;
-  if (c.http_enabled) {
+  if (c.http.enabled) {
     std::string host;
     uint16_t port = 0;
-    splitHostPort(c.http_listen, &host, &port);
+    server::splitHostPort(c.http.listen, &host, &port);
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
     h.metrics = [&metrics] { return metrics.renderPrometheus(""); };
@@ -184,10 +145,10 @@ int runServe(const Config& c) {
   }
 
   logger.event("started", clock.wall(), [&](JsonWriter& w) {
-    w.field("hostname", c.hostname).field("config", c.source);
+    w.field("hostname", hostname).field("config", c.source);
     w.field("threads", static_cast<uint64_t>(threads));
     w.field("open_file_limit", file_limit);
-    if (file_limit < c.max_connections + 64) {
+    if (file_limit < c.server.max_connections + 64) {
       w.field("warning", "the open-file limit is below server.max_connections: accepts will fail before the limit");
     }
     w.key("listeners").beginObject();

@@ -56,8 +56,8 @@ struct SessionOptions {
   bool smtputf8 = true;                    // offer SMTPUTF8
   // Timeouts per state (RFC 5321 section 4.5.3.2 gives the classic minimums).
   Millis command_timeout{300'000};         // waiting for a command line in a transaction
-  Millis greeting_timeout{0};              // from the greeting to the first EHLO/HELO; 0: command
-  Millis idle_timeout{0};                  // between transactions (after EHLO); 0: command
+  Millis greeting_timeout{60'000};         // from the greeting to the first EHLO/HELO; 0: command
+  Millis idle_timeout{300'000};            // between transactions (after EHLO); 0: command
   Millis data_timeout{180'000};            // waiting for the next DATA/BDAT block
 };
 

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <unistd.h>
 
 namespace mx::app {
@@ -36,8 +37,8 @@ TEST(Config, EmbeddedDefaultsAreValid) {
   EXPECT_EQ(c.listeners[1].kind, "submission");
   EXPECT_TRUE(c.listeners[1].auth_required);
   EXPECT_TRUE(c.listeners[1].require_tls);
-  EXPECT_EQ(c.http_listen, "127.0.0.1:8025");
-  EXPECT_EQ(c.events_file, "var/events.jsonl");
+  EXPECT_EQ(c.http.listen, "127.0.0.1:8025");
+  EXPECT_EQ(c.events.file, "var/events.jsonl");
 }
 
 TEST(Config, FileValuesAndUnits) {
@@ -69,12 +70,12 @@ domains = ["acme.test"]
   Config c = loadConfig(path, {}, &errors);
   validateConfig(c, &errors);
   EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
-  EXPECT_EQ(c.hostname, "mx.example.com");
-  EXPECT_EQ(c.threads, 3u);
-  EXPECT_EQ(c.drain_timeout, Millis(45'000));
-  EXPECT_EQ(c.max_message_size, 25ull << 20);
-  EXPECT_EQ(c.command_timeout, Millis(120'000));
-  EXPECT_EQ(c.data_timeout, Millis(500));
+  EXPECT_EQ(c.server.session.hostname, "mx.example.com");
+  EXPECT_EQ(c.server.threads, 3u);
+  EXPECT_EQ(c.server.drain_timeout, Millis(45'000));
+  EXPECT_EQ(c.server.session.max_message_size, 25ull << 20);
+  EXPECT_EQ(c.server.session.command_timeout, Millis(120'000));
+  EXPECT_EQ(c.server.session.data_timeout, Millis(500));
   ASSERT_EQ(c.listeners.size(), 1u);  // the file's listeners replace the defaults
   EXPECT_TRUE(c.listeners[0].proxy_protocol);
   ASSERT_EQ(c.tenants.size(), 1u);
@@ -101,8 +102,8 @@ TEST(Config, ErrorsNameKeyAndLine) {
   EXPECT_NE(all.find(path + ":3: server.threads: must be a non-negative integer"), std::string::npos) << all;
   EXPECT_NE(all.find(path + ":4: server.hostnme: unknown key"), std::string::npos) << all;
   EXPECT_NE(all.find(path + ":6: limits.max_message_size: must be a size"), std::string::npos) << all;
-  EXPECT_NE(all.find(":7: listener.a.kind: must be"), std::string::npos) << all;
-  EXPECT_NE(all.find(":7: listener.a.listen: must be"), std::string::npos) << all;
+  EXPECT_NE(all.find(":9: listener.a.kind: must be one of \"smtp\", \"submission\", \"smtps\""), std::string::npos) << all;
+  EXPECT_NE(all.find(":10: listener.a.listen: must be \"host:port\""), std::string::npos) << all;
   unlink(path.c_str());
 }
 
@@ -116,7 +117,7 @@ TEST(Config, StoreSyncAndPipelineBatchAreChecked) {
   Config c = loadConfig(path, {}, &errors);
   validateConfig(c, &errors);
   std::string all = joined(errors, c.source);
-  EXPECT_NE(all.find(path + ":2: store.sync: must be \"filesystem\" or \"file\""), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":2: store.sync: must be one of \"filesystem\", \"file\""), std::string::npos) << all;
   EXPECT_NE(all.find(path + ":4: pipeline.batch: must be between 1 and 100000"), std::string::npos) << all;
   unlink(path.c_str());
 
@@ -124,8 +125,8 @@ TEST(Config, StoreSyncAndPipelineBatchAreChecked) {
   c = loadConfig("", {"MXGATE_STORE_SYNC=file", "MXGATE_PIPELINE_BATCH=32"}, &errors);
   validateConfig(c, &errors);
   EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
-  EXPECT_EQ(c.store_sync, "file");
-  EXPECT_EQ(c.pipeline_batch, 32u);
+  EXPECT_EQ(c.store.sync, "file");
+  EXPECT_EQ(c.pipeline.batch, 32u);
 }
 
 TEST(Config, SyntaxErrorHasLine) {
@@ -150,10 +151,10 @@ TEST(Config, EnvironmentOverridesEveryKind) {
                         &errors);
   validateConfig(c, &errors);
   EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
-  EXPECT_EQ(c.hostname, "env.example");
-  EXPECT_FALSE(c.spool_fsync);
-  EXPECT_EQ(c.max_message_size, 1ull << 20);
-  EXPECT_EQ(c.data_timeout, Millis(30'000));
+  EXPECT_EQ(c.server.session.hostname, "env.example");
+  EXPECT_FALSE(c.spool.fsync);
+  EXPECT_EQ(c.server.session.max_message_size, 1ull << 20);
+  EXPECT_EQ(c.server.session.data_timeout, Millis(30'000));
   EXPECT_EQ(c.listeners[0].listen, "0.0.0.0:25");
   ASSERT_EQ(c.listeners.size(), 4u);
   EXPECT_EQ(c.listeners[3].name, "edge");
@@ -184,14 +185,89 @@ TEST(Config, UnknownOrBadEnvironmentIsAnError) {
 TEST(Config, SplitHostPort) {
   std::string h;
   uint16_t p;
-  EXPECT_TRUE(splitHostPort("127.0.0.1:25", &h, &p));
+  EXPECT_TRUE(server::splitHostPort("127.0.0.1:25", &h, &p));
   EXPECT_EQ(h, "127.0.0.1");
   EXPECT_EQ(p, 25);
-  EXPECT_TRUE(splitHostPort("[::1]:587", &h, &p));
+  EXPECT_TRUE(server::splitHostPort("[::1]:587", &h, &p));
   EXPECT_EQ(h, "::1");
-  EXPECT_FALSE(splitHostPort("::1:587", &h, &p));
-  EXPECT_FALSE(splitHostPort("host:65536", &h, &p));
-  EXPECT_FALSE(splitHostPort("host", &h, &p));
+  EXPECT_FALSE(server::splitHostPort("::1:587", &h, &p));
+  EXPECT_FALSE(server::splitHostPort("host:65536", &h, &p));
+  EXPECT_FALSE(server::splitHostPort("host", &h, &p));
+}
+
+TEST(Config, DefaultsAreTheModulesOwn) {
+  // One default per setting: the config's defaults are the module structs' defaults.
+  Config c = defaultConfig();
+  EXPECT_EQ(c.server.session.hostname, smtp::SessionOptions{}.hostname);
+  EXPECT_EQ(c.server.session.greeting_timeout, smtp::SessionOptions{}.greeting_timeout);
+  EXPECT_EQ(c.server.session.idle_timeout, Millis(300'000));
+  EXPECT_EQ(c.server.drain_timeout, server::ServerOptions{}.drain_timeout);
+  EXPECT_EQ(c.spool.segment_bytes, spool::SpoolOptions{}.segment_bytes);
+  EXPECT_EQ(c.spool.dir, "var/spool");
+}
+
+TEST(Config, UnknownListenerKindIsAnErrorNotSmtp) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {"MXGATE_LISTENER_EDGE_LISTEN=127.0.0.1:1", "MXGATE_LISTENER_EDGE_KIND=lmtp"}, &errors);
+  ASSERT_EQ(errors.size(), 1u) << joined(errors, c.source);
+  EXPECT_EQ(errors[0].key, "MXGATE_LISTENER_EDGE_KIND");
+  EXPECT_EQ(errors[0].message, "must be one of \"smtp\", \"submission\", \"smtps\"");
+}
+
+TEST(Config, ListenersAreParsedOnce) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {}, &errors);
+  auto ls = listenerOptions(c);
+  ASSERT_EQ(ls.size(), 3u);
+  EXPECT_EQ(ls[1].kind, server::ListenerKind::kSubmission);
+  EXPECT_EQ(ls[1].port, 2587);
+  EXPECT_TRUE(ls[1].auth_required);
+  EXPECT_EQ(ls[2].kind, server::ListenerKind::kSmtps);
+}
+
+TEST(Config, SecretsFromFilesAndEnvironment) {
+  std::string secret = writeTemp("$6$fromfile$hash\n");
+  std::string path = writeTemp("[[user]]\nname = \"alice\"\npassword_hash_file = \"" + secret + "\"\n");
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {"MXGATE_USER_BOB_PASSWORD_HASH_FILE=" + secret}, &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  ASSERT_EQ(c.users.size(), 2u);
+  EXPECT_EQ(c.users[0].password_hash, "$6$fromfile$hash");  // the final line end is not part of it
+  EXPECT_EQ(c.users[1].name, "bob");
+  EXPECT_EQ(c.users[1].password_hash, "$6$fromfile$hash");
+
+  errors.clear();
+  std::string bad = writeTemp("[[user]]\nname = \"alice\"\npassword_hash_file = \"/nonexistent/x\"\n");
+  c = loadConfig(bad, {}, &errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "user.alice.password_hash_file");
+  EXPECT_EQ(errors[0].line, 3);
+  EXPECT_NE(errors[0].message.find("cannot read '/nonexistent/x'"), std::string::npos);
+  // A non-secret key has no _file form.
+  errors.clear();
+  loadConfig("", {"MXGATE_SERVER_HOSTNAME_FILE=" + secret}, &errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "unknown configuration variable");
+  unlink(secret.c_str());
+  unlink(path.c_str());
+  unlink(bad.c_str());
+}
+
+TEST(Config, SecretsAreNeverInTheReference) {
+  std::string ref = configReference();
+  EXPECT_NE(ref.find("| `[[user]] password_hash` | `(secret)` |"), std::string::npos);
+}
+
+TEST(Config, ReferenceInDocsIsCurrent) {
+  // docs/config.md is generated: `mxgate config-reference > docs/config.md`.
+  const char* src = std::getenv("MXGATE_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  std::ifstream in(std::string(src) + "/docs/config.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_TRUE(ss.str() == configReference())
+      << "docs/config.md is stale: regenerate it with `build/src/app/mxgate config-reference > docs/config.md`";
 }
 
 }  // namespace

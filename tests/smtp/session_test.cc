@@ -402,6 +402,8 @@ TEST(Session, VerdictTransientComesFromTheTable) {
 TEST(Session, CommandTimeoutIsNotExtendedByAPartialLine) {
   SessionOptions opt;
   opt.command_timeout = Millis(1000);
+  opt.greeting_timeout = Millis(0);  // 0: the command timeout applies before EHLO too
+  opt.idle_timeout = Millis(0);
   Session s(opt, kT0);
   startSession(s);
   EXPECT_EQ(s.deadline(), kT0 + Millis(1000));

@@ -68,10 +68,15 @@ bool setOption(SessionOptions& o, const std::string& key, const std::string& val
   if (key == "auth_required") return parseBool(value, o.auth_required);
   if (key == "chunking") return parseBool(value, o.chunking);
   if (key == "smtputf8") return parseBool(value, o.smtputf8);
-  if (key == "command_timeout" || key == "data_timeout") {
+  Millis* timeout = key == "command_timeout"    ? &o.command_timeout
+                    : key == "data_timeout"     ? &o.data_timeout
+                    : key == "greeting_timeout" ? &o.greeting_timeout
+                    : key == "idle_timeout"     ? &o.idle_timeout
+                                                : nullptr;
+  if (timeout != nullptr) {
     uint64_t ms = 0;
     if (!num(ms)) return false;
-    (key == "command_timeout" ? o.command_timeout : o.data_timeout) = Millis(ms);
+    *timeout = Millis(ms);
     return true;
   }
   return false;

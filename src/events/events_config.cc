@@ -1,0 +1,18 @@
+// events/events_config.cc — see events_config.h.
+#include "events/events_config.h"
+
+namespace mx::events {
+
+const config::Table<EventsSettings>& eventsTable() {
+  static const config::Table<EventsSettings> t = [] {
+    config::Table<EventsSettings> t("events", "one CloudEvents event per message, at least once");
+    t.add("sink", &EventsSettings::sink, "the event sink, by name (`mxgate check-config` lists this build's)",
+          config::Check::nonEmpty());
+    t.add("file", &EventsSettings::file, "the file sink: one CloudEvents JSON line per message",
+          config::Check::nonEmpty());
+    return t;
+  }();
+  return t;
+}
+
+}  // namespace mx::events
