@@ -14,7 +14,6 @@
 #include <string_view>
 #include <vector>
 
-#include "mime/digest.h"
 #include "mime/message.h"
 
 namespace mx::mime {
@@ -32,7 +31,6 @@ struct JsonContext {
   // Storage refs of the attachments, aligned with ParsedMessage::attachments; a missing or
   // empty entry renders as null.
   std::vector<std::string> attachment_refs;
-  const Digester* digester = nullptr;  // null: the built-in one
   bool pretty = false;                 // two-space indentation instead of one line
   bool offsets = false;                // add byte offset/length to headers and parts
 };

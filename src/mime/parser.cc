@@ -21,6 +21,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/sha256.h"
 #include "mime/auth_results.h"
 #include "mime/charset.h"
 #include "mime/decode.h"
@@ -183,8 +184,7 @@ class Parser {
         opt_(options),
         m_(m),
         max_depth_(std::min(options.max_depth, kHardMaxDepth)),
-        max_parts_(std::max<uint32_t>(options.max_parts, 1)),  // the root always exists
-        digester_(options.digester ? options.digester : &builtinDigester()) {}
+        max_parts_(std::max<uint32_t>(options.max_parts, 1)) {}  // the root always exists
 
   void run() {
     m_.raw = raw_;
@@ -1191,11 +1191,7 @@ class Parser {
     }
     p.size = bytes.size();
     p.data_kept = keep;
-    if (hash) {
-      uint8_t d[32];
-      digester_->sha256(bytes, d);
-      p.sha256 = toHex(d, 32);
-    }
+    if (hash) p.sha256 = mx::sha256Hex(bytes);
   }
 
   std::string_view raw_;
@@ -1203,7 +1199,6 @@ class Parser {
   ParsedMessage& m_;
   const uint32_t max_depth_;
   const uint32_t max_parts_;
-  const Digester* digester_;
   std::vector<bool> leafish_;  // a multipart that could not be split: treated as a leaf
   std::vector<bool> raw8_params_;  // Content-Type/-Disposition held raw 8-bit parameter bytes
   bool part_limit_reported_ = false;
