@@ -2,6 +2,7 @@
 // thread: parse every message (walk all parts, decode every body, convert text to UTF-8,
 // decode filenames and headers) and render its JSON document. Modes:
 //   full     + SHA-256 of every attachment and of the raw message (core/sha256.h, OpenSSL)
+//   keep     as full, keeping attachment bytes in Part::data (what the pipeline does)
 //   nohash   the same work as the GMime peer: no hashing (placeholder digests), JSON rendered
 //   parse    parse and decode only, no JSON, no hashing
 // --pathological times hostile inputs instead (deep nesting, 1 MB header lines, 100k parts).
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
   if (args.pathological) return runPathological(args.runs);
   if (args.paths.empty()) {
     std::fprintf(stderr,
-                 "usage: mime_bench [--mode=full|nohash|parse] [--runs=N] "
+                 "usage: mime_bench [--mode=full|keep|nohash|parse] [--runs=N] "
                  "[--max-size=BYTES] DIR|FILE... | --pathological\n");
     return 2;
   }
@@ -120,6 +121,8 @@ int main(int argc, char** argv) {
   bool placeholders = false;
   if (args.mode == "full") {
     // Everything hashed: attachments at parse time, the raw message by toJson.
+  } else if (args.mode == "keep") {
+    opt.keep_attachment_data = true;
   } else if (args.mode == "nohash") {
     opt.hash_attachments = false;
     ctx.raw_sha256 = kNoDigest;

@@ -8,8 +8,9 @@
 // with memchr; a multipart body is searched for its delimiter with memmem (glibc's is
 // sublinear for needles this long), and each part is then parsed within its own range, so a
 // missing inner close delimiter cannot swallow the outer message. Leaves are decoded once:
-// text bodies straight into their UTF-8 string, attachments into a reused per-thread buffer
-// that is hashed (or into Part::data when the caller keeps the bytes).
+// text bodies straight into their UTF-8 string, attachments 64 KiB of input at a time into a
+// reused per-thread buffer (or into Part::data when the caller keeps the bytes), each piece
+// hashed (SHA-256, core/sha256.h) while it is still in cache.
 // Trust: untrusted input; every pointer is checked against the end of its range, recursion
 // is bounded by max_depth (clamped to 256), part count by max_parts.
 #include "mime/parser.h"
@@ -132,6 +133,8 @@ __attribute__((target("avx2"))) size_t scanLineEndingsAvx2(std::string_view s, b
 #endif
 
 constexpr uint32_t kHardMaxDepth = 256;
+// Encoded bytes decoded (and hashed) at a time: the decoded piece stays in L2.
+constexpr size_t kDecodePiece = 64 * 1024;
 constexpr size_t kMaxLineLength = 998;  // RFC 5322 section 2.1.1
 
 inline char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -162,6 +165,12 @@ bool isTextBodyType(const std::string& ct) { return ct == "text/plain" || ct == 
 std::string& scratch() {
   thread_local std::string s;
   return s;
+}
+
+// The attachment hash, reused between attachments and messages (one EVP context per thread).
+mx::Sha256& attachmentHasher() {
+  thread_local mx::Sha256 h;
+  return h;
 }
 
 // After one huge attachment, give the memory back rather than keep it per thread forever.
@@ -739,10 +748,13 @@ class Parser {
     bool clean = true;
     ErrorCode code = ErrorCode::kOther;
     switch (enc) {
-      case TransferEncoding::kBase64:
-        clean = decodeBase64(body, out);
-        code = ErrorCode::kBase64Invalid;
-        break;
+      case TransferEncoding::kBase64: {
+        Base64Decoder d;
+        d.update(body, out);
+        d.finish(out);
+        noteBase64(d, body, idx);
+        return;
+      }
       case TransferEncoding::kQuotedPrintable:
         clean = decodeQuotedPrintable(body, out);
         code = ErrorCode::kQpInvalid;
@@ -759,6 +771,22 @@ class Parser {
       addError(code, Severity::kWarning, idx, "", m_.parts[idx].offset,
                "body not cleanly encoded; decoded best-effort");
     }
+  }
+
+  // Records BASE64_INVALID for a body decoded by `d`; `body` is what it was fed.
+  void noteBase64(const Base64Decoder& d, std::string_view body, int32_t idx) {
+    if (d.clean()) return;
+    if (d.trailingAt() >= 0) {
+      // RFC 2045 section 6.8: the data ended at its '=' padding; what follows (typically a
+      // mailing-list footer appended in plain text) is not base64 and was not decoded.
+      addError(ErrorCode::kBase64Invalid, Severity::kWarning, idx, "",
+               offsetOf(body.data() + d.trailingAt()),
+               std::to_string(d.trailingBytes()) +
+                   " bytes after the final '=' padding were not decoded");
+      return;
+    }
+    addError(ErrorCode::kBase64Invalid, Severity::kWarning, idx, "", m_.parts[idx].offset,
+             "body not cleanly encoded; decoded best-effort");
   }
 
   // ---------------------------------------------------------------- fields
@@ -1170,28 +1198,85 @@ class Parser {
     }
   }
 
+  // Attachments and other non-body leaves: the decoded size, the SHA-256 of the decoded
+  // bytes, and the bytes themselves when the caller keeps them. base64 and quoted-printable
+  // bodies are decoded piece by piece and each piece is hashed while it is still in cache
+  // (and, unless kept, dropped), so a large attachment is never written out in full only to
+  // be read again by the hash.
   void decodeBinary(uint32_t i) {
     Part& p = m_.parts[i];
     const bool listed = p.attachment >= 0;
-    const bool identity = p.encoding != TransferEncoding::kBase64 &&
-                          p.encoding != TransferEncoding::kQuotedPrintable &&
-                          p.encoding != TransferEncoding::kUuencode;
     const bool keep = listed && opt_.keep_attachment_data;
     const bool hash = listed && opt_.hash_attachments;
-    std::string_view bytes;
-    if (identity) {
-      bytes = p.body;
-      if (keep) p.data.assign(bytes);
-    } else {
-      // decodeTransfer only appends to errors, so `p` stays valid.
-      std::string& out = keep ? p.data : scratch();
-      out.clear();
-      decodeTransfer(p.encoding, p.body, out, static_cast<int32_t>(i));
-      bytes = out;
-    }
-    p.size = bytes.size();
     p.data_kept = keep;
-    if (hash) p.sha256 = mx::sha256Hex(bytes);
+    if (p.encoding != TransferEncoding::kBase64 &&
+        p.encoding != TransferEncoding::kQuotedPrintable) {
+      std::string_view bytes = p.body;
+      if (p.encoding == TransferEncoding::kUuencode) {  // rare: decoded whole
+        std::string& out = keep ? p.data : scratch();
+        out.clear();
+        decodeTransfer(p.encoding, p.body, out, static_cast<int32_t>(i));
+        bytes = out;
+      } else if (keep) {
+        p.data.assign(bytes);
+      }
+      p.size = bytes.size();
+      if (hash) p.sha256 = mx::sha256Hex(bytes);
+      return;
+    }
+    // decodeTransfer/noteBase64 only append to errors, so `p` stays valid.
+    std::string& out = keep ? p.data : scratch();
+    out.clear();
+    if (keep) out.reserve(p.body.size());  // bounds base64 and QP (CRLF) output alike
+    mx::Sha256& hasher = attachmentHasher();
+    if (hash) hasher.reset();
+    const bool b64 = p.encoding == TransferEncoding::kBase64;
+    Base64Decoder dec;
+    bool qp_clean = true;
+    uint64_t dropped = 0;  // decoded bytes already hashed and discarded
+    const char* s = p.body.data();
+    const char* const e = s + p.body.size();
+    while (s < e) {
+      const char* stop = e;
+      if (static_cast<size_t>(e - s) > kDecodePiece) {
+        stop = s + kDecodePiece;
+        if (!b64) {
+          // Quoted-printable is decoded line by line: cut after a line break.
+          const void* nl = memrchr(s, '\n', kDecodePiece);
+          if (nl) {
+            stop = static_cast<const char*>(nl) + 1;
+          } else {
+            nl = std::memchr(stop, '\n', static_cast<size_t>(e - stop));
+            stop = nl ? static_cast<const char*>(nl) + 1 : e;
+          }
+        }
+      }
+      const size_t before = out.size();
+      const std::string_view piece(s, static_cast<size_t>(stop - s));
+      if (b64) {
+        dec.update(piece, out);
+      } else {
+        qp_clean = decodeQuotedPrintable(piece, out) && qp_clean;
+      }
+      if (hash) hasher.update(std::string_view(out).substr(before));
+      if (!keep) {
+        dropped += out.size();
+        out.clear();
+      }
+      s = stop;
+    }
+    if (b64) {
+      const size_t before = out.size();
+      dec.finish(out);
+      if (hash) hasher.update(std::string_view(out).substr(before));
+      noteBase64(dec, p.body, static_cast<int32_t>(i));
+    } else if (!qp_clean) {
+      addError(ErrorCode::kQpInvalid, Severity::kWarning, static_cast<int32_t>(i), "", p.offset,
+               "body not cleanly encoded; decoded best-effort");
+    }
+    Part& q = m_.parts[i];
+    q.size = dropped + out.size();
+    if (hash) q.sha256 = hasher.finishHex();
   }
 
   std::string_view raw_;

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "core/base64.h"
 #include "core/sha256.h"
 #include "tests/mime/test_util.h"
 
@@ -319,6 +322,73 @@ TEST(MimeParser, KeepAttachmentData) {
   opt.hash_attachments = false;
   ParsedMessage n = parse(kAlternative, opt);
   EXPECT_TRUE(n.parts[n.attachments[0]].sha256.empty());
+}
+
+// Attachments larger than the decoder's piece (64 KiB of encoded text) are decoded and
+// hashed piece by piece: base64 with lines that split quanta across pieces, base64 on one
+// line, quoted-printable with long lines; kept or not, the size, digest and bytes must be
+// those of the whole decoding.
+TEST(MimeParser, LargeAttachmentsHashedWhileDecoding) {
+  std::mt19937 rng(3);
+  std::string data(400000, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  const std::string enc = base64Encode(data);
+  std::string wrapped61, qp, text;
+  for (size_t i = 0; i < enc.size(); i += 61) wrapped61 += enc.substr(i, 61) + "\r\n";
+  for (int i = 0; text.size() < 300000; ++i) {
+    text += "line " + std::to_string(i) + " caf\xC3\xA9 " + std::string(i % 300, 'x') + ".\r\n";
+  }
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      static const char* kHex = "0123456789ABCDEF";
+      qp += '=';
+      qp += kHex[c >> 4];
+      qp += kHex[c & 15];
+    } else {
+      qp += static_cast<char>(c);
+    }
+  }
+  struct Case {
+    std::string cte, body, want;
+  } cases[] = {{"base64", wrapped61, data}, {"base64", enc + "\r\n", data},
+               // The line break before the delimiter belongs to the delimiter.
+               {"quoted-printable", qp, text.substr(0, text.size() - 2)}};
+  for (const auto& c : cases) {
+    const std::string msg =
+        "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+        "Content-Type: text/plain\r\n\r\nsee attachment\r\n--b\r\n"
+        "Content-Type: application/octet-stream; name=x.bin\r\nContent-Transfer-Encoding: " +
+        c.cte + "\r\n\r\n" + c.body + "--b--\r\n";
+    for (bool keep : {false, true}) {
+      ParseOptions opt;
+      opt.keep_attachment_data = keep;
+      ParsedMessage m = parse(msg, opt);
+      ASSERT_EQ(m.attachments.size(), 1u) << c.cte;
+      const Part& p = m.parts[m.attachments[0]];
+      EXPECT_EQ(p.size.value_or(0), c.want.size()) << c.cte << " keep " << keep;
+      EXPECT_EQ(p.sha256, mx::sha256Hex(c.want)) << c.cte << " keep " << keep;
+      EXPECT_EQ(attachmentBytes(m, 0) == c.want, true) << c.cte << " keep " << keep;
+      EXPECT_TRUE(m.errors.empty()) << c.cte << " " << m.errors.front().detail;
+    }
+  }
+}
+
+// A list server appended its footer to a base64 attachment: the bytes end at the padding
+// and BASE64_INVALID says where the undecoded text starts.
+TEST(MimeParser, Base64FooterAfterPadding) {
+  const std::string msg =
+      "From: a@example.com\r\nContent-Type: application/pdf; name=a.pdf\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\nJSVFT0YK\r\nYQ==\r\n\r\n"
+      "_______________________________________________\r\nList mailing list\r\n";
+  ParsedMessage m = parse(msg);
+  ASSERT_EQ(m.attachments.size(), 1u);
+  EXPECT_EQ(attachmentBytes(m, 0), "%PDF-1.4\n%%EOF\na");
+  EXPECT_EQ(m.parts[0].sha256, mx::sha256Hex("%PDF-1.4\n%%EOF\na"));
+  ASSERT_EQ(m.errors.size(), 1u);
+  EXPECT_EQ(m.errors[0].code, ErrorCode::kBase64Invalid);
+  EXPECT_EQ(m.errors[0].offset, static_cast<int64_t>(msg.find("____")));
+  EXPECT_NE(m.errors[0].detail.find("after the final '=' padding"), std::string::npos);
 }
 
 TEST(MimeParser, AuthenticationResults) {
