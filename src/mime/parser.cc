@@ -180,10 +180,12 @@ void trimScratch() {
   if (s.capacity() > kKeep) std::string().swap(s);
 }
 
-// What a subtree of a multipart/alternative can show.
+// What a subtree of a multipart/alternative can show. `weak_text`: only the text of a
+// multipart that could not be split (no boundary, no delimiter), which loses to real text.
 struct Provides {
   bool text = false;
   bool html = false;
+  bool weak_text = false;
 };
 
 class Parser {
@@ -278,6 +280,7 @@ class Parser {
     const auto idx = static_cast<int32_t>(m_.parts.size());
     m_.parts.emplace_back();
     leafish_.push_back(false);
+    weak_text_.push_back(false);
     raw8_params_.push_back(false);
     {
       Part& p = m_.parts.back();
@@ -645,6 +648,7 @@ class Parser {
       addError(ErrorCode::kBoundaryMissing, Severity::kError, idx, "Content-Type", p.offset,
                "multipart without a boundary parameter; the body is kept as text");
       leafish_[idx] = true;
+      weak_text_[idx] = true;
       return;
     }
     const char* const b = p.body.data();
@@ -685,6 +689,7 @@ class Parser {
       addError(ErrorCode::kBoundaryNotFound, Severity::kError, idx, "", part_offset,
                "no delimiter line for the boundary; the body is kept as text");
       leafish_[idx] = true;
+      weak_text_[idx] = true;
       return;
     }
     if (!delims.back().close) {
@@ -1009,19 +1014,43 @@ class Parser {
     return attach_disp || (p.filename && !inline_disp);
   }
 
+  // The root of multipart/related `i` (RFC 2387 section 3.1): the `start` part, else the
+  // first. Requires children.
+  uint32_t relatedRoot(uint32_t i) const {
+    const Part& p = m_.parts[i];
+    uint32_t root = p.children.front();
+    if (const Param* start = findParam(p.params, "start")) {
+      std::vector<std::string> ids;
+      parseMessageIds(start->value, ids);
+      for (uint32_t c : p.children) {
+        if (!ids.empty() && m_.parts[c].content_id == ids.front()) root = c;
+      }
+    }
+    return root;
+  }
+
   Provides provides(uint32_t i) const {
     Provides r;
     const Part& p = m_.parts[i];
     if (isContainer(i)) {
+      if (p.children.empty()) return r;
+      // A multipart/related shows its root; the other parts are resources the root refers
+      // to (RFC 2387), so an inline text/plain resource does not make it a text alternative.
+      if (p.content_type == "multipart/related") return provides(relatedRoot(i));
       for (uint32_t c : p.children) {
         Provides s = provides(c);
         r.text = r.text || s.text;
         r.html = r.html || s.html;
+        r.weak_text = r.weak_text || s.weak_text;
       }
       return r;
     }
     if (isMessage(i) || attachmentLike(p)) return r;
-    if (p.content_type == "text/plain" || leafish_[i]) r.text = true;
+    if (weak_text_[i]) {
+      r.weak_text = true;
+    } else if (p.content_type == "text/plain" || leafish_[i]) {
+      r.text = true;
+    }
     if (p.content_type == "text/html") r.html = true;
     return r;
   }
@@ -1032,27 +1061,24 @@ class Parser {
       p.role = PartRole::kContainer;
       const std::vector<uint32_t> kids = p.children;
       if (p.content_type == "multipart/alternative") {
-        int64_t text_child = -1, html_child = -1;
+        // RFC 2046 section 5.1.4: the last alternative that can show it is preferred; the
+        // text of an unsplittable multipart only when no alternative has real text.
+        int64_t text_child = -1, weak_child = -1, html_child = -1;
         for (uint32_t c : kids) {
           Provides s = provides(c);
           if (s.text) text_child = c;
+          if (s.weak_text) weak_child = c;
           if (s.html) html_child = c;
         }
+        if (text_child < 0) text_child = weak_child;
         for (uint32_t c : kids) {
           Mode cm = mode;
           cm.text_ok = mode.text_ok && static_cast<int64_t>(c) == text_child;
           cm.html_ok = mode.html_ok && static_cast<int64_t>(c) == html_child;
           walk(c, cm);
         }
-      } else if (p.content_type == "multipart/related") {
-        uint32_t root = kids.empty() ? 0 : kids.front();
-        if (const Param* start = findParam(p.params, "start")) {
-          std::vector<std::string> ids;
-          parseMessageIds(start->value, ids);
-          for (uint32_t c : kids) {
-            if (!ids.empty() && m_.parts[c].content_id == ids.front()) root = c;
-          }
-        }
+      } else if (p.content_type == "multipart/related" && !kids.empty()) {
+        const uint32_t root = relatedRoot(i);
         for (uint32_t c : kids) {
           Mode cm = mode;
           if (c != root) cm.resource = true;
@@ -1113,8 +1139,10 @@ class Parser {
           m_.attachments.push_back(i);
           break;
         case PartRole::kOther:
-          // Unchosen alternatives repeat the body: not attachments. Everything else is.
-          if (!isTextBodyType(p.content_type) && !leafish_[i] && p.children.empty()) {
+          // Unchosen text/plain|html alternatives repeat the body: not attachments.
+          // Everything else is, so that no leaf is lost (an unsplittable multipart that lost
+          // to a real text alternative included).
+          if (!isTextBodyType(p.content_type) && p.children.empty()) {
             p.attachment = static_cast<int32_t>(m_.attachments.size());
             m_.attachments.push_back(i);
           }
@@ -1123,11 +1151,17 @@ class Parser {
           break;
       }
     }
+    // body.text/html come from the message's own parts, never from inside an encapsulated
+    // message (RFC 2046 section 5.2.1: that is a message of its own), even when the
+    // message has none; an unsplittable multipart's text only when there is no real text.
     auto preferred = [&](const std::vector<uint32_t>& list) -> int32_t {
+      int32_t weak = -1;
       for (uint32_t i : list) {
-        if (!m_.parts[i].nested) return static_cast<int32_t>(i);
+        if (m_.parts[i].nested) continue;
+        if (!weak_text_[i]) return static_cast<int32_t>(i);
+        if (weak < 0) weak = static_cast<int32_t>(i);
       }
-      return list.empty() ? -1 : static_cast<int32_t>(list.front());
+      return weak;
     };
     m_.text_part = preferred(m_.text_parts);
     m_.html_part = preferred(m_.html_parts);
@@ -1285,6 +1319,7 @@ class Parser {
   const uint32_t max_depth_;
   const uint32_t max_parts_;
   std::vector<bool> leafish_;  // a multipart that could not be split: treated as a leaf
+  std::vector<bool> weak_text_;  // ... for want of a boundary or delimiter: its text loses
   std::vector<bool> raw8_params_;  // Content-Type/-Disposition held raw 8-bit parameter bytes
   bool part_limit_reported_ = false;
 };

@@ -391,6 +391,65 @@ TEST(MimeParser, Base64FooterAfterPadding) {
   EXPECT_NE(m.errors[0].detail.find("after the final '=' padding"), std::string::npos);
 }
 
+// Body selection defects (each was a wrong body on real mail).
+TEST(MimeParser, BodyNeverFromAnEncapsulatedMessage) {
+  // Top level: a note-less forward (only the attached message). RFC 2046 5.2.1: the inner
+  // message's text is not this message's body.
+  const std::string msg = crlf(
+      "From: a@example.com\nSubject: Fwd\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+      "Content-Type: message/rfc822\n\nFrom: c@example.com\nSubject: inner\n\ninner text\n"
+      "--b--\n");
+  ParsedMessage m = parse(msg);
+  EXPECT_EQ(m.text_part, -1);
+  EXPECT_EQ(m.html_part, -1);
+  ASSERT_EQ(m.text_parts.size(), 1u);  // still listed, with its text in parts[].content
+  EXPECT_EQ(m.parts[m.text_parts[0]].part_id, "1.1.1");
+  EXPECT_EQ(m.parts[m.text_parts[0]].text, "inner text");
+}
+
+TEST(MimeParser, AlternativeEndingInRelatedKeepsEarlierText) {
+  // The related's inline text/plain resource used to make it "provide" text, so the real
+  // text/plain alternative was dropped from both the body and attachments[].
+  const std::string msg = crlf(
+      "Content-Type: multipart/alternative; boundary=A\n\n--A\nContent-Type: text/plain\n\n"
+      "plain\n--A\nContent-Type: multipart/related; boundary=R\n\n--R\n"
+      "Content-Type: text/html\n\n<p>h</p>\n--R\nContent-Type: image/png\nContent-ID: <i>\n\n"
+      "PNG\n--R\nContent-Type: text/plain\nContent-Disposition: inline; filename=n.txt\n\n"
+      "note\n--R--\n--A--\n");
+  ParsedMessage m = parse(msg);
+  EXPECT_EQ(m.textBody(), "plain");
+  EXPECT_EQ(m.htmlBody(), "<p>h</p>");
+  for (size_t i = 0; i < m.parts.size(); ++i) {
+    const Part& p = m.parts[i];
+    if (!p.is_leaf()) continue;
+    const bool body = p.role == PartRole::kBodyText || p.role == PartRole::kBodyHtml;
+    EXPECT_TRUE(body || p.attachment >= 0) << p.part_id << " is neither body nor attachment";
+  }
+}
+
+TEST(MimeParser, EmptyMultipartNeverWinsTheText) {
+  // mixed(no-delimiter multipart, text): the real text is body.text.
+  const std::string mixed = crlf(
+      "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+      "Content-Type: multipart/alternative; boundary=gone\n\n\n--o\n"
+      "Content-Type: text/plain\n\nreal text\n--o--\n");
+  ParsedMessage m = parse(mixed);
+  EXPECT_TRUE(m.hasErrorCode(ErrorCode::kBoundaryNotFound));
+  EXPECT_EQ(m.textBody(), "real text");
+  // alternative(text, multipart without parts): the last alternative is empty.
+  const std::string alt = crlf(
+      "Content-Type: multipart/alternative; boundary=o\n\n--o\nContent-Type: text/plain\n\n"
+      "real text\n--o\nContent-Type: multipart/related; boundary=r\n\n--r--\n--o\n"
+      "Content-Type: multipart/mixed\n\nno boundary\n--o--\n");
+  ParsedMessage n = parse(alt);
+  EXPECT_TRUE(n.hasErrorCode(ErrorCode::kMultipartEmpty));
+  EXPECT_TRUE(n.hasErrorCode(ErrorCode::kBoundaryMissing));
+  EXPECT_EQ(n.textBody(), "real text");
+  // Alone, an unsplittable multipart's text is still the body (nothing better exists).
+  ParsedMessage o = parse(crlf("Content-Type: multipart/mixed\n\nonly this\n"));
+  EXPECT_EQ(o.textBody(), "only this\r\n");
+}
+
 TEST(MimeParser, AuthenticationResults) {
   ParseOptions opt;
   opt.trusted_authserv_ids = {"mx1.inbound.example"};
