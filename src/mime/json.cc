@@ -1,5 +1,5 @@
 // mime/json.cc — see json.h. RFC 8259 (JSON text and string escaping); the document shape
-// is schemas/parsed-email.schema.json (version 2); header values are unfolded (RFC 5322
+// is schemas/parsed-email.schema.json (version 3); header values are unfolded (RFC 5322
 // section 2.2.3) and, except in the structured fields listed in kRawFields, RFC 2047 decoded.
 // Trust: message strings are untrusted and always escaped; header bytes that are not UTF-8
 // are decoded as windows-1252 (the HEADER_8BIT rule) before escaping.
@@ -180,6 +180,7 @@ void writeParts(JsonWriter& w, std::string& out, const ParsedMessage& m, const J
     partIdOrNull(w, m, "parent", p.parent);
     w.field("depth", static_cast<uint64_t>(p.depth));
     w.field("content_type", p.content_type);
+    if (p.content_type_raw) w.field("content_type_raw", *p.content_type_raw);
     w.key("params").beginObject();
     for (const auto& prm : p.params) w.field(prm.name, prm.value);
     w.endObject();

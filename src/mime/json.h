@@ -1,5 +1,5 @@
 // mime/json.h — renders a ParsedMessage as the parsed-email JSON document
-// (schemas/parsed-email.schema.json, schema_version 2) and as the short summary object the
+// (schemas/parsed-email.schema.json, schema_version 3) and as the short summary object the
 // pipeline puts into the message event. RFC 8259 JSON; RFC 3339 times.
 //
 // Trust: every string from the message is escaped, and anything that is not UTF-8 has
@@ -18,7 +18,7 @@
 
 namespace mx::mime {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // What the caller knows about the delivery; every field is optional.
 struct JsonContext {

@@ -544,28 +544,36 @@ class Parser {
       *slot = f;
     }
     Part& p = m_.parts[idx];
+    bool malformed_ct = false;
     if (ct_field) {
       DecodeNotes notes;
       ContentTypeValue v = parseContentType(ct_field->raw_value, &notes);
       noteDecode(notes, idx, ct_field->name, ct_field->offset);
       if (notes.raw_8bit) raw8_params_[idx] = true;
-      if (v.type.empty() || v.type.find_first_of("\"=") != std::string::npos) {
+      const bool no_type = v.type.empty() || v.type.find_first_of("\"=") != std::string::npos;
+      if (no_type || v.subtype.empty()) {
+        // RFC 2045 section 5.2: a syntactically invalid Content-Type (no type, or a type
+        // without "/subtype": "BINARY", "application-x-gzip") is taken as the default,
+        // text/plain; charset=us-ascii. No type is guessed from the word. The parameters
+        // stay (a name= still names the file) and the field is kept as written.
         addError(ErrorCode::kHeaderMalformed, Severity::kWarning, idx, ct_field->name,
-                 ct_field->offset, "no media type; the default is used");
-        v.type.clear();
+                 ct_field->offset,
+                 no_type ? "no media type; the default text/plain is used"
+                         : "media type without a subtype; the default text/plain is used");
+        std::string raw;
+        appendUtf8OrLatin(trimView(unfold(ct_field->raw_value)), raw);
+        p.content_type_raw = std::move(raw);
+        if (!digest_child) malformed_ct = true;
       } else {
         p.content_type_given = true;
-      }
-      if (!v.type.empty() && v.subtype.empty()) {
-        v.subtype = v.type == "text" ? "plain" : v.type == "multipart" ? "mixed" : "octet-stream";
-      }
-      if (!v.type.empty()) {
         p.content_type = v.type + "/" + v.subtype;
       }
       p.params = std::move(v.params);
     }
     if (p.content_type.empty()) p.content_type = digest_child ? "message/rfc822" : "text/plain";
-    if (const Param* cs = findParam(p.params, "charset")) {
+    if (malformed_ct) {
+      p.charset = "us-ascii";  // the default's charset, whatever the broken field said
+    } else if (const Param* cs = findParam(p.params, "charset")) {
       p.charset.assign(trimView(cs->value));  // params are UTF-8 already
       toLowerAscii(p.charset);
     }

@@ -61,7 +61,7 @@ TEST_F(MimeCli, SummaryTrustAndPretty) {
   ASSERT_TRUE(mx::testing::parseJson(out_.str(), &v));
   EXPECT_EQ(v["auth"]["spf"].s(), "pass");
   EXPECT_EQ(run({"--pretty", "--max-depth=3", a_}), 0);
-  EXPECT_NE(out_.str().find("\n  \"schema_version\": 2"), std::string::npos);
+  EXPECT_NE(out_.str().find("\n  \"schema_version\": 3"), std::string::npos);
   ASSERT_TRUE(mx::testing::parseJson(out_.str(), &v));
 }
 

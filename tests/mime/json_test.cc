@@ -61,7 +61,7 @@ TEST(MimeJson, DocumentIsValidAndCarriesContext) {
   ctx.attachment_refs = {"tenant/attachments/ID/1-p.png"};
   ctx.offsets = true;
   JsonValue v = checkDocument(toJson(m, ctx));
-  EXPECT_EQ(v["schema_version"].num, 2);
+  EXPECT_EQ(v["schema_version"].num, 3);
   EXPECT_EQ(v["id"].s(), "01J0EXAMPLE0000000000000000");
   EXPECT_EQ(v["envelope"]["mail_from"].s(), "a@example.net");
   EXPECT_EQ(v["raw"]["ref"].s(), "blob:raw");

@@ -450,6 +450,30 @@ TEST(MimeParser, EmptyMultipartNeverWinsTheText) {
   EXPECT_EQ(o.textBody(), "only this\r\n");
 }
 
+// RFC 2045 section 5.2: an invalid Content-Type is the default, not a guessed type.
+TEST(MimeParser, ContentTypeWithoutSubtypeIsTheDefault) {
+  const std::string msg = crlf(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhello\n"
+      "--b\nContent-Type: application-x-gzip;\n name=\"logs.tar.gz\"\n\nGZ\n--b\n"
+      "Content-Type: BINARY\n\nraw\n--b--\n");
+  ParsedMessage m = parse(msg);
+  ASSERT_EQ(m.parts.size(), 4u);
+  const Part& gz = m.parts[2];
+  EXPECT_EQ(gz.content_type, "text/plain");
+  EXPECT_FALSE(gz.content_type_given);
+  EXPECT_EQ(gz.charset, "us-ascii");
+  EXPECT_EQ(gz.content_type_raw.value_or(""), "application-x-gzip; name=\"logs.tar.gz\"");
+  EXPECT_EQ(gz.filename.value_or(""), "logs.tar.gz");  // the name still names the file
+  EXPECT_EQ(gz.role, PartRole::kAttachment);
+  EXPECT_EQ(m.parts[3].content_type, "text/plain");
+  EXPECT_EQ(m.parts[3].content_type_raw.value_or(""), "BINARY");
+  EXPECT_FALSE(m.parts[1].content_type_raw.has_value());
+  int malformed = 0;
+  for (const auto& e : m.errors) malformed += e.code == ErrorCode::kHeaderMalformed;
+  EXPECT_EQ(malformed, 2);
+  EXPECT_EQ(m.textBody(), "hello");
+}
+
 TEST(MimeParser, AuthenticationResults) {
   ParseOptions opt;
   opt.trusted_authserv_ids = {"mx1.inbound.example"};
