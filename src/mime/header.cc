@@ -872,13 +872,19 @@ bool parseDate(std::string_view s, DateTime* dt) {
       if (month == 0 && w.size() >= 3 && monthFromName(w)) {
         month = monthFromName(w);
       } else if (hh >= 0 && !zone_set) {
+        // Between the time and the zone only the zone may stand (RFC 5322 section 3.3).
+        // An unknown alphabetic zone of 3-5 letters means -0000 (section 4.3); any other
+        // word there is junk, and the date is not what it seems.
         int z;
         bool unk;
-        if (zoneFromName(w, &z, &unk)) {
-          zone = z;
-          zone_unknown = unk;
-          zone_set = true;
+        if (!zoneFromName(w, &z, &unk)) {
+          if (w.size() < 3 || w.size() > 5) return false;
+          z = 0;
+          unk = true;
         }
+        zone = z;
+        zone_unknown = unk;
+        zone_set = true;
       }
       continue;
     }
@@ -920,6 +926,7 @@ bool parseDate(std::string_view s, DateTime* dt) {
           int sec = 0;
           k = 0;
           while (i < s.size() && isDigit(s[i]) && k < 2) sec = sec * 10 + (s[i++] - '0'), ++k;
+          if (k == 0) return false;  // "10:00:t": junk where the seconds should be
           ss = sec;
           // Fractions of a second are dropped.
           if (i < s.size() && s[i] == '.') {
@@ -962,6 +969,8 @@ bool parseDate(std::string_view s, DateTime* dt) {
   }
   (void)numbers_seen;
   if (day < 1 || month < 1 || month > 12 || year < 0 || year > 9999 || hh < 0) return false;
+  // The zone is not optional (RFC 5322 section 3.3): without it the instant is unknown.
+  if (!zone_set) return false;
   if (day > daysInMonth(year, month) || hh > 23 || mm > 59 || ss > 60) return false;
   if (zone <= -24 * 60 || zone >= 24 * 60) return false;
   dt->year = year;
@@ -971,7 +980,7 @@ bool parseDate(std::string_view s, DateTime* dt) {
   dt->minute = mm;
   dt->second = ss;
   dt->offset_minutes = zone;
-  dt->offset_unknown = !zone_set || zone_unknown;
+  dt->offset_unknown = zone_unknown;
   return true;
 }
 

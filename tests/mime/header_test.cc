@@ -224,6 +224,21 @@ TEST(MimeDates, Rfc5322AndObsolete) {
   EXPECT_EQ(date("31 Feb 2024 10:00:00 +0000"), "invalid");
   EXPECT_EQ(date("not a date"), "invalid");
   EXPECT_EQ(date("29 Feb 2024 10:00:60 +0000"), "2024-02-29T10:00:60+00:00");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 +0000 GMT"), "2026-04-07T10:00:00+00:00");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 Z"), "2026-04-07T10:00:00+00:00");
+}
+
+// RFC 5322 section 3.3: the zone is required, and the time is digits only. These used to
+// parse (zone unknown, seconds 0) into a date that was not the sender's.
+TEST(MimeDates, NoZoneOrJunkInTheTimeIsInvalid) {
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:t x"), "invalid");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00"), "invalid");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00"), "invalid");
+  EXPECT_EQ(date("Tue Apr  7 10:00:00 2026"), "invalid");  // asctime(): no zone
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 in the morning +0000"), "invalid");
+  // An unknown 3-5 letter zone is -0000 (RFC 5322 section 4.3), not junk.
+  EXPECT_EQ(date("Thu, 10 Jul 1997 14:53:31 ZZZZ"), "1997-07-10T14:53:31-00:00");
+  EXPECT_EQ(date("2026-04-07T10:00:00"), "invalid");
 }
 
 TEST(MimeSubjects, Normalize) {
