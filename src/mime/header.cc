@@ -341,13 +341,17 @@ void toLowerAscii(std::string& s) {
 }
 
 void appendUnfolded(std::string_view raw, std::string& out) {
+  // RFC 5322 section 2.2.3: unfolding removes the CRLF of each fold and nothing else, so the
+  // blanks on both sides of it stay ("Now\r\n    Available" is "Now    Available", as in
+  // Python's email, GMime and postal-mime). A field value holds line breaks only where it
+  // was folded, so every CR and LF goes; the value's own leading and trailing blanks are
+  // trimmed.
   size_t i = 0;
   const size_t n = raw.size();
   while (i < n && isWs(raw[i])) ++i;
   size_t end = n;
   while (end > i && isWs(raw[end - 1])) --end;
   while (i < end) {
-    // Copy up to the next line break.
     const char* b = raw.data() + i;
     // The next LF, then a CR before it: each search stops at the next line end, so the
     // whole unfolding stays linear.
@@ -359,13 +363,9 @@ void appendUnfolded(std::string_view raw, std::string& out) {
       out.append(b, end - i);
       break;
     }
-    // The blanks before the break belong to the run that contains it.
-    const char* run = brk;
-    while (run > b && isBlank(run[-1])) --run;
-    out.append(b, static_cast<size_t>(run - b));
+    out.append(b, static_cast<size_t>(brk - b));
     size_t j = static_cast<size_t>(brk - raw.data());
-    while (j < end && isWs(raw[j])) ++j;
-    out += ' ';
+    while (j < end && (raw[j] == '\r' || raw[j] == '\n')) ++j;
     i = j;
   }
 }
@@ -427,8 +427,17 @@ void decodeUnstructured(std::string_view raw, std::string& out, DecodeNotes* not
         inside = endsInsideEncodedWord(unfolded);
       }
       size_t j = brk;
-      while (j < r.size() && isWs(r[j])) ++j;
-      if (!inside) unfolded += ' ';
+      while (j < r.size() && (r[j] == '\r' || r[j] == '\n')) ++j;
+      size_t blanks_end = j;
+      while (blanks_end < r.size() && isBlank(r[blanks_end])) ++blanks_end;
+      if (inside) {
+        // A fold inside an encoded word (a broken mailer's): the fold and the blanks
+        // around it are not part of the word's text.
+        j = blanks_end;
+      } else {
+        // Outside a word only the line break goes (RFC 5322 section 2.2.3).
+        unfolded.append(r.substr(run, brk - run));
+      }
       i = j;
     }
   }

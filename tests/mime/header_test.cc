@@ -13,11 +13,17 @@ std::string unstructured(std::string_view raw, DecodeNotes* n = nullptr) {
   return decodeUnstructured(raw, n ? n : &local);
 }
 
-TEST(MimeUnfold, FoldsBecomeOneSpace) {
-  EXPECT_EQ(unfold(" Fwd: \r\n\tSaying \r\n Hello\r\n"), "Fwd: Saying Hello");
-  EXPECT_EQ(unfold("a  b"), "a  b");  // blanks without a fold are kept
+// RFC 5322 section 2.2.3: unfolding removes the CRLF and nothing else. Expected values as
+// Python's email (policy.default), GMime and postal-mime give them.
+TEST(MimeUnfold, RemovesOnlyTheLineBreak) {
+  EXPECT_EQ(unfold(" Now\r\n    Available"), "Now    Available");
+  EXPECT_EQ(unfold(" Fwd: \r\n\tSaying \r\n Hello\r\n"), "Fwd: \tSaying  Hello");
+  EXPECT_EQ(unfold("a  b"), "a  b");
   EXPECT_EQ(unfold("a\n b"), "a b");
+  EXPECT_EQ(unfold("a\r\n\tb"), "a\tb");
   EXPECT_EQ(unfold("   "), "");
+  EXPECT_EQ(unstructured(" Now\r\n    Available"), "Now    Available");
+  EXPECT_EQ(unstructured("=?utf-8?q?a?=\r\n   b"), "a   b");  // as Python's email
 }
 
 TEST(MimeEncodedWords, Basic) {
