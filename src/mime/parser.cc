@@ -105,16 +105,42 @@ bool haveAvx2() {
   return have;
 }
 
-// Scans 32-byte blocks for LF, noting whether one follows a CR (CRLF) or not (bare LF);
-// stops early once both were seen. Returns how many bytes it covered (a multiple of 32);
-// the caller scans the rest, looking back one byte for the CR of its first LF.
-__attribute__((target("avx2"))) size_t scanLineEndingsAvx2(std::string_view s, bool* crlf,
-                                                           bool* lf) {
+#endif
+
+constexpr size_t kMaxLineLength = 998;  // RFC 5322 section 2.1.1, without the CRLF
+
+// What one pass over the message's lines finds.
+struct LineScan {
+  bool crlf = false;      // some LF follows a CR
+  bool lf = false;        // some LF does not
+  int64_t long_at = -1;   // offset of the first line longer than kMaxLineLength
+  size_t long_len = 0;    // its length without the line break
+};
+
+// Notes a line [start, nl) that ends at the LF `nl` (or at the end of the input).
+inline void noteLine(std::string_view s, size_t start, size_t nl, bool at_lf, LineScan* r) {
+  if (r->long_at >= 0 || nl - start <= kMaxLineLength) return;
+  size_t len = nl - start;
+  if (at_lf && s[nl - 1] == '\r') --len;
+  if (len > kMaxLineLength) {
+    r->long_at = static_cast<int64_t>(start);
+    r->long_len = len;
+  }
+}
+
+#if defined(__x86_64__)
+// Scans 32-byte blocks for LF, noting whether one follows a CR (CRLF) or not (bare LF), and
+// the first line longer than 998 bytes; stops early once all three were seen. Returns how
+// many bytes it covered (a multiple of 32) and, in *line_start, where the current line
+// began; the caller scans the rest.
+__attribute__((target("avx2"))) size_t scanLinesAvx2(std::string_view s, LineScan* r,
+                                                     size_t* line_start) {
   const char* p = s.data();
   const size_t n = s.size() / 32 * 32;
   const __m256i kLf = _mm256_set1_epi8('\n');
   const __m256i kCr = _mm256_set1_epi8('\r');
   uint32_t carry = 0;  // 1 when the previous block ended with CR
+  size_t start = 0;
   size_t i = 0;
   for (; i < n; i += 32) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
@@ -122,12 +148,19 @@ __attribute__((target("avx2"))) size_t scanLineEndingsAvx2(std::string_view s, b
     const uint32_t cr = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, kCr)));
     if (nl) {
       const uint32_t after_cr = (cr << 1) | carry;
-      if (nl & after_cr) *crlf = true;
-      if (nl & ~after_cr) *lf = true;
-      if (*crlf && *lf) return i + 32;
+      if (nl & after_cr) r->crlf = true;
+      if (nl & ~after_cr) r->lf = true;
+      // Only the block's first LF can end a long line; the others end lines < 32 bytes.
+      noteLine(s, start, i + static_cast<size_t>(__builtin_ctz(nl)), true, r);
+      start = i + 32 - static_cast<size_t>(__builtin_clz(nl));
+      if (r->crlf && r->lf && r->long_at >= 0) {
+        i += 32;
+        break;
+      }
     }
     carry = cr >> 31;
   }
+  *line_start = start;
   return i;
 }
 #endif
@@ -135,7 +168,6 @@ __attribute__((target("avx2"))) size_t scanLineEndingsAvx2(std::string_view s, b
 constexpr uint32_t kHardMaxDepth = 256;
 // Encoded bytes decoded (and hashed) at a time: the decoded piece stays in L2.
 constexpr size_t kDecodePiece = 64 * 1024;
-constexpr size_t kMaxLineLength = 998;  // RFC 5322 section 2.1.1
 
 inline char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
@@ -212,7 +244,7 @@ class Parser {
     m_.top_field_count = m_.parts[0].field_count;
     m_.header_size = m_.parts[0].header_block.size();
     chooseHeaderCharset();
-    detectLineEndings(input);
+    scanLines(input);
     interpretTopFields();
     assignRoles();
     decodeLeaves();
@@ -327,7 +359,6 @@ class Parser {
     int64_t cur = -1;  // index of the field being continued
     const char* cur_start = nullptr;
     bool any = false;
-    bool long_line = false;
     const char* body = end;
     // An mbox "From " separator line before the first field (not a field: no colon rule).
     if (top && entity.size() >= 5 && std::memcmp(p, "From ", 5) == 0) {
@@ -345,7 +376,6 @@ class Parser {
         body = next;
         break;
       }
-      if (static_cast<size_t>(content_end - p) > kMaxLineLength) long_line = true;
       if (*p == ' ' || *p == '\t') {
         bool blank = true;
         for (const char* q = p; q < content_end && blank; ++q) blank = (*q == ' ' || *q == '\t');
@@ -430,10 +460,6 @@ class Parser {
         body = skipOversizedHeader(p, end, idx);
         break;
       }
-    }
-    if (long_line) {
-      addError(ErrorCode::kLineTooLong, Severity::kWarning, idx, "", offsetOf(begin),
-               "header line longer than 998 bytes");
     }
     const size_t block = static_cast<size_t>(body - begin);
     if (block && std::memchr(begin, 0, block)) {
@@ -974,30 +1000,52 @@ class Parser {
     }
   }
 
-  void detectLineEndings(std::string_view s) {
-    bool crlf = false, lf = false;
-    const char* p = s.data();
-    const char* const end = p + s.size();
+  // One pass over the parsed input: which line endings it uses, and the first line longer
+  // than RFC 5322 section 2.1.1 allows (998 bytes without the CRLF). The SMTP side accepts
+  // and stores such messages as they are; they parse like any other, and LINE_TOO_LONG
+  // (once per message) says where the first one starts and in which part.
+  void scanLines(std::string_view s) {
+    LineScan r;
+    size_t start = 0;
+    size_t p = 0;
 #if defined(__x86_64__)
     if (haveAvx2()) {
-      p += scanLineEndingsAvx2(s, &crlf, &lf);  // the scalar loop below does the tail
+      p = scanLinesAvx2(s, &r, &start);  // the scalar loop below does the tail
     }
 #endif
-    while (p < end && !(crlf && lf)) {
-      const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-      if (!nl) break;
-      if (nl > s.data() && nl[-1] == '\r') {
-        crlf = true;
+    while (p < s.size() && !(r.crlf && r.lf && r.long_at >= 0)) {
+      const void* hit = std::memchr(s.data() + p, '\n', s.size() - p);
+      if (!hit) break;
+      const size_t nl = static_cast<size_t>(static_cast<const char*>(hit) - s.data());
+      if (nl > 0 && s[nl - 1] == '\r') {
+        r.crlf = true;
       } else {
-        lf = true;
+        r.lf = true;
       }
-      if (crlf && lf) break;
+      noteLine(s, start, nl, true, &r);
+      start = nl + 1;
       p = nl + 1;
     }
-    m_.line_endings = crlf && lf ? LineEndings::kMixed
-                      : crlf     ? LineEndings::kCrlf
-                      : lf       ? LineEndings::kLf
-                                 : LineEndings::kNone;
+    if (r.long_at < 0) noteLine(s, start, s.size(), false, &r);
+    m_.line_endings = r.crlf && r.lf ? LineEndings::kMixed
+                      : r.crlf       ? LineEndings::kCrlf
+                      : r.lf         ? LineEndings::kLf
+                                     : LineEndings::kNone;
+    if (r.long_at >= 0) {
+      // The innermost entity holding the line.
+      int32_t part = 0;
+      for (size_t i = 0; i < m_.parts.size(); ++i) {
+        const Part& q = m_.parts[i];
+        if (q.offset < 0 || q.offset > r.long_at) continue;
+        const auto len = static_cast<int64_t>(q.header_block.size() + q.body.size());
+        if (r.long_at < q.offset + len && q.depth >= m_.parts[part].depth) {
+          part = static_cast<int32_t>(i);
+        }
+      }
+      addError(ErrorCode::kLineTooLong, Severity::kWarning, part, "", r.long_at,
+               "a line of " + std::to_string(r.long_len) +
+                   " bytes (RFC 5322 section 2.1.1: at most 998); parsed as is");
+    }
   }
 
   // ---------------------------------------------------------------- roles and bodies
