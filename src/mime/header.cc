@@ -842,7 +842,19 @@ bool parseMessageIds(std::string_view s, std::vector<std::string>& out) {
         clean = false;
         close = s.size();
       }
-      for (char c : s.substr(i + 1, close - i - 1)) {
+      // Obsolete syntax (RFC 5322 section 4.5.4): CFWS may stand around the '@' and the
+      // dots ("<1234   @   local(blah)  .machine .example>"); comments go with the blanks,
+      // except inside a [domain literal].
+      const std::string_view inner = s.substr(i + 1, close - i - 1);
+      bool literal = false;
+      for (size_t k = 0; k < inner.size(); ++k) {
+        const char c = inner[k];
+        if (c == '[') literal = true;
+        if (c == ']') literal = false;
+        if (c == '(' && !literal) {
+          k = skipCfws(inner, k) - 1;
+          continue;
+        }
         if (!isWs(c)) id += c;
       }
       i = close + 1;
@@ -922,16 +934,20 @@ bool parseDate(std::string_view s, DateTime* dt) {
       while (i < s.size() && isDigit(s[i]) && i - b < 9) v = v * 10 + (s[i++] - '0');
       while (i < s.size() && isDigit(s[i])) ++i;
       const size_t len = i - b;
-      if (i < s.size() && s[i] == ':' && hh < 0) {
+      // The obsolete syntax allows CFWS around the colons of the time (RFC 5322 section 4.3:
+      // "09(comment):   55  :  06").
+      const size_t after = hh < 0 && len <= 2 ? skipCfws(s, i) : i;
+      if (after < s.size() && s[after] == ':' && hh < 0) {
         // A time: hh:mm[:ss]
         hh = static_cast<int>(v);
-        ++i;
+        i = skipCfws(s, after + 1);
         int m = 0, k = 0;
         while (i < s.size() && isDigit(s[i]) && k < 2) m = m * 10 + (s[i++] - '0'), ++k;
         if (k == 0) return false;
         mm = m;
-        if (i < s.size() && s[i] == ':') {
-          ++i;
+        const size_t colon = skipCfws(s, i);
+        if (colon < s.size() && s[colon] == ':') {
+          i = skipCfws(s, colon + 1);
           int sec = 0;
           k = 0;
           while (i < s.size() && isDigit(s[i]) && k < 2) sec = sec * 10 + (s[i++] - '0'), ++k;

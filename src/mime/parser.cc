@@ -360,10 +360,13 @@ class Parser {
     const char* cur_start = nullptr;
     bool any = false;
     const char* body = end;
-    // An mbox "From " separator line before the first field (not a field: no colon rule).
+    // An mbox "From " separator line before the first field ("From sender date"): not a
+    // field, unlike "From  : John" (blanks before the colon, RFC 5322 section 4.5).
     if (top && entity.size() >= 5 && std::memcmp(p, "From ", 5) == 0) {
       const void* nl = std::memchr(p, '\n', entity.size());
-      p = nl ? static_cast<const char*>(nl) + 1 : end;
+      const char* line_end = nl ? static_cast<const char*>(nl) : end;
+      const char* name_end = nullptr;
+      if (!fieldColon(p, line_end, &name_end)) p = nl ? line_end + 1 : end;
     }
     const char* const fields_begin = p;
     while (p < end) {

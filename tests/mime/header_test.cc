@@ -199,6 +199,17 @@ TEST(MimeAddresses, Utf8Addresses) {  // RFC 6532
   EXPECT_EQ(*a[0].address, "jöran@exämple.test");
 }
 
+// RFC 5322 4.5.4 (A.6.3): CFWS around the '@' and the dots of an obsolete msg-id.
+TEST(MimeMessageIds, ObsoleteCommentsInside) {
+  std::vector<std::string> ids;
+  parseMessageIds("<1234   @   local(blah)  .machine .example>", ids);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0], "1234@local.machine.example");
+  ids.clear();
+  parseMessageIds("<a@[1.2.(3)]>", ids);  // not a comment inside a domain literal
+  EXPECT_EQ(ids.at(0), "a@[1.2.(3)]");
+}
+
 TEST(MimeMessageIds, ListsAndJunk) {
   std::vector<std::string> ids;
   EXPECT_TRUE(parseMessageIds("<1234@local.machine.example>\r\n <3456@example.net> ", ids));
@@ -232,6 +243,9 @@ TEST(MimeDates, Rfc5322AndObsolete) {
   EXPECT_EQ(date("29 Feb 2024 10:00:60 +0000"), "2024-02-29T10:00:60+00:00");
   EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 +0000 GMT"), "2026-04-07T10:00:00+00:00");
   EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 Z"), "2026-04-07T10:00:00+00:00");
+  // RFC 5322 4.3 (A.6.3): CFWS around the colons of the time.
+  EXPECT_EQ(date("Fri, 21\r\n Nov 1997 09(comment):   55  :  06 -0600"),
+            "1997-11-21T09:55:06-06:00");
 }
 
 // RFC 5322 section 3.3: the zone is required, and the time is digits only. These used to

@@ -671,6 +671,11 @@ TEST(MimeParser, NulBytesAndMboxFromLine) {
   ParsedMessage m = parse(raw);
   EXPECT_TRUE(m.hasErrorCode(ErrorCode::kNulBytes));
   EXPECT_EQ(m.top_field_count, 1u);
+  // "From  : John" is a field with blanks before its colon (RFC 5322 4.5), not an mbox line.
+  ParsedMessage f = parse("From  : John Doe <jdoe@machine.example>\nSubject: s\n\nb");
+  ASSERT_EQ(f.from.size(), 1u);
+  EXPECT_EQ(f.from[0].address.value_or(""), "jdoe@machine.example");
+  EXPECT_TRUE(f.hasErrorCode(ErrorCode::kObsoleteSyntax));
 }
 
 TEST(MimeParser, DecodeBodyOfEveryLeaf) {
