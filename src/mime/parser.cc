@@ -129,6 +129,42 @@ inline void noteLine(std::string_view s, size_t start, size_t nl, bool at_lf, Li
 }
 
 #if defined(__x86_64__)
+// From q, the first '\n' followed by `needle` (which starts with "--"), scanning for
+// "\n--" 32 bytes at a time (memchr for the last few); returns it, or null.
+__attribute__((target("avx2"))) const char* findLfDashDashAvx2(const char* q, const char* e,
+                                                               std::string_view needle) {
+  const __m256i kLf = _mm256_set1_epi8('\n');
+  const __m256i kDash = _mm256_set1_epi8('-');
+  const size_t n = needle.size();
+  while (e - q >= 34) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+    const __m256i d1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 1));
+    const __m256i d2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 2));
+    uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(
+        _mm256_and_si256(_mm256_cmpeq_epi8(a, kLf),
+                         _mm256_and_si256(_mm256_cmpeq_epi8(d1, kDash),
+                                          _mm256_cmpeq_epi8(d2, kDash)))));
+    while (m) {
+      const char* c = q + __builtin_ctz(m);
+      if (static_cast<size_t>(e - c - 1) >= n && std::memcmp(c + 1, needle.data(), n) == 0) {
+        return c;
+      }
+      m &= m - 1;
+    }
+    q += 32;
+  }
+  // The tail: plain bytes, so that the caller's scalar loop can take over.
+  while (q < e) {
+    q = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(e - q)));
+    if (!q) return nullptr;
+    if (static_cast<size_t>(e - q - 1) >= n && std::memcmp(q + 1, needle.data(), n) == 0) {
+      return q;
+    }
+    ++q;
+  }
+  return nullptr;
+}
+
 // Scans 32-byte blocks for LF, noting whether one follows a CR (CRLF) or not (bare LF), and
 // the first line longer than 998 bytes; stops early once all three were seen. Returns how
 // many bytes it covered (a multiple of 32) and, in *line_start, where the current line
@@ -164,6 +200,33 @@ __attribute__((target("avx2"))) size_t scanLinesAvx2(std::string_view s, LineSca
   return i;
 }
 #endif
+
+// The first "--boundary" (`needle`) at or after `pos` that starts a line of [b, e) (b
+// itself counts as a line start), or null. RFC 2046 5.1.1: a delimiter is CRLF "--"
+// boundary, so only "\n--" positions are candidates; in base64 and most text they are rare,
+// and finding them 32 bytes at a time is several times faster than memmem's search for the
+// whole needle everywhere (a twentieth of the parse time before).
+const char* findDelimiter(const char* b, const char* pos, const char* e, std::string_view needle) {
+  const size_t n = needle.size();
+  auto matchAt = [&](const char* p) {
+    return static_cast<size_t>(e - p) >= n && std::memcmp(p, needle.data(), n) == 0;
+  };
+  if (pos == b && matchAt(b)) return b;
+  const char* q = pos > b ? pos - 1 : pos;  // q: the '\n' before a candidate
+#if defined(__x86_64__)
+  if (haveAvx2()) {
+    q = findLfDashDashAvx2(q, e, needle);
+    return q ? q + 1 : nullptr;
+  }
+#endif
+  while (q < e) {
+    q = static_cast<const char*>(std::memchr(q, '\n', static_cast<size_t>(e - q)));
+    if (!q) return nullptr;
+    if (matchAt(q + 1)) return q + 1;
+    ++q;
+  }
+  return nullptr;
+}
 
 constexpr uint32_t kHardMaxDepth = 256;
 // Encoded bytes decoded (and hashed) at a time: the decoded piece stays in L2.
@@ -700,8 +763,7 @@ class Parser {
     std::vector<Delim> delims;
     const char* pos = b;
     while (pos < e) {
-      const char* hit = static_cast<const char*>(
-          memmem(pos, static_cast<size_t>(e - pos), needle.data(), needle.size()));
+      const char* hit = findDelimiter(b, pos, e, needle);
       if (!hit) break;
       if (hit != b && hit[-1] != '\n') {
         pos = hit + 1;

@@ -526,6 +526,25 @@ TEST(MimeParser, LinesLongerThan998BytesAreReportedOnce) {
   EXPECT_NE(m.errors[0].detail.find("1503 bytes"), std::string::npos);
 }
 
+// Delimiters are found 32 bytes at a time: walk them across block boundaries and the last
+// bytes of the body, with "--b" in mid-line (not a delimiter) and "--bb" (a longer boundary).
+TEST(MimeParser, DelimitersAtEveryBlockPosition) {
+  for (const char* eol : {"\r\n", "\n"}) {
+    for (size_t shift = 0; shift < 70; ++shift) {
+      const std::string e = eol;
+      const std::string pre(shift, 'p');
+      const std::string msg = "Content-Type: multipart/mixed; boundary=b" + e + e + pre +
+                              (shift ? e : "") + "--b" + e + e + "one x--b --bb" + e + "--bb" + e +
+                              "--b" + e + e + "two" + e + "--b--";
+      ParsedMessage m = parse(msg);
+      ASSERT_EQ(m.parts.size(), 3u) << shift;
+      EXPECT_EQ(m.parts[1].text, "one x--b --bb" + e + "--bb") << shift;
+      EXPECT_EQ(m.parts[2].text, "two") << shift;
+      EXPECT_FALSE(m.hasErrorCode(ErrorCode::kCloseDelimiterMissing)) << shift;
+    }
+  }
+}
+
 TEST(MimeParser, AuthenticationResults) {
   ParseOptions opt;
   opt.trusted_authserv_ids = {"mx1.inbound.example"};
