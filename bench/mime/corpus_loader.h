@@ -1,10 +1,12 @@
 // bench/mime/corpus_loader.h — loads a benchmark corpus into memory (one buffer per message)
-// and times repeated passes over it; shared by the mxgate benchmark and the GMime peer so
-// both read the same bytes and report the same way.
+// and times repeated passes over it, on one thread or several (messages handed out one at a
+// time from a shared counter); shared by the mxgate benchmark and the GMime peer so both
+// read the same bytes, split the work the same way and report the same way.
 // Trust: files come from gen_corpus.py or the operator; any bytes are fine.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include <functional>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mx::bench {
@@ -74,12 +77,32 @@ inline Timing timePasses(int runs, const std::function<void()>& pass) {
   return t;
 }
 
-// "RESULT impl=... mode=... msgs=... bytes=... median_s=... mb_s=... msgs_s=..." — the line
-// bench/mime/run.sh reads.
-inline void printResult(const char* impl, const char* mode, const Corpus& c, const Timing& t) {
-  std::printf("RESULT impl=%s mode=%s msgs=%zu bytes=%zu median_s=%.4f mb_s=%.1f msgs_s=%.0f runs=",
-              impl, mode, c.messages.size(), c.bytes, t.median_s, c.bytes / 1e6 / t.median_s,
-              c.messages.size() / t.median_s);
+// Calls work(thread_index, message_index) for every message once, on `threads` threads
+// (1: on the calling thread). Each thread takes the next message when it is done with one.
+inline void forEachMessage(unsigned threads, size_t n,
+                           const std::function<void(unsigned, size_t)>& work) {
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) work(0, i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) work(t, i);
+    });
+  }
+  for (auto& th : pool) th.join();
+}
+
+// "RESULT impl=... mode=... threads=... msgs=... bytes=... median_s=... mb_s=... msgs_s=..."
+// — the line bench/mime/run.sh reads.
+inline void printResult(const char* impl, const char* mode, unsigned threads, const Corpus& c,
+                        const Timing& t) {
+  std::printf("RESULT impl=%s mode=%s threads=%u msgs=%zu bytes=%zu median_s=%.4f mb_s=%.1f "
+              "msgs_s=%.0f runs=",
+              impl, mode, threads, c.messages.size(), c.bytes, t.median_s,
+              c.bytes / 1e6 / t.median_s, c.messages.size() / t.median_s);
   for (size_t i = 0; i < t.runs.size(); ++i) std::printf("%s%.4f", i ? "," : "", t.runs[i]);
   std::printf("\n");
   std::fflush(stdout);
@@ -87,6 +110,7 @@ inline void printResult(const char* impl, const char* mode, const Corpus& c, con
 
 struct Args {
   int runs = 5;
+  unsigned threads = 1;  // --threads=N; 0 or "all": every core
   size_t max_size = 0;
   std::string mode = "full";
   bool pathological = false;
@@ -101,6 +125,9 @@ inline Args parseArgs(int argc, char** argv) {
       a.runs = std::max(1, std::atoi(s.c_str() + 7));
     } else if (s.rfind("--max-size=", 0) == 0) {
       a.max_size = std::strtoull(s.c_str() + 11, nullptr, 10);
+    } else if (s.rfind("--threads=", 0) == 0) {
+      a.threads = s == "--threads=all" ? 0 : static_cast<unsigned>(std::atoi(s.c_str() + 10));
+      if (a.threads == 0) a.threads = std::max(1u, std::thread::hardware_concurrency());
     } else if (s.rfind("--mode=", 0) == 0) {
       a.mode = s.substr(7);
     } else if (s == "--pathological") {

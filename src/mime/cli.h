@@ -11,14 +11,19 @@
 namespace mx::mime {
 
 // Arguments (after "parse"):
-//   FILE...           messages to parse; "-" reads one message from standard input
+//   FILE|DIR...       messages to parse; a directory stands for its regular files
+//                     (recursively, sorted by path, names starting with '.' skipped); "-"
+//                     reads one message from standard input
+//   --jobs=N          worker threads (also "--jobs N"; default: all cores). Documents are
+//                     printed in input order whatever N is.
 //   --pretty          indented JSON (one document after another) instead of JSON lines
 //   --summary         print the event summary object instead of the full document
 //   --trust=ID        an authserv-id whose Authentication-Results are trusted (repeatable)
 //   --offsets         add byte offsets/lengths of headers and parts
 //   --max-depth=N, --max-parts=N, --max-header-bytes=N, --max-size=N   parse limits
-// Returns 0 when every file was read and parsed, 1 if some file could not be read (the
-// others are still printed; the reason goes to `err`), 2 for bad usage. A message with
+// Returns 0 when every file was read and parsed, 1 if some file or directory could not be
+// read (the others are still printed; the reason goes to `err`), 2 for bad usage.
+// Writes to `out` and `err` from the calling thread only. A message with
 // parse errors still counts as parsed: its errors are in the document.
 int runParseCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 

@@ -105,16 +105,27 @@ uint8_t* growFor(std::string& out, size_t extra, size_t* base) {
 
 }  // namespace
 
-bool decodeBase64(std::string_view in, std::string& out) {
+void Base64Decoder::update(std::string_view in, std::string& out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  const auto* const end = p + in.size();
+  const uint64_t at = consumed_;
+  consumed_ += in.size();
+  if (ended_) {
+    // After the end of the data: only note what is not padding or whitespace.
+    for (const uint8_t* q = p; q < end; ++q) {
+      const uint8_t c = kB64.v[*q];
+      if (c == kWhite || c == kPad) continue;
+      if (trailing_at_ < 0) trailing_at_ = static_cast<int64_t>(at + static_cast<uint64_t>(q - p));
+      ++trailing_bytes_;
+      clean_ = false;
+    }
+    return;
+  }
   size_t base;
   uint8_t* const o0 = growFor(out, base64DecodedBound(in.size()) + 32, &base);
   uint8_t* o = o0;
-  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
-  const auto* const end = p + in.size();
-  bool clean = true;
-  uint32_t acc = 0;
-  int n = 0;
-  bool after_pad = false;
+  uint32_t acc = acc_;
+  int n = n_;
   while (p < end) {
     if (n == 0) {
 #if defined(__x86_64__)
@@ -158,7 +169,6 @@ bool decodeBase64(std::string_view in, std::string& out) {
     const uint8_t c = kB64.v[*p++];
     if (c < 64) {
       acc = (acc << 6) | c;
-      after_pad = false;
       if (++n == 4) {
         o[0] = static_cast<uint8_t>(acc >> 16);
         o[1] = static_cast<uint8_t>(acc >> 8);
@@ -170,34 +180,56 @@ bool decodeBase64(std::string_view in, std::string& out) {
     } else if (c == kWhite) {
       continue;
     } else if (c == kPad) {
-      // Padding ends the quantum; keep what it carried (RFC 2045 section 6.8).
+      // RFC 2045 section 6.8: '=' is padding at the end of the data, so the data ends here;
+      // keep what the quantum carried. '=' where no padding can stand is a defect.
       if (n == 2) {
         *o++ = static_cast<uint8_t>(acc >> 4);
       } else if (n == 3) {
         *o++ = static_cast<uint8_t>(acc >> 10);
         *o++ = static_cast<uint8_t>(acc >> 2);
-      } else if (n == 1 || (n == 0 && !after_pad)) {
-        clean = false;
+      } else {
+        clean_ = false;
       }
-      after_pad = n != 0 || after_pad;
       n = 0;
       acc = 0;
+      ended_ = true;
+      out.resize(base + static_cast<size_t>(o - o0));
+      acc_ = 0;
+      n_ = 0;
+      // The rest of this piece goes through the after-the-end check.
+      const uint64_t used = static_cast<uint64_t>(p - reinterpret_cast<const uint8_t*>(in.data()));
+      consumed_ = at + used;
+      update(in.substr(static_cast<size_t>(used)), out);
+      return;
     } else {
-      clean = false;
+      clean_ = false;
     }
   }
-  if (n == 2) {
-    *o++ = static_cast<uint8_t>(acc >> 4);
-    clean = false;
-  } else if (n == 3) {
-    *o++ = static_cast<uint8_t>(acc >> 10);
-    *o++ = static_cast<uint8_t>(acc >> 2);
-    clean = false;
-  } else if (n == 1) {
-    clean = false;
-  }
+  acc_ = acc;
+  n_ = n;
   out.resize(base + static_cast<size_t>(o - o0));
-  return clean;
+}
+
+bool Base64Decoder::finish(std::string& out) {
+  if (n_ == 2) {
+    out += static_cast<char>(acc_ >> 4);
+    clean_ = false;
+  } else if (n_ == 3) {
+    out += static_cast<char>(acc_ >> 10);
+    out += static_cast<char>(acc_ >> 2);
+    clean_ = false;
+  } else if (n_ == 1) {
+    clean_ = false;
+  }
+  n_ = 0;
+  acc_ = 0;
+  return clean_;
+}
+
+bool decodeBase64(std::string_view in, std::string& out) {
+  Base64Decoder d;
+  d.update(in, out);
+  return d.finish(out);
 }
 
 bool decodeQuotedPrintable(std::string_view in, std::string& out) {

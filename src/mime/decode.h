@@ -12,15 +12,47 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace mx::mime {
 
-// Decodes base64, skipping whitespace; other bytes outside the alphabet are skipped and make
-// the result false. '=' ends a 4-character quantum (its partial bytes are kept), and decoding
-// resumes after it, so concatenated base64 streams decode whole. A trailing partial quantum of
-// 2 or 3 characters yields its 1 or 2 bytes (missing padding: returns false); 1 is dropped.
+// Incremental base64 (RFC 2045 section 6.8): feed the pieces of one body in order with
+// update(), then call finish() once. Whitespace is skipped; other bytes outside the alphabet
+// are skipped and make the input unclean. The first '=' ends the data ("the occurrence of any
+// '=' characters may be taken as evidence that the end of the data has been reached"): the
+// partial quantum it closes is kept, and nothing after it is decoded. Bytes after it other
+// than '=' and whitespace (a mailing-list footer appended in plain text) make the input
+// unclean and are reported by trailingAt(). A final partial quantum of 2 or 3 characters
+// without padding yields its 1 or 2 bytes (unclean); a lone character is dropped (unclean).
+// One object per body; not thread-safe; reusable after reset().
+class Base64Decoder {
+ public:
+  // Appends the decoded bytes of `in` to `out`.
+  void update(std::string_view in, std::string& out);
+  // Flushes a partial final quantum into `out`. Returns clean().
+  bool finish(std::string& out);
+  void reset() { *this = Base64Decoder(); }
+
+  bool clean() const { return clean_; }
+  bool ended() const { return ended_; }  // the '=' that ends the data was seen
+  // Offset (in the concatenated input) of the first byte after the end of the data that is
+  // not '=' or whitespace; -1 if none. trailingBytes(): how many such bytes in all.
+  int64_t trailingAt() const { return trailing_at_; }
+  uint64_t trailingBytes() const { return trailing_bytes_; }
+
+ private:
+  uint64_t consumed_ = 0;  // input bytes fed so far
+  int64_t trailing_at_ = -1;
+  uint64_t trailing_bytes_ = 0;
+  uint32_t acc_ = 0;
+  int n_ = 0;  // characters in the pending quantum
+  bool clean_ = true;
+  bool ended_ = false;
+};
+
+// Decodes a whole base64 body with Base64Decoder; returns whether it was clean.
 bool decodeBase64(std::string_view in, std::string& out);
 
 // Decodes a quoted-printable body. Hard line breaks become CRLF, their canonical form

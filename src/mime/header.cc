@@ -341,13 +341,17 @@ void toLowerAscii(std::string& s) {
 }
 
 void appendUnfolded(std::string_view raw, std::string& out) {
+  // RFC 5322 section 2.2.3: unfolding removes the CRLF of each fold and nothing else, so the
+  // blanks on both sides of it stay ("Now\r\n    Available" is "Now    Available", as in
+  // Python's email, GMime and postal-mime). A field value holds line breaks only where it
+  // was folded, so every CR and LF goes; the value's own leading and trailing blanks are
+  // trimmed.
   size_t i = 0;
   const size_t n = raw.size();
   while (i < n && isWs(raw[i])) ++i;
   size_t end = n;
   while (end > i && isWs(raw[end - 1])) --end;
   while (i < end) {
-    // Copy up to the next line break.
     const char* b = raw.data() + i;
     // The next LF, then a CR before it: each search stops at the next line end, so the
     // whole unfolding stays linear.
@@ -359,13 +363,9 @@ void appendUnfolded(std::string_view raw, std::string& out) {
       out.append(b, end - i);
       break;
     }
-    // The blanks before the break belong to the run that contains it.
-    const char* run = brk;
-    while (run > b && isBlank(run[-1])) --run;
-    out.append(b, static_cast<size_t>(run - b));
+    out.append(b, static_cast<size_t>(brk - b));
     size_t j = static_cast<size_t>(brk - raw.data());
-    while (j < end && isWs(raw[j])) ++j;
-    out += ' ';
+    while (j < end && (raw[j] == '\r' || raw[j] == '\n')) ++j;
     i = j;
   }
 }
@@ -427,8 +427,17 @@ void decodeUnstructured(std::string_view raw, std::string& out, DecodeNotes* not
         inside = endsInsideEncodedWord(unfolded);
       }
       size_t j = brk;
-      while (j < r.size() && isWs(r[j])) ++j;
-      if (!inside) unfolded += ' ';
+      while (j < r.size() && (r[j] == '\r' || r[j] == '\n')) ++j;
+      size_t blanks_end = j;
+      while (blanks_end < r.size() && isBlank(r[blanks_end])) ++blanks_end;
+      if (inside) {
+        // A fold inside an encoded word (a broken mailer's): the fold and the blanks
+        // around it are not part of the word's text.
+        j = blanks_end;
+      } else {
+        // Outside a word only the line break goes (RFC 5322 section 2.2.3).
+        unfolded.append(r.substr(run, brk - run));
+      }
       i = j;
     }
   }
@@ -833,7 +842,19 @@ bool parseMessageIds(std::string_view s, std::vector<std::string>& out) {
         clean = false;
         close = s.size();
       }
-      for (char c : s.substr(i + 1, close - i - 1)) {
+      // Obsolete syntax (RFC 5322 section 4.5.4): CFWS may stand around the '@' and the
+      // dots ("<1234   @   local(blah)  .machine .example>"); comments go with the blanks,
+      // except inside a [domain literal].
+      const std::string_view inner = s.substr(i + 1, close - i - 1);
+      bool literal = false;
+      for (size_t k = 0; k < inner.size(); ++k) {
+        const char c = inner[k];
+        if (c == '[') literal = true;
+        if (c == ']') literal = false;
+        if (c == '(' && !literal) {
+          k = skipCfws(inner, k) - 1;
+          continue;
+        }
         if (!isWs(c)) id += c;
       }
       i = close + 1;
@@ -872,13 +893,19 @@ bool parseDate(std::string_view s, DateTime* dt) {
       if (month == 0 && w.size() >= 3 && monthFromName(w)) {
         month = monthFromName(w);
       } else if (hh >= 0 && !zone_set) {
+        // Between the time and the zone only the zone may stand (RFC 5322 section 3.3).
+        // An unknown alphabetic zone of 3-5 letters means -0000 (section 4.3); any other
+        // word there is junk, and the date is not what it seems.
         int z;
         bool unk;
-        if (zoneFromName(w, &z, &unk)) {
-          zone = z;
-          zone_unknown = unk;
-          zone_set = true;
+        if (!zoneFromName(w, &z, &unk)) {
+          if (w.size() < 3 || w.size() > 5) return false;
+          z = 0;
+          unk = true;
         }
+        zone = z;
+        zone_unknown = unk;
+        zone_set = true;
       }
       continue;
     }
@@ -907,19 +934,24 @@ bool parseDate(std::string_view s, DateTime* dt) {
       while (i < s.size() && isDigit(s[i]) && i - b < 9) v = v * 10 + (s[i++] - '0');
       while (i < s.size() && isDigit(s[i])) ++i;
       const size_t len = i - b;
-      if (i < s.size() && s[i] == ':' && hh < 0) {
+      // The obsolete syntax allows CFWS around the colons of the time (RFC 5322 section 4.3:
+      // "09(comment):   55  :  06").
+      const size_t after = hh < 0 && len <= 2 ? skipCfws(s, i) : i;
+      if (after < s.size() && s[after] == ':' && hh < 0) {
         // A time: hh:mm[:ss]
         hh = static_cast<int>(v);
-        ++i;
+        i = skipCfws(s, after + 1);
         int m = 0, k = 0;
         while (i < s.size() && isDigit(s[i]) && k < 2) m = m * 10 + (s[i++] - '0'), ++k;
         if (k == 0) return false;
         mm = m;
-        if (i < s.size() && s[i] == ':') {
-          ++i;
+        const size_t colon = skipCfws(s, i);
+        if (colon < s.size() && s[colon] == ':') {
+          i = skipCfws(s, colon + 1);
           int sec = 0;
           k = 0;
           while (i < s.size() && isDigit(s[i]) && k < 2) sec = sec * 10 + (s[i++] - '0'), ++k;
+          if (k == 0) return false;  // "10:00:t": junk where the seconds should be
           ss = sec;
           // Fractions of a second are dropped.
           if (i < s.size() && s[i] == '.') {
@@ -962,6 +994,8 @@ bool parseDate(std::string_view s, DateTime* dt) {
   }
   (void)numbers_seen;
   if (day < 1 || month < 1 || month > 12 || year < 0 || year > 9999 || hh < 0) return false;
+  // The zone is not optional (RFC 5322 section 3.3): without it the instant is unknown.
+  if (!zone_set) return false;
   if (day > daysInMonth(year, month) || hh > 23 || mm > 59 || ss > 60) return false;
   if (zone <= -24 * 60 || zone >= 24 * 60) return false;
   dt->year = year;
@@ -971,7 +1005,7 @@ bool parseDate(std::string_view s, DateTime* dt) {
   dt->minute = mm;
   dt->second = ss;
   dt->offset_minutes = zone;
-  dt->offset_unknown = !zone_set || zone_unknown;
+  dt->offset_unknown = zone_unknown;
   return true;
 }
 

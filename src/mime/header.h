@@ -33,8 +33,8 @@ struct DecodeNotes {
   std::string charset;                // the offending charset, if any
 };
 
-// Unfolds: line breaks removed, each run of blanks that contained a line break becomes one
-// space, and leading/trailing blanks are trimmed. Appends to `out`.
+// Unfolds (RFC 5322 section 2.2.3): the line breaks of folds are removed and nothing else,
+// so the blanks around a fold stay; leading/trailing blanks are trimmed. Appends to `out`.
 void appendUnfolded(std::string_view raw, std::string& out);
 std::string unfold(std::string_view raw);
 

@@ -1,5 +1,5 @@
 // mime/json.cc — see json.h. RFC 8259 (JSON text and string escaping); the document shape
-// is schemas/parsed-email.schema.json (version 2); header values are unfolded (RFC 5322
+// is schemas/parsed-email.schema.json (version 3); header values are unfolded (RFC 5322
 // section 2.2.3) and, except in the structured fields listed in kRawFields, RFC 2047 decoded.
 // Trust: message strings are untrusted and always escaped; header bytes that are not UTF-8
 // are decoded as windows-1252 (the HEADER_8BIT rule) before escaping.
@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/json_writer.h"
+#include "core/sha256.h"
 #include "mime/charset.h"
 #include "mime/header.h"
 #include "mime/parser.h"
@@ -124,12 +125,12 @@ std::string_view encodingName(const Part& p) {
   return {};
 }
 
-std::string attachmentSha(const ParsedMessage& m, uint32_t part, const Digester& d) {
+std::string attachmentSha(const ParsedMessage& m, uint32_t part) {
   const Part& p = m.parts[part];
   if (!p.sha256.empty()) return p.sha256;
   std::string bytes;
   decodeBody(m, part, bytes);
-  return sha256Hex(d, bytes);
+  return mx::sha256Hex(bytes);
 }
 
 void writeHeaders(JsonWriter& w, const ParsedMessage& m, const JsonContext& ctx) {
@@ -179,6 +180,7 @@ void writeParts(JsonWriter& w, std::string& out, const ParsedMessage& m, const J
     partIdOrNull(w, m, "parent", p.parent);
     w.field("depth", static_cast<uint64_t>(p.depth));
     w.field("content_type", p.content_type);
+    if (p.content_type_raw) w.field("content_type_raw", *p.content_type_raw);
     w.key("params").beginObject();
     for (const auto& prm : p.params) w.field(prm.name, prm.value);
     w.endObject();
@@ -298,8 +300,7 @@ const std::string* refFor(const JsonContext& ctx, size_t n) {
   return nullptr;
 }
 
-void writeAttachments(JsonWriter& w, const ParsedMessage& m, const JsonContext& ctx,
-                      const Digester& d) {
+void writeAttachments(JsonWriter& w, const ParsedMessage& m, const JsonContext& ctx) {
   w.key("attachments").beginArray();
   for (size_t n = 0; n < m.attachments.size(); ++n) {
     const uint32_t i = m.attachments[n];
@@ -313,7 +314,7 @@ void writeAttachments(JsonWriter& w, const ParsedMessage& m, const JsonContext& 
     w.field("inline", p.role == PartRole::kInline || (p.disposition && *p.disposition == "inline"));
     w.field("nested", p.nested);
     w.field("size", static_cast<uint64_t>(p.size.value_or(0)));
-    w.field("sha256", attachmentSha(m, i, d));
+    w.field("sha256", attachmentSha(m, i));
     w.key("ref");
     if (const std::string* r = refFor(ctx, n)) {
       w.value(*r);
@@ -387,7 +388,6 @@ void appendJsonStringUtf8(std::string& out, std::string_view s) {
 }
 
 void appendJson(const ParsedMessage& m, const JsonContext& ctx, std::string& out) {
-  const Digester& d = ctx.digester ? *ctx.digester : builtinDigester();
   const size_t start = out.size();
   JsonWriter w(out);
   w.beginObject();
@@ -403,7 +403,7 @@ void appendJson(const ParsedMessage& m, const JsonContext& ctx, std::string& out
 
   w.key("raw").beginObject();
   w.field("size", static_cast<uint64_t>(m.raw.size()));
-  w.field("sha256", ctx.raw_sha256 ? *ctx.raw_sha256 : sha256Hex(d, m.raw));
+  w.field("sha256", ctx.raw_sha256 ? *ctx.raw_sha256 : mx::sha256Hex(m.raw));
   optString(w, "ref", ctx.raw_ref);
   w.key("line_endings");
   switch (m.line_endings) {
@@ -470,7 +470,7 @@ void appendJson(const ParsedMessage& m, const JsonContext& ctx, std::string& out
   if (m.html_part >= 0 && m.parts[m.html_part].text_truncated) w.field("html_truncated", true);
   w.endObject();
 
-  writeAttachments(w, m, ctx, d);
+  writeAttachments(w, m, ctx);
   writeParts(w, out, m, ctx);
   writeAuth(w, m);
   writeErrors(w, m);
@@ -492,7 +492,6 @@ std::string toJson(const ParsedMessage& m, const JsonContext& ctx) {
 }
 
 void appendSummaryJson(const ParsedMessage& m, const JsonContext& ctx, std::string& out) {
-  const Digester& d = ctx.digester ? *ctx.digester : builtinDigester();
   JsonWriter w(out);
   w.beginObject();
   optString(w, "subject", m.subject);
@@ -516,7 +515,7 @@ void appendSummaryJson(const ParsedMessage& m, const JsonContext& ctx, std::stri
     optString(w, "filename", p.filename);
     w.field("content_type", p.content_type);
     w.field("size", static_cast<uint64_t>(p.size.value_or(0)));
-    w.field("sha256", attachmentSha(m, i, d));
+    w.field("sha256", attachmentSha(m, i));
     w.key("ref");
     if (const std::string* r = refFor(ctx, n)) {
       w.value(*r);

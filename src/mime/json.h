@@ -1,5 +1,5 @@
 // mime/json.h — renders a ParsedMessage as the parsed-email JSON document
-// (schemas/parsed-email.schema.json, schema_version 2) and as the short summary object the
+// (schemas/parsed-email.schema.json, schema_version 3) and as the short summary object the
 // pipeline puts into the message event. RFC 8259 JSON; RFC 3339 times.
 //
 // Trust: every string from the message is escaped, and anything that is not UTF-8 has
@@ -14,12 +14,11 @@
 #include <string_view>
 #include <vector>
 
-#include "mime/digest.h"
 #include "mime/message.h"
 
 namespace mx::mime {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // What the caller knows about the delivery; every field is optional.
 struct JsonContext {
@@ -32,7 +31,6 @@ struct JsonContext {
   // Storage refs of the attachments, aligned with ParsedMessage::attachments; a missing or
   // empty entry renders as null.
   std::vector<std::string> attachment_refs;
-  const Digester* digester = nullptr;  // null: the built-in one
   bool pretty = false;                 // two-space indentation instead of one line
   bool offsets = false;                // add byte offset/length to headers and parts
 };

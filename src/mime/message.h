@@ -126,8 +126,11 @@ struct Part {
   uint32_t first_field = 0;  // this entity's fields: ParsedMessage::fields[first_field ..
   uint32_t field_count = 0;  //   first_field + field_count)
 
-  std::string content_type;  // lower-cased "type/subtype"; defaulted when absent
+  std::string content_type;  // lower-cased "type/subtype"; defaulted when absent or invalid
   bool content_type_given = false;
+  // The Content-Type value as written (unfolded, UTF-8) when it was invalid and the default
+  // was used instead (RFC 2045 section 5.2); absent otherwise.
+  std::optional<std::string> content_type_raw;
   std::vector<Param> params;  // Content-Type parameters
   std::string charset;        // lower-cased charset parameter ("" when none)
   TransferEncoding encoding = TransferEncoding::kNone;

@@ -25,7 +25,6 @@
 #include <string_view>
 #include <vector>
 
-#include "mime/digest.h"
 #include "mime/message.h"
 
 namespace mx::mime {
@@ -39,12 +38,10 @@ struct ParseOptions {
   size_t max_total_size = 256u << 20;  // bytes of `raw` parsed; the rest is ignored
   size_t max_text_bytes = 16u << 20;   // per decoded text body kept (UTF-8 bytes)
 
-  // Attachments: hash the decoded bytes (SHA-256), and/or keep them in Part::data so the
-  // caller can store them without decoding twice.
+  // Attachments: hash the decoded bytes (SHA-256, core/sha256.h), and/or keep them in
+  // Part::data so the caller can store them without decoding twice.
   bool hash_attachments = true;
   bool keep_attachment_data = false;
-  // Null: the built-in digester (digest.h). Not owned; must outlive parse().
-  const Digester* digester = nullptr;
 
   // Authentication-Results fields whose authserv-id is one of these (case-insensitive) are
   // trusted (RFC 8601 section 5): only they feed ParsedMessage::auth_summary.

@@ -3,30 +3,11 @@
 
 #include "core/envelope.h"
 #include "core/json_writer.h"
-#include "core/sha256.h"
 #include "core/time_format.h"
 #include "mime/json.h"
 #include "mime/parser.h"
 
 namespace mx::pipeline {
-namespace {
-
-// SHA-256 from core (OpenSSL, SHA-NI where the CPU has it); shared by all parses.
-class OpenSslDigester final : public mime::Digester {
- public:
-  // mime::Digester
-  void sha256(std::string_view data, uint8_t out[32]) const override {
-    Sha256Digest d = mx::sha256(data);
-    std::copy(d.begin(), d.end(), out);
-  }
-};
-
-const OpenSslDigester& digester() {
-  static const OpenSslDigester d;
-  return d;
-}
-
-}  // namespace
 
 MimeProcessor::MimeProcessor(MimeProcessorOptions options)
     : options_(std::move(options)), keys_(options_.key_prefix) {}
@@ -35,7 +16,6 @@ Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const Enve
                                                 std::string_view raw_sha256_hex) {
   mime::ParseOptions po;
   po.keep_attachment_data = true;  // store them without decoding twice
-  po.digester = &digester();
   po.trusted_authserv_ids = options_.trusted_authserv_ids;
   mime::ParsedMessage pm = mime::parse(raw, po);
 
@@ -45,7 +25,6 @@ Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const Enve
   ctx.received_at = formatRfc3339(env.received_at);
   ctx.envelope_json = envelopeJson(env);
   ctx.raw_ref = keys_.raw(tenant, env.received_at, env.id);
-  ctx.digester = &digester();
   ctx.raw_sha256 = std::string(raw_sha256_hex);  // hashed once, by the pipeline
 
   ProcessedMessage out;

@@ -63,7 +63,7 @@ class ParsePipelineTest(unittest.TestCase):
                 self.assertEqual(f.read(), raw)
             with open(os.path.join(store, data["storage"]["parsed"])) as f:
                 doc = json.load(f)
-            self.assertEqual(doc["schema_version"], 2)
+            self.assertEqual(doc["schema_version"], 3)
             self.assertEqual(doc["id"], mid)
             self.assertEqual(doc["subject"], "\u00dcberweisung f\u00fcr M\u00e4rz")
             self.assertEqual(doc["in_reply_to"], ["parent@origin.test"])

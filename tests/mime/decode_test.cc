@@ -43,10 +43,65 @@ TEST(MimeBase64, ToleratesWhitespaceJunkAndBadPadding) {
   out.clear();
   EXPECT_FALSE(decodeBase64("YWJjZ", out));  // a lone trailing character is dropped
   EXPECT_EQ(out, "abc");
-  // Two concatenated base64 streams (each padded) decode whole.
+  // RFC 2045 section 6.8: '=' ends the data, so a second padded stream after it is
+  // trailing data, not decoded.
   out.clear();
-  EXPECT_TRUE(decodeBase64("YQ==\r\nYg==", out));
+  EXPECT_FALSE(decodeBase64("YQ==\r\nYg==", out));
+  EXPECT_EQ(out, "a");
+}
+
+// A list server appended a plain-text footer to a base64 body: decoding stops at the
+// padding instead of turning "Mailing list" into bytes, and the footer is located.
+TEST(MimeBase64, EndsAtPaddingAndReportsTrailingData) {
+  const std::string body = "SGVsbG8=\r\n\r\n-- \r\nMailing list footer\r\n";
+  Base64Decoder d;
+  std::string out;
+  d.update(body, out);
+  EXPECT_FALSE(d.finish(out));
+  EXPECT_EQ(out, "Hello");
+  EXPECT_TRUE(d.ended());
+  EXPECT_EQ(d.trailingAt(), static_cast<int64_t>(body.find("-- ")));
+  EXPECT_EQ(d.trailingBytes(), std::string("--Mailinglistfooter").size());
+  // Padding followed only by more padding and blanks is clean.
+  Base64Decoder c;
+  out.clear();
+  c.update("YWI=\r\n=\r\n \r\n", out);
+  EXPECT_TRUE(c.finish(out));
   EXPECT_EQ(out, "ab");
+  EXPECT_EQ(c.trailingAt(), -1);
+  // '=' where no padding can stand (after a whole quantum) also ends the data, unclean.
+  Base64Decoder e;
+  out.clear();
+  e.update("YWJj=ZGVm", out);
+  EXPECT_FALSE(e.finish(out));
+  EXPECT_EQ(out, "abc");
+  EXPECT_EQ(e.trailingAt(), 5);
+}
+
+// Fed in pieces of any size (quanta and line breaks split across pieces), the incremental
+// decoder gives the same bytes and the same verdict as one call.
+TEST(MimeBase64, PiecesOfEverySizeMatchWhole) {
+  std::mt19937 rng(7);
+  std::string data(5000, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  std::string enc = base64Encode(data);
+  std::string wrapped;
+  for (size_t i = 0; i < enc.size(); i += 61) wrapped += enc.substr(i, 61) + "\r\n";
+  const std::string inputs[] = {wrapped, wrapped + "footer text\r\n", wrapped.substr(0, 999)};
+  for (const std::string& in : inputs) {
+    std::string whole;
+    Base64Decoder w;
+    w.update(in, whole);
+    const bool clean = w.finish(whole);
+    for (size_t piece : {1u, 2u, 3u, 5u, 31u, 32u, 33u, 64u, 1000u}) {
+      Base64Decoder d;
+      std::string out;
+      for (size_t i = 0; i < in.size(); i += piece) d.update(std::string_view(in).substr(i, piece), out);
+      EXPECT_EQ(d.finish(out), clean) << "piece " << piece;
+      ASSERT_EQ(out, whole) << "piece " << piece;
+      EXPECT_EQ(d.trailingAt(), w.trailingAt()) << "piece " << piece;
+    }
+  }
 }
 
 TEST(MimeBase64, AppendsToExistingOutput) {

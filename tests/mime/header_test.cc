@@ -13,11 +13,17 @@ std::string unstructured(std::string_view raw, DecodeNotes* n = nullptr) {
   return decodeUnstructured(raw, n ? n : &local);
 }
 
-TEST(MimeUnfold, FoldsBecomeOneSpace) {
-  EXPECT_EQ(unfold(" Fwd: \r\n\tSaying \r\n Hello\r\n"), "Fwd: Saying Hello");
-  EXPECT_EQ(unfold("a  b"), "a  b");  // blanks without a fold are kept
+// RFC 5322 section 2.2.3: unfolding removes the CRLF and nothing else. Expected values as
+// Python's email (policy.default), GMime and postal-mime give them.
+TEST(MimeUnfold, RemovesOnlyTheLineBreak) {
+  EXPECT_EQ(unfold(" Now\r\n    Available"), "Now    Available");
+  EXPECT_EQ(unfold(" Fwd: \r\n\tSaying \r\n Hello\r\n"), "Fwd: \tSaying  Hello");
+  EXPECT_EQ(unfold("a  b"), "a  b");
   EXPECT_EQ(unfold("a\n b"), "a b");
+  EXPECT_EQ(unfold("a\r\n\tb"), "a\tb");
   EXPECT_EQ(unfold("   "), "");
+  EXPECT_EQ(unstructured(" Now\r\n    Available"), "Now    Available");
+  EXPECT_EQ(unstructured("=?utf-8?q?a?=\r\n   b"), "a   b");  // as Python's email
 }
 
 TEST(MimeEncodedWords, Basic) {
@@ -193,6 +199,17 @@ TEST(MimeAddresses, Utf8Addresses) {  // RFC 6532
   EXPECT_EQ(*a[0].address, "jöran@exämple.test");
 }
 
+// RFC 5322 4.5.4 (A.6.3): CFWS around the '@' and the dots of an obsolete msg-id.
+TEST(MimeMessageIds, ObsoleteCommentsInside) {
+  std::vector<std::string> ids;
+  parseMessageIds("<1234   @   local(blah)  .machine .example>", ids);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0], "1234@local.machine.example");
+  ids.clear();
+  parseMessageIds("<a@[1.2.(3)]>", ids);  // not a comment inside a domain literal
+  EXPECT_EQ(ids.at(0), "a@[1.2.(3)]");
+}
+
 TEST(MimeMessageIds, ListsAndJunk) {
   std::vector<std::string> ids;
   EXPECT_TRUE(parseMessageIds("<1234@local.machine.example>\r\n <3456@example.net> ", ids));
@@ -224,6 +241,24 @@ TEST(MimeDates, Rfc5322AndObsolete) {
   EXPECT_EQ(date("31 Feb 2024 10:00:00 +0000"), "invalid");
   EXPECT_EQ(date("not a date"), "invalid");
   EXPECT_EQ(date("29 Feb 2024 10:00:60 +0000"), "2024-02-29T10:00:60+00:00");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 +0000 GMT"), "2026-04-07T10:00:00+00:00");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 Z"), "2026-04-07T10:00:00+00:00");
+  // RFC 5322 4.3 (A.6.3): CFWS around the colons of the time.
+  EXPECT_EQ(date("Fri, 21\r\n Nov 1997 09(comment):   55  :  06 -0600"),
+            "1997-11-21T09:55:06-06:00");
+}
+
+// RFC 5322 section 3.3: the zone is required, and the time is digits only. These used to
+// parse (zone unknown, seconds 0) into a date that was not the sender's.
+TEST(MimeDates, NoZoneOrJunkInTheTimeIsInvalid) {
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:t x"), "invalid");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00"), "invalid");
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00"), "invalid");
+  EXPECT_EQ(date("Tue Apr  7 10:00:00 2026"), "invalid");  // asctime(): no zone
+  EXPECT_EQ(date("Tue, 7 Apr 2026 10:00:00 in the morning +0000"), "invalid");
+  // An unknown 3-5 letter zone is -0000 (RFC 5322 section 4.3), not junk.
+  EXPECT_EQ(date("Thu, 10 Jul 1997 14:53:31 ZZZZ"), "1997-07-10T14:53:31-00:00");
+  EXPECT_EQ(date("2026-04-07T10:00:00"), "invalid");
 }
 
 TEST(MimeSubjects, Normalize) {

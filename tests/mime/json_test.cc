@@ -9,6 +9,7 @@
 
 #include "core/envelope.h"
 #include "core/json_writer.h"
+#include "core/sha256.h"
 #include "mime/parser.h"
 #include "tests/mime/schema_validator.h"
 #include "tests/mime/test_util.h"
@@ -65,11 +66,11 @@ TEST(MimeJson, DocumentIsValidAndCarriesContext) {
   ctx.attachment_refs = {"tenant/attachments/ID/1-p.png"};
   ctx.offsets = true;
   JsonValue v = checkDocument(toJson(m, ctx));
-  EXPECT_EQ(v["schema_version"].num, 2);
+  EXPECT_EQ(v["schema_version"].num, 3);
   EXPECT_EQ(v["id"].s(), "01J0EXAMPLE0000000000000000");
   EXPECT_EQ(v["envelope"]["mail_from"].s(), "a@example.net");
   EXPECT_EQ(v["raw"]["ref"].s(), "blob:raw");
-  EXPECT_EQ(v["raw"]["sha256"].s(), sha256Hex(builtinDigester(), kMessage));
+  EXPECT_EQ(v["raw"]["sha256"].s(), mx::sha256Hex(kMessage));
   EXPECT_EQ(v["subject"].s(), "café");
   EXPECT_EQ(v["headers"][3]["value"].s(), "café");  // 8-bit header read as windows-1252
   EXPECT_EQ(v["body"]["text"].s(), "hello \"quoted\"\t\x01");
