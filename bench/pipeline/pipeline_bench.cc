@@ -22,8 +22,12 @@
 
 #include "core/message_id.h"
 #include "events/file/file_event_sink.h"
+#include "events/dead_letter.h"
+#include "events/retrying_sink.h"
+#include "pipeline/message_handler.h"
 #include "pipeline/mime_processor.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/quarantine.h"
+#include "pipeline/spool_consumer.h"
 #include "spool/spool.h"
 #include "store/local/local_blob_store.h"
 
@@ -124,16 +128,26 @@ bool drain(const std::string& dir, const Args& a, RunResult* out) {
   lso.sync_method = a.sync;
   auto blobs = store::LocalBlobStore::open(lso);
   auto sink = events::FileEventSink::open({dir + "/events.jsonl", true});
-  if (!sp.ok() || !blobs.ok() || !sink.ok()) return false;
+  auto dead = events::DeadLetterFile::open(dir + "/dead.jsonl");
+  auto quarantine = pipeline::Quarantine::open({dir + "/spool/quarantine", true, true});
+  if (!sp.ok() || !blobs.ok() || !sink.ok() || !dead.ok() || !quarantine.ok()) return false;
   pipeline::MimeProcessor proc(pipeline::MimeProcessorOptions{});
-  pipeline::PipelineOptions po;
-  po.hostname = "bench";
-  po.batch_max = a.batch;
+  pipeline::PipelineMetrics metrics;
+  pipeline::MetricsDeliveryObserver observer(metrics);
+  events::StopWaiter stop;
   auto t0 = SteadyClock::now();
-  pipeline::Pipeline p((*sp)->reader(), **blobs, **sink, a.parse ? &proc : nullptr, po);
-  Status s = p.runUntilIdle();
+  pipeline::MessageHandler handler(**blobs, a.parse ? &proc : nullptr, {"bench", "", {}}, metrics);
+  events::RetryingSinkOptions rso;
+  rso.waiter = &stop;
+  rso.observer = &observer;
+  events::RetryingSink retrying(**sink, **dead, rso);
+  pipeline::SpoolConsumerOptions po;
+  po.batch_max = a.batch;
+  po.stop_waiter = &stop;
+  pipeline::SpoolConsumer consumer((*sp)->reader(), handler, retrying, **quarantine, po, metrics);
+  Status s = consumer.runUntilIdle();
   out->seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
-  out->processed = p.counters().processed;
+  out->processed = metrics.records_processed.load();
   if (!s.ok()) std::fprintf(stderr, "drain: %s\n", s.error().message().c_str());
   return s.ok();
 }

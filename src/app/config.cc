@@ -197,11 +197,13 @@ std::vector<Field> sectionFields(Config& c) {
       {"store.sync", Kind::kString, &c.store_sync},
       {"events.sink", Kind::kString, &c.events_sink},
       {"events.file", Kind::kString, &c.events_file},
+      {"events.dead_letter_file", Kind::kString, &c.events_dead_letter_file},
       {"pipeline.enabled", Kind::kBool, &c.pipeline_enabled},
       {"pipeline.parse", Kind::kBool, &c.pipeline_parse},
       {"pipeline.nice", Kind::kU32, &c.pipeline_nice},
       {"pipeline.batch", Kind::kU32, &c.pipeline_batch},
       {"pipeline.sched_idle", Kind::kBool, &c.pipeline_sched_idle},
+      {"pipeline.give_up_after", Kind::kDuration, &c.pipeline_give_up_after},
       {"http.enabled", Kind::kBool, &c.http_enabled},
       {"http.listen", Kind::kString, &c.http_listen},
       {"log.file", Kind::kString, &c.log_file},
@@ -505,6 +507,8 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
   if (c.max_message_size < 1024) errors->push_back({"limits.max_message_size", at("limits.max_message_size"), "must be at least 1KiB"});
   if (c.max_recipients == 0) errors->push_back({"limits.max_recipients", at("limits.max_recipients"), "must be at least 1"});
   if (c.spool_dir.empty()) errors->push_back({"spool.dir", at("spool.dir"), "must not be empty"});
+  if (c.pipeline_enabled && c.events_dead_letter_file.empty())
+    errors->push_back({"events.dead_letter_file", at("events.dead_letter_file"), "must not be empty"});
   std::string dir_error;
   if (!policy::Directory::build(c.tenants, c.users, &dir_error))
     errors->push_back({"tenant/user", 0, dir_error});

@@ -78,12 +78,14 @@ struct Config {
   // [events]
   std::string events_sink = "file";
   std::string events_file = "var/events.jsonl";
+  std::string events_dead_letter_file = "var/events.dead-letter.jsonl";  // events a sink refused for good
   // [pipeline]
   bool pipeline_enabled = true;
   bool pipeline_parse = true;
   uint32_t pipeline_nice = 10;          // the pipeline yields the CPU to reception
   bool pipeline_sched_idle = true;       // SCHED_IDLE: only CPU time reception leaves free
   uint32_t pipeline_batch = 256;        // records per store sync + event publish + checkpoint
+  Millis pipeline_give_up_after{3'600'000};  // a message failing transiently this long is quarantined; 0: never
   // [http]
   bool http_enabled = true;
   std::string http_listen = "127.0.0.1:8025";

@@ -15,6 +15,9 @@ namespace mx::app {
 // Runs `mxgate serve` until SIGTERM/SIGINT. Returns the process exit code.
 int runServe(const Config& config);
 
+// Where the pipeline keeps records it could not process: <spool.dir>/quarantine.
+std::string quarantineDir(const Config& config);
+
 // Runs `mxgate parse FILE... | -` (arguments after "parse"; see mime/cli.h). Returns the
 // process exit code.
 int runParse(const std::vector<std::string>& args);
