@@ -498,12 +498,10 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
   uint16_t port;
   if (c.http_enabled && !splitHostPort(c.http_listen, &host, &port))
     errors->push_back({"http.listen", at("http.listen"), "must be \"host:port\""});
-  if (c.store_backend != "local") errors->push_back({"store.backend", at("store.backend"), "must be \"local\" (other backends are not built yet)"});
   if (c.store_sync != "filesystem" && c.store_sync != "file")
     errors->push_back({"store.sync", at("store.sync"), "must be \"filesystem\" or \"file\""});
   if (c.pipeline_batch == 0 || c.pipeline_batch > 100000)
     errors->push_back({"pipeline.batch", at("pipeline.batch"), "must be between 1 and 100000"});
-  if (c.events_sink != "file") errors->push_back({"events.sink", at("events.sink"), "must be \"file\" (other sinks are not built yet)"});
   if (c.max_message_size < 1024) errors->push_back({"limits.max_message_size", at("limits.max_message_size"), "must be at least 1KiB"});
   if (c.max_recipients == 0) errors->push_back({"limits.max_recipients", at("limits.max_recipients"), "must be at least 1"});
   if (c.spool_dir.empty()) errors->push_back({"spool.dir", at("spool.dir"), "must not be empty"});

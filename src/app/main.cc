@@ -1,6 +1,6 @@
 // app/main.cc — the `mxgate` binary: subcommands serve, check-config, version, parse and
-// bench. This is the only place that names concrete backends (local store, file events)
-// and wires the modules together (DESIGN.md "Modules").
+// bench. Concrete backends are named only in app/backends.cc (by their config
+// names); app/wiring.cc wires the modules together (DESIGN.md "Modules").
 //
 // Signals (serve): SIGTERM/SIGINT drain gracefully (stop accepting, let sessions finish up
 // to server.drain_timeout, then 421), after which the pipeline finishes every durable
@@ -14,6 +14,7 @@
 #include <iostream>
 #include <thread>
 
+#include "app/backends.h"
 #include "app/config.h"
 #include "app/loadgen.h"
 #include "app/wiring.h"
@@ -31,6 +32,7 @@ int checkConfig(const std::string& path, bool quiet) {
   std::vector<app::ConfigError> errors;
   app::Config c = app::loadConfig(path, app::processEnvironment(), &errors);
   if (errors.empty()) app::validateConfig(c, &errors);
+  if (errors.empty()) app::validateBackends(c, &errors);
   for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
   if (!errors.empty()) return 2;
   if (!quiet) std::printf("%s: ok (%zu listeners, %zu tenants, %zu users)\n", c.source.c_str(),
@@ -113,6 +115,7 @@ int main(int argc, char** argv) {
   std::vector<app::ConfigError> errors;
   app::Config c = app::loadConfig(path, app::processEnvironment(), &errors);
   if (errors.empty()) app::validateConfig(c, &errors);
+  if (errors.empty()) app::validateBackends(c, &errors);
   for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
   if (!errors.empty()) return 2;
   return app::runServe(c);

@@ -1,6 +1,8 @@
 // app/wiring.cc — see wiring.h.
 #include "app/wiring.h"
 
+#include "app/backends.h"
+
 #include <pthread.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -11,7 +13,6 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "events/file/file_event_sink.h"
 #include "mime/cli.h"
 #include "events/dead_letter.h"
 #include "events/retrying_sink.h"
@@ -26,7 +27,6 @@
 #include "server/server.h"
 #include "server/tls.h"
 #include "spool/spool.h"
-#include "store/local/local_blob_store.h"
 
 namespace mx::app {
 namespace {
@@ -135,8 +135,8 @@ int runServe(const Config& c) {
   pipeline::PipelineMetrics pipeline_metrics;
   pipeline::MetricsDeliveryObserver delivery_observer(pipeline_metrics);
   events::StopWaiter pipeline_stop;
-  std::unique_ptr<store::LocalBlobStore> blob_store;
-  std::unique_ptr<events::FileEventSink> sink;
+  store::BlobStorePtr blob_store;
+  events::EventSinkPtr sink;
   std::unique_ptr<events::DeadLetterFile> dead_letters;
   std::unique_ptr<events::RetryingSink> retrying_sink;
   std::unique_ptr<pipeline::Quarantine> quarantine;
@@ -147,16 +147,12 @@ int runServe(const Config& c) {
     auto pipeline_log = [&logger](std::string_view line) {
       logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
     };
-    store::LocalBlobStoreOptions lso;
-    lso.root = c.store_dir;
-    lso.sync_method = c.store_sync == "file" ? store::SyncMethod::kPerFile : store::SyncMethod::kFilesystem;
-    auto st = store::LocalBlobStore::open(lso);
-    if (!st.ok()) return fail(logger, "store.dir " + c.store_dir + ": " + st.error().message());
+    // Backends by name (backends.h): store.backend and events.sink.
+    auto st = makeStore(c);
+    if (!st.ok()) return fail(logger, st.error().message());
     blob_store = std::move(st.value());
-    events::FileEventSinkOptions fso;
-    fso.path = c.events_file;
-    auto fs = events::FileEventSink::open(fso);
-    if (!fs.ok()) return fail(logger, "events.file " + c.events_file + ": " + fs.error().message());
+    auto fs = makeSink(c);
+    if (!fs.ok()) return fail(logger, fs.error().message());
     sink = std::move(fs.value());
     auto dl = events::DeadLetterFile::open(c.events_dead_letter_file);
     if (!dl.ok()) return fail(logger, "events.dead_letter_file " + c.events_dead_letter_file + ": " + dl.error().message());
