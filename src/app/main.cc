@@ -1,5 +1,5 @@
 // app/main.cc — the `mxgate` binary: subcommands serve, check-config, version, parse and
-// bench. Concrete backends are named only in app/backends.cc (by their config
+// bench, quarantine. Concrete backends are named only in app/backends.cc (by their config
 // names); app/wiring.cc wires the modules together (DESIGN.md "Modules").
 //
 // Signals (serve): SIGTERM/SIGINT drain gracefully (stop accepting, let sessions finish up
@@ -19,6 +19,7 @@
 #include "app/loadgen.h"
 #include "app/wiring.h"
 #include "mime/cli.h"
+#include "pipeline/quarantine_cli.h"
 
 #ifndef MXGATE_VERSION
 #define MXGATE_VERSION "0.0.0"
@@ -67,6 +68,18 @@ int main(int argc, char** argv) {
   parse->prefix_command();
   parse->set_help_flag();
 
+  auto* quarantine = cli.add_subcommand("quarantine", "list the records the pipeline could not process, or send them back "
+                                                      "to it (works while serve runs)");
+  quarantine->add_option("-c,--config", config_path, "TOML config file (its spool.dir holds the quarantine)");
+  quarantine->require_subcommand(1);
+  bool quarantine_json = false, quarantine_all = false;
+  std::vector<std::string> quarantine_ids;
+  auto* qlist = quarantine->add_subcommand("list", "one line per entry: id, tenant, received_at, attempts, reason");
+  qlist->add_flag("--json", quarantine_json, "a JSON array of the entries, with the full envelope and failure history");
+  auto* qretry = quarantine->add_subcommand("retry", "move entries to the retry inbox: the pipeline processes them again");
+  qretry->add_option("ids", quarantine_ids, "message ids (from quarantine list)");
+  qretry->add_flag("--all", quarantine_all, "every entry");
+
   app::LoadOptions load;
   std::string server_addr = "127.0.0.1:2525";
   bool quiet = false;
@@ -99,6 +112,18 @@ int main(int argc, char** argv) {
       return args.empty() ? 2 : 0;
     }
     return app::runParse(args);
+  }
+  if (cli.got_subcommand("quarantine")) {
+    std::vector<app::ConfigError> errors;
+    app::Config c = app::loadConfig(defaultConfigPath(config_path), app::processEnvironment(), &errors);
+    for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
+    if (!errors.empty()) return 2;
+    if (qlist->parsed()) return pipeline::runQuarantineList(app::quarantineDir(c), quarantine_json, std::cout, std::cerr);
+    if (quarantine_ids.empty() && !quarantine_all) {
+      std::fprintf(stderr, "mxgate quarantine retry: give message ids or --all\n");
+      return 2;
+    }
+    return pipeline::runQuarantineRetry(app::quarantineDir(c), quarantine_ids, quarantine_all, std::cout, std::cerr);
   }
   if (cli.got_subcommand("bench")) {
     std::string host;

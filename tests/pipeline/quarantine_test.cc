@@ -9,6 +9,10 @@
 
 #include "../spool/spool_test_util.h"
 #include "pipeline/quarantine.h"
+#include "pipeline/quarantine_cli.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace mx::pipeline {
 namespace {
@@ -163,6 +167,51 @@ TEST(Quarantine, OnlyTheOwnerRemovesTemporaries) {
   EXPECT_TRUE(fs::exists(t.sub("q/.tmp-01HF0000000000000000000000-7")));
   EXPECT_TRUE(openQ(t.sub("q"))->list()->empty());
   EXPECT_FALSE(fs::exists(t.sub("q/.tmp-01HF0000000000000000000000-7")));
+}
+
+TEST(QuarantineCli, ListTableAndJsonThenRetry) {
+  TempDir t;
+  std::ostringstream out, err;
+  // No directory yet: empty, and nothing is created by listing.
+  EXPECT_EQ(runQuarantineList(t.sub("q"), false, out, err), 0);
+  EXPECT_NE(out.str().find("is empty"), std::string::npos);
+  EXPECT_FALSE(fs::exists(t.sub("q")));
+  auto q = openQ(t.sub("q"));
+  Envelope e = makeEnvelope(6);
+  ASSERT_TRUE(q->put(e, "raw", failure(3), "spool lane 0 sequence 1", 0).ok());
+  out.str("");
+  EXPECT_EQ(runQuarantineList(t.sub("q"), false, out, err), 0);
+  std::string table = out.str();
+  EXPECT_NE(table.find("ID"), std::string::npos);
+  EXPECT_NE(table.find(e.id.toString()), std::string::npos);
+  EXPECT_NE(table.find(e.tenant), std::string::npos);
+  EXPECT_NE(table.find("2023-11-14T22:13:20.123Z"), std::string::npos) << table;
+  EXPECT_NE(table.find("refused \"for good\" "), std::string::npos) << table;  // newline flattened
+  EXPECT_NE(table.find("1 entry"), std::string::npos);
+  out.str("");
+  EXPECT_EQ(runQuarantineList(t.sub("q"), true, out, err), 0);
+  auto j = nlohmann::json::parse(out.str());
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["id"], e.id.toString());
+  EXPECT_EQ(j[0]["tenant"], e.tenant);
+  EXPECT_EQ(j[0]["attempts"], 3);
+  EXPECT_EQ(j[0]["error_class"], "resource");
+  EXPECT_EQ(j[0]["reason"], failure(3).reason);
+  EXPECT_EQ(j[0]["size"], 3);
+  EXPECT_EQ(j[0]["envelope"]["client_port"], e.client_port);
+  EXPECT_FALSE(j[0]["damaged"].get<bool>());
+  // Retry: an unknown id and a path are errors (exit 1), the real one is queued.
+  out.str("");
+  EXPECT_EQ(runQuarantineRetry(t.sub("q"), {"../../etc/passwd", e.id.toString(), "01HF0000000000000000000000"}, false,
+                               out, err),
+            1);
+  EXPECT_NE(err.str().find("not a message id"), std::string::npos) << err.str();
+  EXPECT_NE(err.str().find("no entry 01HF0000000000000000000000"), std::string::npos) << err.str();
+  EXPECT_NE(out.str().find("queued " + e.id.toString()), std::string::npos);
+  EXPECT_EQ(q->inbox()->size(), 1u);
+  out.str("");
+  EXPECT_EQ(runQuarantineRetry(t.sub("q"), {}, true, out, err), 0);
+  EXPECT_NE(out.str().find("nothing to retry"), std::string::npos);
 }
 
 }  // namespace
