@@ -202,7 +202,9 @@ int runServe(const Config& c) {
     splitHostPort(c.http_listen, &host, &port);
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
-    h.metrics = [&metrics] { return metrics.renderPrometheus(""); };
+    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock] {
+      return metrics.renderPrometheus(server::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall()));
+    };
     http = std::make_unique<server::HttpStatusServer>(host, port, std::move(h));
     if (Status st = http->start(); !st.ok()) return fail(logger, st.error().message());
   }
