@@ -77,8 +77,9 @@ Parsed parseExposition(const std::string& text) {
       continue;
     }
     std::string name = m[1];
+    const std::string text_value = m[4].str();
     char* end = nullptr;
-    double v = std::strtod(m[4].str().c_str(), &end);
+    double v = std::strtod(text_value.c_str(), &end);
     EXPECT_EQ(*end, '\0') << line;
     EXPECT_TRUE(p.type.count(family)) << "sample before TYPE: " << line;
     if (p.type[family] == "histogram") {
