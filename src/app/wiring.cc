@@ -1,8 +1,6 @@
 // app/wiring.cc — see wiring.h.
 #include "app/wiring.h"
 
-#include "app/backends.h"
-
 #include <pthread.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -12,10 +10,11 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/backends.h"
 #include "core/clock.h"
-#include "mime/cli.h"
 #include "events/dead_letter.h"
 #include "events/retrying_sink.h"
+#include "mime/cli.h"
 #include "pipeline/message_handler.h"
 #include "pipeline/metrics.h"
 #include "pipeline/mime_processor.h"
