@@ -225,11 +225,11 @@ Status SpoolConsumer::pollRetries(bool force) {
     return okStatus();
   }
   if (auto s = publish(events); !s.ok()) return s;
+  PipelineMetrics::bump(metrics_.retries_processed, handled.size());
   for (const auto& name : handled) {
     // A failure here leaves the entry to be retried again: a duplicate, never a loss.
     if (auto s = quarantine_.finishRetry(name); !s.ok()) log("pipeline: " + s.error().message());
   }
-  PipelineMetrics::bump(metrics_.retries_processed, handled.size());
   return okStatus();
 }
 

@@ -130,7 +130,12 @@ class QuarantineTest(unittest.TestCase):
             self.assertEqual(listed(gw), [])
             self.assertIn("is empty", quarantine(gw, "list").stdout)
 
-            text = gw.http_get("/metrics")
+            # The counters move just after the event is written (and the inbox entry is
+            # deleted after it): wait for them rather than race them.
+            inbox = os.path.join(gw.dir, "spool", "quarantine", "retry")
+            text = gw.wait_for(lambda: (lambda t: t if metric(t, "mxgate_pipeline_quarantine_retries_total") == 1
+                                        and not os.listdir(inbox) else None)(gw.http_get("/metrics")),
+                               timeout=10, what="the retry counted and its inbox entry deleted")
             self.assertEqual(metric(text, "mxgate_pipeline_records_quarantined_total"), 2)  # first stay + failed retry
             self.assertEqual(metric(text, "mxgate_pipeline_quarantine_retries_total"), 1)
             self.assertEqual(metric(text, "mxgate_pipeline_records_processed_total"), 1)   # the good one
