@@ -1,6 +1,6 @@
-// app/main.cc — the `mxgate` binary: subcommands serve, check-config, config-reference, version, parse and
-// bench. This is the only place that names concrete backends (local store, file events)
-// and wires the modules together (DESIGN.md "Modules").
+// app/main.cc — the `mxgate` binary: subcommands serve, check-config, config-reference,
+// version, parse, bench and quarantine. Concrete backends are named only in app/backends.cc
+// (by their config names); app/wiring.cc wires the modules together (DESIGN.md "Modules").
 //
 // Signals (serve): SIGTERM/SIGINT drain gracefully (stop accepting, let sessions finish up
 // to server.drain_timeout, then 421), after which the pipeline finishes every durable
@@ -14,10 +14,12 @@
 #include <iostream>
 #include <thread>
 
+#include "app/backends.h"
 #include "app/config.h"
 #include "app/loadgen.h"
 #include "app/wiring.h"
 #include "mime/cli.h"
+#include "pipeline/quarantine_cli.h"
 
 #ifndef MXGATE_VERSION
 #define MXGATE_VERSION "0.0.0"
@@ -31,6 +33,7 @@ int checkConfig(const std::string& path, bool quiet) {
   std::vector<app::ConfigError> errors;
   app::Config c = app::loadConfig(path, app::processEnvironment(), &errors);
   if (errors.empty()) app::validateConfig(c, &errors);
+  if (errors.empty()) app::validateBackends(c, &errors);
   for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
   if (!errors.empty()) return 2;
   if (!quiet) std::printf("%s: ok (%zu listeners, %zu tenants, %zu users)\n", c.source.c_str(),
@@ -66,6 +69,18 @@ int main(int argc, char** argv) {
                                              "--pretty, --summary, --trust=ID, --offsets, --max-*=N");
   parse->prefix_command();
   parse->set_help_flag();
+
+  auto* quarantine = cli.add_subcommand("quarantine", "list the records the pipeline could not process, or send them back "
+                                                      "to it (works while serve runs)");
+  quarantine->add_option("-c,--config", config_path, "TOML config file (its spool.dir holds the quarantine)");
+  quarantine->require_subcommand(1);
+  bool quarantine_json = false, quarantine_all = false;
+  std::vector<std::string> quarantine_ids;
+  auto* qlist = quarantine->add_subcommand("list", "one line per entry: id, tenant, received_at, attempts, reason");
+  qlist->add_flag("--json", quarantine_json, "a JSON array of the entries, with the full envelope and failure history");
+  auto* qretry = quarantine->add_subcommand("retry", "move entries to the retry inbox: the pipeline processes them again");
+  qretry->add_option("ids", quarantine_ids, "message ids (from quarantine list)");
+  qretry->add_flag("--all", quarantine_all, "every entry");
 
   app::LoadOptions load;
   std::string server_addr = "127.0.0.1:2525";
@@ -104,6 +119,18 @@ int main(int argc, char** argv) {
     }
     return app::runParse(args);
   }
+  if (cli.got_subcommand("quarantine")) {
+    std::vector<app::ConfigError> errors;
+    app::Config c = app::loadConfig(defaultConfigPath(config_path), app::processEnvironment(), &errors);
+    for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
+    if (!errors.empty()) return 2;
+    if (qlist->parsed()) return pipeline::runQuarantineList(app::quarantineDir(c), quarantine_json, std::cout, std::cerr);
+    if (quarantine_ids.empty() && !quarantine_all) {
+      std::fprintf(stderr, "mxgate quarantine retry: give message ids or --all\n");
+      return 2;
+    }
+    return pipeline::runQuarantineRetry(app::quarantineDir(c), quarantine_ids, quarantine_all, std::cout, std::cerr);
+  }
   if (cli.got_subcommand("bench")) {
     std::string host;
     if (!server::splitHostPort(server_addr, &host, &load.port)) {
@@ -119,6 +146,7 @@ int main(int argc, char** argv) {
   std::vector<app::ConfigError> errors;
   app::Config c = app::loadConfig(path, app::processEnvironment(), &errors);
   if (errors.empty()) app::validateConfig(c, &errors);
+  if (errors.empty()) app::validateBackends(c, &errors);
   for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
   if (!errors.empty()) return 2;
   return app::runServe(c);

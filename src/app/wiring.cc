@@ -10,11 +10,16 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/backends.h"
 #include "core/clock.h"
-#include "events/file/file_event_sink.h"
+#include "events/dead_letter.h"
+#include "events/retrying_sink.h"
 #include "mime/cli.h"
+#include "pipeline/message_handler.h"
+#include "pipeline/metrics.h"
 #include "pipeline/mime_processor.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/quarantine.h"
+#include "pipeline/spool_consumer.h"
 #include "policy/local_policy.h"
 #include "server/http_status.h"
 #include "server/log.h"
@@ -22,7 +27,6 @@
 #include "server/server.h"
 #include "server/tls.h"
 #include "spool/spool.h"
-#include "store/local/local_blob_store.h"
 
 namespace mx::app {
 namespace {
@@ -85,35 +89,57 @@ int runServe(const Config& c) {
   auto directory = policy::Directory::build(c.tenants, c.users, &error);
   if (!directory) return fail(logger, error);
 
-  // The embedded pipeline: spool -> (MIME) -> local store -> events file.
-  std::unique_ptr<store::LocalBlobStore> blob_store;
-  std::unique_ptr<events::FileEventSink> sink;
+  // The embedded pipeline: spool -> MessageHandler (MIME, store) -> RetryingSink (sink,
+  // dead letters) -> checkpoint; permanent failures to <spool.dir>/quarantine.
+  pipeline::PipelineMetrics pipeline_metrics;
+  pipeline::MetricsDeliveryObserver delivery_observer(pipeline_metrics);
+  events::StopWaiter pipeline_stop;
+  store::BlobStorePtr blob_store;
+  events::EventSinkPtr sink;
+  std::unique_ptr<events::DeadLetterFile> dead_letters;
+  std::unique_ptr<events::RetryingSink> retrying_sink;
+  std::unique_ptr<pipeline::Quarantine> quarantine;
   std::unique_ptr<pipeline::MimeProcessor> processor;
-  std::unique_ptr<pipeline::Pipeline> pipe;
+  std::unique_ptr<pipeline::MessageHandler> handler;
+  std::unique_ptr<pipeline::SpoolConsumer> consumer;
   if (c.pipeline.enabled) {
-    store::LocalBlobStoreOptions lso;
-    lso.root = c.store.dir;
-    lso.sync_method = c.store.sync == "file" ? store::SyncMethod::kPerFile : store::SyncMethod::kFilesystem;
-    auto st = store::LocalBlobStore::open(lso);
-    if (!st.ok()) return fail(logger, "store.dir " + c.store.dir + ": " + st.error().message());
+    auto pipeline_log = [&logger](std::string_view line) {
+      logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
+    };
+    // Backends by name (backends.h): store.backend and events.sink.
+    auto st = makeStore(c);
+    if (!st.ok()) return fail(logger, st.error().message());
     blob_store = std::move(st.value());
-    events::FileEventSinkOptions fso;
-    fso.path = c.events.file;
-    auto fs = events::FileEventSink::open(fso);
-    if (!fs.ok()) return fail(logger, "events.file " + c.events.file + ": " + fs.error().message());
+    auto fs = makeSink(c);
+    if (!fs.ok()) return fail(logger, fs.error().message());
     sink = std::move(fs.value());
+    auto dl = events::DeadLetterFile::open(c.events.dead_letter_file);
+    if (!dl.ok()) return fail(logger, "events.dead_letter_file " + c.events.dead_letter_file + ": " + dl.error().message());
+    dead_letters = std::move(dl.value());
+    events::RetryingSinkOptions rso;
+    rso.sink_name = c.events.sink;
+    rso.waiter = &pipeline_stop;
+    rso.observer = &delivery_observer;
+    rso.log = pipeline_log;
+    retrying_sink = std::make_unique<events::RetryingSink>(*sink, *dead_letters, std::move(rso));
+    auto q = pipeline::Quarantine::open({quarantineDir(c), c.spool.fsync, /*owner=*/true});
+    if (!q.ok()) return fail(logger, "quarantine: " + q.error().message());
+    quarantine = std::move(q.value());
     if (c.pipeline.parse) processor = std::make_unique<pipeline::MimeProcessor>(pipeline::MimeProcessorOptions{});
-    pipeline::PipelineOptions po;
-    po.hostname = hostname;
+    pipeline::MessageHandlerOptions ho;
+    ho.hostname = hostname;
+    ho.log = pipeline_log;
+    handler = std::make_unique<pipeline::MessageHandler>(*blob_store, processor.get(), std::move(ho), pipeline_metrics);
+    pipeline::SpoolConsumerOptions po;
     po.batch_max = c.pipeline.batch;
     po.sched_idle = c.pipeline.sched_idle;
     po.nice = static_cast<int>(c.pipeline.nice);
-    po.log = [&logger](std::string_view line) {
-      logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
-    };
-    pipe = std::make_unique<pipeline::Pipeline>(spool.value()->reader(), *blob_store, *sink,
-                                                processor.get(), std::move(po));
-    pipe->start();
+    po.retry.give_up_after = c.pipeline.give_up_after;
+    po.stop_waiter = &pipeline_stop;
+    po.log = pipeline_log;
+    consumer = std::make_unique<pipeline::SpoolConsumer>(spool.value()->reader(), *handler, *retrying_sink,
+                                                         *quarantine, std::move(po), pipeline_metrics);
+    consumer->start();
   }
 
   policy::StorageGuard storage_guard(c.spool.dir, c.spool.min_free);
@@ -139,7 +165,9 @@ int runServe(const Config& c) {
     server::splitHostPort(c.http.listen, &host, &port);
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
-    h.metrics = [&metrics] { return metrics.renderPrometheus(""); };
+    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock] {
+      return metrics.renderPrometheus(server::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall()));
+    };
     http = std::make_unique<server::HttpStatusServer>(host, port, std::move(h));
     if (Status st = http->start(); !st.ok()) return fail(logger, st.error().message());
   }
@@ -185,11 +213,13 @@ int runServe(const Config& c) {
   if (http) http->stop();
   // Every acknowledged message is durable in the spool; the pipeline finishes what is there
   // (a node's spool is drained before exit, DESIGN.md "Scaling out").
-  if (pipe) pipe->stop();
+  if (consumer) consumer->stop();
   spool.value()->close();
   logger.info("stopped", "all sessions closed, pipeline drained, spool closed", clock.wall());
   return 0;
 }
+
+std::string quarantineDir(const Config& c) { return c.spool.dir + "/quarantine"; }
 
 int runParse(const std::vector<std::string>& args) {
   return mime::runParseCommand(args, std::cout, std::cerr);

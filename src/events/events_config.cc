@@ -10,6 +10,10 @@ const config::Table<EventsSettings>& eventsTable() {
           config::Check::nonEmpty());
     t.add("file", &EventsSettings::file, "the file sink: one CloudEvents JSON line per message",
           config::Check::nonEmpty());
+    t.add("dead_letter_file", &EventsSettings::dead_letter_file,
+          "events a sink refused for good (a permanent error), one JSON line each with the reason; "
+          "the checkpoint moves on (docs/pipeline.md)",
+          config::Check::nonEmpty());
     return t;
   }();
   return t;

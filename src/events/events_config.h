@@ -12,6 +12,7 @@ namespace mx::events {
 struct EventsSettings {
   std::string sink = "file";               // the registry's name: file, (webhook, kafka, sqs …)
   std::string file = "var/events.jsonl";   // the file sink's JSON-lines file
+  std::string dead_letter_file = "var/events.dead-letter.jsonl";  // events a sink refused for good
 };
 
 const config::Table<EventsSettings>& eventsTable();

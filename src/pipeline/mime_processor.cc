@@ -9,22 +9,20 @@
 
 namespace mx::pipeline {
 
-MimeProcessor::MimeProcessor(MimeProcessorOptions options)
-    : options_(std::move(options)), keys_(options_.key_prefix) {}
+MimeProcessor::MimeProcessor(MimeProcessorOptions options) : options_(std::move(options)) {}
 
-Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const Envelope& env,
+Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const Envelope& env, const MessageKeys& keys,
                                                 std::string_view raw_sha256_hex) {
   mime::ParseOptions po;
   po.keep_attachment_data = true;  // store them without decoding twice
   po.trusted_authserv_ids = options_.trusted_authserv_ids;
   mime::ParsedMessage pm = mime::parse(raw, po);
 
-  std::string tenant = env.tenant.empty() ? "default" : env.tenant;
   mime::JsonContext ctx;
   ctx.id = env.id.toString();
   ctx.received_at = formatRfc3339(env.received_at);
   ctx.envelope_json = envelopeJson(env);
-  ctx.raw_ref = keys_.raw(tenant, env.received_at, env.id);
+  ctx.raw_ref = keys.raw;
   ctx.raw_sha256 = std::string(raw_sha256_hex);  // hashed once, by the pipeline
 
   ProcessedMessage out;
@@ -35,8 +33,9 @@ Result<ProcessedMessage> MimeProcessor::process(std::string_view raw, const Enve
     a.filename = part.filename.value_or("attachment");
     a.content_type = part.content_type;
     a.content = mime::takeAttachmentBytes(pm, i);  // kept by the parse: moved, not copied
-    // The pipeline stores attachment i as number i + 1 under this same layout.
-    ctx.attachment_refs.push_back(keys_.attachment(tenant, env.id, i + 1, a.filename));
+    // Attachment i is number i + 1; the handler stores it at this key.
+    a.key = keys.attachment(i + 1, a.filename);
+    ctx.attachment_refs.push_back(a.key);
     out.attachments.push_back(std::move(a));
   }
   out.parsed_json = mime::toJson(pm, ctx);

@@ -4,21 +4,19 @@
 // Standards: as src/mime (RFC 5322, 2045-2049, 2047, 2231, 8601); RFC 5233 for the
 // sub-address ("detail") of recipients.
 // Trust: the raw message and the envelope are untrusted; the parser never aborts, and its
-// errors[] travel in the document. Attachment filenames are passed on unsanitised: the
-// pipeline sanitises them into keys (store/keys.h).
-// Threads: process() is called from the pipeline thread only.
+// errors[] travel in the document. Attachment filenames are passed on unsanitised; their
+// keys (and every ref in the document) come from the MessageKeys the handler passes in.
+// Threads: process() is called from one handler thread at a time.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "pipeline/processor.h"
-#include "store/keys.h"
 
 namespace mx::pipeline {
 
 struct MimeProcessorOptions {
-  std::string key_prefix;                          // must match the pipeline's KeyLayout
   std::vector<std::string> trusted_authserv_ids;   // RFC 8601 section 5
 };
 
@@ -27,12 +25,11 @@ class MimeProcessor final : public MessageProcessor {
   explicit MimeProcessor(MimeProcessorOptions options);
 
   // MessageProcessor
-  Result<ProcessedMessage> process(std::string_view raw, const Envelope& envelope,
+  Result<ProcessedMessage> process(std::string_view raw, const Envelope& envelope, const MessageKeys& keys,
                                    std::string_view raw_sha256_hex) override;
 
  private:
   MimeProcessorOptions options_;
-  store::KeyLayout keys_;
 };
 
 }  // namespace mx::pipeline

@@ -14,6 +14,9 @@ const config::Table<PipelineSettings>& pipelineTable() {
           "run the pipeline under SCHED_IDLE: only on CPU time reception leaves free; the spool absorbs bursts");
     t.add("batch", &PipelineSettings::batch, "records per batch: one store sync, one events append, one checkpoint",
           config::Check::between(1, 100000));
+    t.add("give_up_after", &PipelineSettings::give_up_after,
+          "a message that keeps failing with a transient error (store or sink down) this long goes to "
+          "the quarantine (`mxgate quarantine list`); `0s`: retry for ever");
     return t;
   }();
   return t;

@@ -15,6 +15,7 @@ struct PipelineSettings {
   uint32_t nice = 10;       // added to the pipeline thread's nice value
   bool sched_idle = true;   // SCHED_IDLE: only CPU time that reception leaves free
   uint32_t batch = 256;     // records per store sync + event publish + checkpoint
+  Millis give_up_after{3'600'000};  // a message failing transiently this long: quarantined; 0 never
 };
 
 const config::Table<PipelineSettings>& pipelineTable();

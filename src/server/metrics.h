@@ -1,6 +1,10 @@
 // server/metrics.h — process-wide counters and gauges, rendered in the Prometheus text
-// exposition format (version 0.0.4) for GET /metrics. Updates are relaxed atomics: cheap on
-// the hot path, exact totals, no ordering promises between different counters.
+// exposition format (version 0.0.4) for GET /metrics. Each figure is declared ONCE, in a
+// table of (member, name, help) under its type — MX_SERVER_METRICS here, and
+// MX_PIPELINE_METRICS (pipeline/metrics.h) for the pipeline — from which both the struct
+// members and the rendering are generated (Envoy's ALL_*_STATS pattern): adding a counter
+// is one line. Updates are relaxed atomics: cheap on the hot path, exact totals, no
+// ordering promises between different counters.
 // Trust: none needed.
 #pragma once
 
@@ -9,25 +13,48 @@
 #include <functional>
 #include <string>
 
+#include "core/clock.h"
+
+namespace mx::spool {
+struct SpoolStats;
+}
+namespace mx::pipeline {
+struct PipelineMetrics;
+}
+
 namespace mx::server {
 
+// clang-format off
+#define MX_SERVER_METRICS(COUNTER, GAUGE)                                                                     \
+  COUNTER(connections_accepted, "mxgate_connections_accepted_total", "TCP connections accepted")             \
+  GAUGE(connections_active, "mxgate_connections_active", "Connections open now")                             \
+  COUNTER(connections_refused_limit, "mxgate_connections_refused_limit_total",                               \
+          "Connections refused by a connection limit")                                                       \
+  COUNTER(proxy_header_errors, "mxgate_proxy_header_errors_total",                                           \
+          "Connections closed for a bad or missing PROXY header")                                            \
+  COUNTER(tls_handshakes, "mxgate_tls_handshakes_total", "Completed TLS handshakes")                         \
+  COUNTER(tls_handshake_failures, "mxgate_tls_handshake_failures_total", "Failed TLS handshakes")            \
+  COUNTER(auth_successes, "mxgate_auth_successes_total", "Successful SMTP AUTH exchanges")                   \
+  COUNTER(auth_failures, "mxgate_auth_failures_total", "Failed SMTP AUTH exchanges")                         \
+  COUNTER(messages_accepted, "mxgate_messages_accepted_total", "Messages made durable and answered 250")     \
+  COUNTER(messages_temp_failed, "mxgate_messages_temp_failed_total",                                         \
+          "Messages answered 451 because the spool failed")                                                  \
+  COUNTER(message_bytes_accepted, "mxgate_message_bytes_accepted_total", "Body bytes of accepted messages")  \
+  COUNTER(recipients_accepted, "mxgate_recipients_accepted_total", "RCPT TO accepted")                       \
+  COUNTER(recipients_rejected, "mxgate_recipients_rejected_total", "RCPT TO refused")                        \
+  COUNTER(recipients_deferred_storage, "mxgate_recipients_deferred_storage_total",                           \
+          "RCPT TO deferred with 452 4.3.1 because the spool filesystem is below spool.min_free")            \
+  COUNTER(sessions_timed_out, "mxgate_sessions_timed_out_total", "Sessions closed by a timeout")
+// clang-format on
+
+#define MX_SERVER_COUNTER_MEMBER(member, name, help) std::atomic<uint64_t> member{0};
+#define MX_SERVER_GAUGE_MEMBER(member, name, help) std::atomic<int64_t> member{0};
+
 struct Metrics {
-  std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<int64_t> connections_active{0};
-  std::atomic<uint64_t> connections_refused_limit{0};
-  std::atomic<uint64_t> proxy_header_errors{0};
-  std::atomic<uint64_t> tls_handshakes{0};
-  std::atomic<uint64_t> tls_handshake_failures{0};
-  std::atomic<uint64_t> auth_successes{0};
-  std::atomic<uint64_t> auth_failures{0};
-  std::atomic<uint64_t> messages_accepted{0};
-  std::atomic<uint64_t> messages_temp_failed{0};
-  std::atomic<uint64_t> message_bytes_accepted{0};
-  std::atomic<uint64_t> recipients_accepted{0};
-  std::atomic<uint64_t> recipients_rejected{0};
-  std::atomic<uint64_t> recipients_deferred_storage{0};  // 452 4.3.1: spool filesystem low
-  std::atomic<uint64_t> sessions_timed_out{0};
+  MX_SERVER_METRICS(MX_SERVER_COUNTER_MEMBER, MX_SERVER_GAUGE_MEMBER)
+
   // Commit latency (end-of-data to durable), microseconds: sum and count, plus buckets.
+  // Rendered as the histogram mxgate_commit_latency_seconds.
   std::atomic<uint64_t> commit_latency_us_sum{0};
   std::atomic<uint64_t> commit_latency_count{0};
   static constexpr int kBuckets = 8;  // <=0.5, 1, 2, 5, 10, 25, 100 ms, +Inf
@@ -35,8 +62,15 @@ struct Metrics {
 
   void observeCommitLatency(uint64_t micros);
 
-  // Renders everything above plus `extra` (other modules' lines, already formatted).
+  // Renders everything above (and mxgate_bugs_total) plus `extra` (other modules' lines,
+  // already formatted, e.g. renderPipelineMetrics()).
   std::string renderPrometheus(const std::string& extra) const;
 };
+
+// The pipeline's figures (MX_PIPELINE_METRICS) and the spool's: depth (records durable and
+// not checkpointed, SpoolStats::backlog()), the oldest such record's age (from the
+// consumer's oldest held record, measured against `now`), and the spool's own counters.
+std::string renderPipelineMetrics(const pipeline::PipelineMetrics& metrics, const spool::SpoolStats& spool,
+                                  WallTime now);
 
 }  // namespace mx::server

@@ -224,6 +224,7 @@ Result<std::optional<Record>> ReaderImpl::readOne(Cursor& c, uint64_t durable_en
     bump(state_->stats.corrupt_regions);
     state_->log("spool: record " + std::to_string(rv.sequence) + " in " + c.seg->path +
                 " has a bad envelope (" + env.error().message() + "); skipped");
+    bump(state_->stats.records_skipped);
     c.offset += rv.length;
     c.last_seq = rv.sequence;
     return std::optional<Record>();
@@ -238,6 +239,7 @@ Result<std::optional<Record>> ReaderImpl::readOne(Cursor& c, uint64_t durable_en
     if (!m.ok()) return m.error();
     if (!*m) {
       bump(state_->stats.missing_spills);
+      bump(state_->stats.records_skipped);
       state_->log("spool: record " + std::to_string(rv.sequence) + " (message " + rec.envelope.id.toString() +
                   ") in " + c.seg->path + ": spill file " + std::string(rv.spill_path) +
                   " is missing or damaged; skipped");
@@ -313,6 +315,7 @@ Status ReaderImpl::checkpoint(const Record& upto) {
   }
   if (auto s = storeCheckpoint(state_->options.dir, map, state_->options.fsync); !s.ok()) return s;
   bump(state_->stats.checkpoints);
+  bump(state_->stats.records_checkpointed, k + 1);
   for (const auto& [lane, seq] : map) cursors_[lane].done = seq;
   std::vector<std::string> spills;
   for (size_t j = 0; j <= k; ++j) {

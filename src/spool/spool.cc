@@ -56,6 +56,8 @@ SpoolStats AtomicStats::snapshot() const {
   s.orphan_spills_removed = g(orphan_spills_removed);
   s.records_read = g(records_read);
   s.checkpoints = g(checkpoints);
+  s.records_checkpointed = g(records_checkpointed);
+  s.records_skipped = g(records_skipped);
   return s;
 }
 

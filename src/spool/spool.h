@@ -71,6 +71,17 @@ struct SpoolStats {
   uint64_t orphan_spills_removed = 0;
   uint64_t records_read = 0;          // records handed out by the reader
   uint64_t checkpoints = 0;
+  uint64_t records_checkpointed = 0;  // records covered by checkpoints (each counted once)
+  uint64_t records_skipped = 0;       // records never handed out: missing spill, bad envelope
+
+  // Records durable but not checkpointed: acknowledged (or recovered on open) and not yet
+  // done by the consumer. Exact, except that records lost inside a corrupt region (their
+  // number is unknown) are never counted out; clamped at 0 (a record may be read in the
+  // instant before its commit is counted).
+  uint64_t backlog() const {
+    uint64_t in = recovered_records + commits, out = records_checkpointed + records_skipped;
+    return in > out ? in - out : 0;
+  }
 };
 
 // Collects one message's body. Owned by the I/O thread that created it. Holds nothing

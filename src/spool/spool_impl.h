@@ -62,7 +62,8 @@ struct AtomicStats {
       dir_syncs{0}, sync_batches{0}, segments_created{0}, segments_deleted{0},
       spills_created{0}, spills_deleted{0}, recovered_records{0}, torn_tails_truncated{0},
       torn_bytes_truncated{0}, corrupt_regions{0}, corrupt_segments{0}, missing_spills{0},
-      orphan_spills_removed{0}, records_read{0}, checkpoints{0};
+      orphan_spills_removed{0}, records_read{0}, checkpoints{0}, records_checkpointed{0},
+      records_skipped{0};
   SpoolStats snapshot() const;
 };
 

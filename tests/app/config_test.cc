@@ -129,6 +129,30 @@ TEST(Config, StoreSyncAndPipelineBatchAreChecked) {
   EXPECT_EQ(c.pipeline.batch, 32u);
 }
 
+TEST(Config, GiveUpAfterAndDeadLetterFile) {
+  std::vector<ConfigError> errors;
+  Config d = loadConfig("", {}, &errors);
+  EXPECT_EQ(d.pipeline.give_up_after, Millis(3'600'000));
+  EXPECT_EQ(d.events.dead_letter_file, "var/events.dead-letter.jsonl");
+  std::string path = writeTemp(
+      "[pipeline]\n"
+      "give_up_after = \"90s\"\n"
+      "[events]\n"
+      "dead_letter_file = \"\"\n");  // line 4
+  Config c = loadConfig(path, {}, &errors);
+  EXPECT_EQ(c.pipeline.give_up_after, Millis(90'000));
+  EXPECT_EQ(joined(errors, c.source), path + ":4: events.dead_letter_file: must not be empty\n");
+  unlink(path.c_str());
+  errors.clear();
+  c = loadConfig("", {"MXGATE_PIPELINE_GIVE_UP_AFTER=0s", "MXGATE_EVENTS_DEAD_LETTER_FILE=/tmp/dl.jsonl"}, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  EXPECT_EQ(c.pipeline.give_up_after, Millis(0));
+  EXPECT_EQ(c.events.dead_letter_file, "/tmp/dl.jsonl");
+  c = loadConfig("", {"MXGATE_PIPELINE_GIVE_UP_AFTER=soon"}, &errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "MXGATE_PIPELINE_GIVE_UP_AFTER");
+}
+
 TEST(Config, SyntaxErrorHasLine) {
   std::string path = writeTemp("[server]\nhostname = \"unterminated\n");
   std::vector<ConfigError> errors;

@@ -1,7 +1,8 @@
 // tests/pipeline/pipeline_crash_helper.cc — the process the pipeline crash test kills.
-// Mode "run": opens the spool, local blob store and JSONL event file, starts the pipeline,
-// and from two lanes commits records forever, printing "ACK <id>" (flushed) for each
-// acknowledged commit. Mode "drain": runs the pipeline until the spool is empty and exits.
+// Mode "run": opens the spool, local blob store (behind a decorator that refuses, for good,
+// the raw objects of ids crashRefuses() names), JSONL event file and quarantine, starts the
+// consumer, and from two lanes commits records forever, printing "ACK <id>" (flushed) for
+// each acknowledged commit. Mode "drain": runs the consumer until the spool is empty and exits.
 // Usage: pipeline_crash_helper run|drain DIR SEED
 #include <cstdio>
 #include <cstdlib>
@@ -10,7 +11,7 @@
 
 #include "../spool/crash_common.h"
 #include "events/file/file_event_sink.h"
-#include "pipeline/pipeline.h"
+#include "pipeline_test_util.h"
 #include "store/local/local_blob_store.h"
 
 using namespace mx;
@@ -46,19 +47,37 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "store/sink open failed\n");
     return 1;
   }
-  pipeline::PipelineOptions po;
-  po.hostname = "crashtest";
+  pipeline::testing::RefusingStore refusing(**blobs);
+  refusing.setRefuse([](std::string_view key) {
+    if (key.size() < 4 || key.substr(key.size() - 4) != ".eml") return false;
+    return pipeline::testing::crashRefuses(key.substr(0, key.size() - 4));
+  });
+  auto quarantine = pipeline::Quarantine::open({dir + "/spool/quarantine", true, true});
+  auto dead = events::DeadLetterFile::open(dir + "/var/dead.jsonl");
+  if (!quarantine.ok() || !dead.ok()) {
+    std::fprintf(stderr, "quarantine/dead letters open failed\n");
+    return 1;
+  }
+  pipeline::PipelineMetrics metrics;
+  pipeline::MessageHandler handler(refusing, nullptr, {"crashtest", "", logLine}, metrics);
+  events::StopWaiter stop;
+  events::RetryingSinkOptions rso;
+  rso.waiter = &stop;
+  rso.log = logLine;
+  events::RetryingSink retrying(**sink, **dead, rso);
+  pipeline::SpoolConsumerOptions po;
   po.batch_max = 16;
   po.idle_wait = Millis(20);
   po.log = logLine;
-  pipeline::Pipeline p((*sp)->reader(), **blobs, **sink, nullptr, po);
+  po.stop_waiter = &stop;
+  pipeline::SpoolConsumer p((*sp)->reader(), handler, retrying, **quarantine, po, metrics);
   if (mode == "drain") {
     auto s = p.runUntilIdle();
     if (!s.ok()) {
       std::fprintf(stderr, "drain: %s\n", s.error().message().c_str());
       return 1;
     }
-    std::printf("DRAINED %llu\n", static_cast<unsigned long long>(p.counters().processed));
+    std::printf("DRAINED %llu\n", static_cast<unsigned long long>(metrics.records_processed.load()));
     return 0;
   }
   p.start();

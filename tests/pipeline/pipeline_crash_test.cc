@@ -1,8 +1,10 @@
-// Pipeline crash test: a helper commits records and runs the pipeline (local store, JSONL
-// events) at the same time; we kill -9 it at random moments several times, then let a
-// final run drain the spool. Every acknowledged record must then be in the store exactly
-// once under its raw key, byte-exact, and in the events file at least once; the spool
-// must be empty.
+// Pipeline crash test: a helper commits records and runs the consumer (local store, JSONL
+// events, quarantine) at the same time; the store refuses the raw objects of about one
+// message in 16 for good. We kill -9 it at random moments several times, then let a final
+// run drain the spool. Every acknowledged record must then be either (refused) in the
+// quarantine, byte-exact with its envelope, and not stored, or (the rest) in the store
+// exactly once under its raw key, byte-exact, and in the events file at least once; the
+// spool must be empty.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,6 +15,8 @@
 #include <set>
 
 #include "../spool/crash_common.h"
+#include "pipeline/quarantine.h"
+#include "pipeline_test_util.h"
 #include "store/keys.h"
 
 namespace mx::pipeline {
@@ -85,11 +89,36 @@ TEST(PipelineCrash, KillNineDuringProcessingLosesNothing) {
   }
   size_t duplicates = 0;
   for (const auto& [id, n] : events) duplicates += static_cast<size_t>(n - 1);
+  // The quarantine: exactly the refused messages, each complete.
+  auto q = Quarantine::open({dir + "/spool/quarantine"});
+  ASSERT_TRUE(q.ok());
+  auto entries = (*q)->list();
+  ASSERT_TRUE(entries.ok());
+  std::set<std::string> quarantined;
+  for (const auto& e : *entries) {
+    ASSERT_FALSE(e.damaged) << e.damage;
+    EXPECT_TRUE(testing::crashRefuses(e.id)) << e.id;
+    EXPECT_EQ(e.failure.error_class, ErrorClass::kPermanentBackend);
+    ASSERT_TRUE((*q)->retry(e.id).ok());
+    auto full = (*q)->loadRetry(e.name);
+    ASSERT_TRUE(full.ok()) << full.error().message();
+    EXPECT_EQ(full->raw, spool::testing::crashBody(e.id));
+    EXPECT_EQ(full->envelope, spool::testing::crashEnvelope(*MessageId::parse(e.id)));
+    quarantined.insert(e.id);
+  }
+  EXPECT_TRUE((*q)->inbox().ok());
+  size_t refused_acked = 0;
   store::KeyLayout keys;
   for (const auto& id : acked) {
     auto mid = MessageId::parse(id);
     ASSERT_TRUE(mid);
     Envelope env = spool::testing::crashEnvelope(*mid);
+    if (testing::crashRefuses(id)) {
+      ++refused_acked;
+      EXPECT_TRUE(quarantined.count(id)) << "acknowledged " << id << " refused by the store, not quarantined";
+      EXPECT_FALSE(stored.count(id)) << id;
+      continue;
+    }
     std::string key = keys.raw(env.tenant, env.received_at, env.id);
     ASSERT_TRUE(stored.count(id)) << "acknowledged " << id << " not in the store";
     EXPECT_EQ(stored[id], dir + "/store/" + key);
@@ -100,8 +129,10 @@ TEST(PipelineCrash, KillNineDuringProcessingLosesNothing) {
   }
   // Whatever was stored (acknowledged or not) has its event.
   for (const auto& [id, path] : stored) EXPECT_GE(events[id], 1) << id;
-  std::printf("%zu acknowledged, %zu stored, %zu event lines (%zu duplicates), %zu stray temp files\n",
-              acked.size(), stored.size(), lines, duplicates, temps);
+  EXPECT_GT(refused_acked, 0u);  // the quarantine path was exercised
+  std::printf("%zu acknowledged, %zu stored, %zu quarantined (%zu of them acknowledged), %zu event lines (%zu duplicates), "
+              "%zu stray temp files\n",
+              acked.size(), stored.size(), quarantined.size(), refused_acked, lines, duplicates, temps);
 }
 
 }  // namespace

@@ -1,0 +1,49 @@
+// app/backends.h — the registry of store and event-sink backends, by their configuration
+// name (store.backend, events.sink): the only place that names concrete backends, as
+// OpenSMTPD's queue_init() picks queue_fs/queue_ram/queue_null by name and Envoy's
+// REGISTER_FACTORY maps an extension name to its factory. Each backend is its own library,
+// built only when its MXGATE_WITH_<BACKEND> option is on (src/store, src/events
+// CMakeLists); the tables list exactly what this build has. Adding a backend (s3, kafka,
+// webhook) is: its library, its option, one row here.
+// Errors: an unknown name is a ConfigError naming the key (and line) and listing the known
+// names; a factory's runtime failure (a directory that cannot be created) names the key
+// whose value is at fault.
+// Trust: the Config has passed validateConfig().
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/config.h"
+#include "core/result.h"
+#include "events/event_sink.h"
+#include "store/blob_store.h"
+
+namespace mx::app {
+
+struct StoreBackend {
+  std::string_view name;         // the store.backend value
+  std::string_view description;  // for `mxgate check-config` and docs
+  Result<store::BlobStorePtr> (*make)(const Config& config);
+};
+
+struct SinkBackend {
+  std::string_view name;         // the events.sink value
+  std::string_view description;
+  Result<events::EventSinkPtr> (*make)(const Config& config);
+};
+
+std::span<const StoreBackend> storeBackends();
+std::span<const SinkBackend> sinkBackends();
+
+// Appends an error for each of store.backend and events.sink that names no backend of
+// this build.
+void validateBackends(const Config& config, std::vector<ConfigError>* errors);
+
+// The configured backends, built by their factories (validateBackends() first).
+Result<store::BlobStorePtr> makeStore(const Config& config);
+Result<events::EventSinkPtr> makeSink(const Config& config);
+
+}  // namespace mx::app

@@ -1,0 +1,106 @@
+// pipeline/metrics.h — the pipeline's figures for /metrics, declared by ONE table:
+// MX_PIPELINE_METRICS lists each figure once as (member, Prometheus name, help) under its
+// type, and both the struct below and the renderer (server/metrics.cc) are generated from
+// it (Envoy's ALL_*_STATS(COUNTER, GAUGE, HISTOGRAM) pattern), so adding a figure is one
+// line here. Updates are relaxed atomics: cheap, exact totals, no ordering between figures.
+// The spool's own figures (depth, oldest record age) are read from the spool when
+// /metrics is rendered (server/metrics.h renderPipelineMetrics).
+// Threads: any thread may update or read.
+// Trust: none needed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "events/retrying_sink.h"
+
+namespace mx::pipeline {
+
+// A latency histogram with fixed bucket bounds (50 us .. 10 s), in microseconds.
+class LatencyHistogram {
+ public:
+  static constexpr uint64_t kBoundsUs[] = {50,     100,    250,    500,     1000,    2500,    5000,    10000,
+                                           25000,  50000,  100000, 250000,  500000,  1000000, 2500000, 10000000};
+  static constexpr size_t kBuckets = sizeof(kBoundsUs) / sizeof(kBoundsUs[0]) + 1;  // the last is +Inf
+
+  void observe(std::chrono::nanoseconds d) {
+    uint64_t us = d.count() <= 0 ? 0 : static_cast<uint64_t>(d.count()) / 1000;
+    size_t b = 0;
+    while (b < kBuckets - 1 && us > kBoundsUs[b]) ++b;
+    buckets_[b].fetch_add(1, std::memory_order_relaxed);
+    sum_us_.fetch_add(us, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Observations in bucket b alone (not cumulative); b == kBuckets - 1 is above every bound.
+  uint64_t bucket(size_t b) const { return buckets_[b].load(std::memory_order_relaxed); }
+  uint64_t sumMicros() const { return sum_us_.load(std::memory_order_relaxed); }
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> buckets_[kBuckets]{};
+  std::atomic<uint64_t> sum_us_{0};
+  std::atomic<uint64_t> count_{0};
+};
+
+// clang-format off
+#define MX_PIPELINE_METRICS(COUNTER, GAUGE, HISTOGRAM)                                                          \
+  COUNTER(records_processed, "mxgate_pipeline_records_processed_total",                                        \
+          "Spool records whose objects are stored and whose event is published, checkpointed")                 \
+  COUNTER(records_quarantined, "mxgate_pipeline_records_quarantined_total",                                    \
+          "Records moved to the quarantine: a permanent failure, or a transient one past pipeline.give_up_after") \
+  COUNTER(retries_processed, "mxgate_pipeline_quarantine_retries_total",                                       \
+          "Quarantined records brought back by `mxgate quarantine retry`, then stored and published")          \
+  COUNTER(failures_transient, "mxgate_pipeline_failures_transient_total",                                      \
+          "Failed attempts of a retryable error class (retried after a backoff)")                              \
+  COUNTER(failures_permanent, "mxgate_pipeline_failures_permanent_total",                                      \
+          "Failed attempts of a refused error class (the record goes to the quarantine)")                      \
+  COUNTER(batches, "mxgate_pipeline_batches_total", "Batches made durable, published and checkpointed")        \
+  COUNTER(objects_stored, "mxgate_pipeline_objects_stored_total",                                              \
+          "Objects put into the store (raw message, parsed JSON, attachments)")                                \
+  COUNTER(raw_bytes_stored, "mxgate_pipeline_raw_bytes_stored_total", "Bytes of raw messages put into the store") \
+  COUNTER(attachments_stored, "mxgate_pipeline_attachments_stored_total", "Attachment objects put into the store") \
+  COUNTER(processor_errors, "mxgate_pipeline_processor_errors_total",                                          \
+          "Messages the MIME processor failed on (raw message stored, event without summary)")                 \
+  COUNTER(events_delivered, "mxgate_events_delivered_total", "Events the sink accepted")                       \
+  COUNTER(events_publish_failures, "mxgate_events_publish_failures_total",                                     \
+          "Failed publish attempts (transient: retried; refused: dead-lettered)")                              \
+  COUNTER(events_dead_lettered, "mxgate_events_dead_lettered_total",                                           \
+          "Events the sink refused for good, written to events.dead_letter_file")                              \
+  HISTOGRAM(parse_seconds, "mxgate_pipeline_parse_seconds", "MIME parse of one message")                       \
+  HISTOGRAM(store_seconds, "mxgate_pipeline_store_seconds",                                                    \
+            "Putting one message's objects into the store (made durable by the batch sync)")                   \
+  HISTOGRAM(store_sync_seconds, "mxgate_pipeline_store_sync_seconds", "Making one batch's objects durable")    \
+  HISTOGRAM(publish_seconds, "mxgate_pipeline_publish_seconds", "Publishing one batch's events, retries included")
+// clang-format on
+
+#define MX_PIPELINE_COUNTER_MEMBER(member, name, help) std::atomic<uint64_t> member{0};
+#define MX_PIPELINE_GAUGE_MEMBER(member, name, help) std::atomic<int64_t> member{0};
+#define MX_PIPELINE_HISTOGRAM_MEMBER(member, name, help) LatencyHistogram member;
+
+struct PipelineMetrics {
+  MX_PIPELINE_METRICS(MX_PIPELINE_COUNTER_MEMBER, MX_PIPELINE_GAUGE_MEMBER, MX_PIPELINE_HISTOGRAM_MEMBER)
+
+  // received_at (ms since the epoch) of the oldest record the consumer holds and has not
+  // checkpointed; 0 when it holds none. /metrics renders it as the spool's oldest record
+  // age (server/metrics.h).
+  std::atomic<int64_t> oldest_pending_unix_ms{0};
+
+  static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+};
+
+// Counts the sink decorator's outcomes (events/retrying_sink.h) into PipelineMetrics.
+class MetricsDeliveryObserver final : public events::DeliveryObserver {
+ public:
+  explicit MetricsDeliveryObserver(PipelineMetrics& m) : m_(m) {}
+  // events::DeliveryObserver
+  void onDelivered(size_t n) override { PipelineMetrics::bump(m_.events_delivered, n); }
+  void onAttemptFailed(const Error&) override { PipelineMetrics::bump(m_.events_publish_failures); }
+  void onDeadLettered(size_t n) override { PipelineMetrics::bump(m_.events_dead_lettered, n); }
+
+ private:
+  PipelineMetrics& m_;
+};
+
+}  // namespace mx::pipeline

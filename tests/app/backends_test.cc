@@ -1,0 +1,85 @@
+// Tests for the backend registry: the names this build has, an unknown name reported as a
+// config error naming the key, its line and the known names (from the file and from the
+// environment), and the factories building working backends from the config.
+#include "app/backends.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace mx::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tempDir() {
+  std::string t = (fs::temp_directory_path() / "mxbackends-XXXXXX").string();
+  return ::mkdtemp(t.data());
+}
+
+TEST(Backends, ThisBuildHasTheEmbeddedDefaults) {
+  std::vector<std::string> stores, sinks;
+  for (const auto& b : storeBackends()) stores.emplace_back(b.name);
+  for (const auto& b : sinkBackends()) sinks.emplace_back(b.name);
+  EXPECT_EQ(stores, std::vector<std::string>{"local"});
+  EXPECT_EQ(sinks, std::vector<std::string>{"file"});
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {}, &errors);
+  validateBackends(c, &errors);
+  EXPECT_TRUE(errors.empty());
+}
+
+TEST(Backends, UnknownNamesAreConfigErrorsListingTheKnownOnes) {
+  std::string dir = tempDir();
+  std::string path = dir + "/mxgate.toml";
+  std::ofstream(path) << "[store]\nbackend = \"s3\"\n\n[events]\nsink = \"kafka\"\n";
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  ASSERT_TRUE(errors.empty());
+  validateConfig(c, &errors);
+  ASSERT_TRUE(errors.empty());  // the names are the registry's business, not the loader's
+  validateBackends(c, &errors);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].format(c.source), path + ":2: store.backend: unknown backend \"s3\"; this build has \"local\"");
+  EXPECT_EQ(errors[1].format(c.source), path + ":5: events.sink: unknown sink \"kafka\"; this build has \"file\"");
+  errors.clear();
+  Config e = loadConfig("", {"MXGATE_STORE_BACKEND=memory"}, &errors);
+  validateBackends(e, &errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].key, "store.backend");
+  EXPECT_NE(errors[0].message.find("\"local\""), std::string::npos);
+  EXPECT_FALSE(makeStore(e).ok());
+  fs::remove_all(dir);
+}
+
+TEST(Backends, FactoriesBuildWorkingBackendsFromTheConfig) {
+  std::string dir = tempDir();
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {"MXGATE_STORE_DIR=" + dir + "/store", "MXGATE_EVENTS_FILE=" + dir + "/ev.jsonl"}, &errors);
+  ASSERT_TRUE(errors.empty());
+  auto store = makeStore(c);
+  ASSERT_TRUE(store.ok()) << store.error().message();
+  ASSERT_TRUE((*store)->put("t/raw/x.eml", "bytes").ok());
+  EXPECT_EQ(*(*store)->get("t/raw/x.eml"), "bytes");
+  EXPECT_TRUE(fs::exists(dir + "/store/t/raw/x.eml"));
+  auto sink = makeSink(c);
+  ASSERT_TRUE(sink.ok());
+  events::Event ev{"id1", "t", "{\"id\":\"id1\"}"};
+  ASSERT_TRUE((*sink)->publish(std::span<const events::Event>(&ev, 1)).ok());
+  std::ifstream in(dir + "/ev.jsonl");
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "{\"id\":\"id1\"}");
+  // A runtime failure names the key whose value is at fault.
+  std::ofstream(dir + "/file") << "x";
+  Config bad = loadConfig("", {"MXGATE_STORE_DIR=" + dir + "/file/store"}, &errors);
+  auto s2 = makeStore(bad);
+  ASSERT_FALSE(s2.ok());
+  EXPECT_EQ(s2.error().message().rfind("store.dir " + dir + "/file/store: ", 0), 0u) << s2.error().message();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mx::app
