@@ -420,17 +420,19 @@ std::string ConfigError::format(const std::string& source) const {
   return s + ": " + key + ": " + message;
 }
 
-Config loadConfig(const std::string& path, const std::vector<std::string>& env,
-                  std::vector<ConfigError>* errors) {
+namespace {
+
+Config loadParsed(const std::string& source, const std::function<toml::table()>& parse,
+                  const std::vector<std::string>& env, std::vector<ConfigError>* errors) {
   Config c = defaultConfig();
   Loader loader(c, errors);
-  if (!path.empty()) {
-    c.source = path;
+  if (parse) {
+    c.source = source;
     // toml++ reports syntax errors by exception; config loading is startup-only, where
     // exceptions are fine (STYLE.md "Errors").
     toml::table root;
     try {
-      root = toml::parse_file(path);
+      root = parse();
     } catch (const toml::parse_error& e) {
       errors->push_back({"(syntax)", static_cast<int>(e.source().begin.line), std::string(e.description())});
       return c;
@@ -439,6 +441,19 @@ Config loadConfig(const std::string& path, const std::vector<std::string>& env,
   }
   loader.applyEnv(env);
   return c;
+}
+
+}  // namespace
+
+Config loadConfig(const std::string& path, const std::vector<std::string>& env,
+                  std::vector<ConfigError>* errors) {
+  if (path.empty()) return loadParsed("", nullptr, env, errors);
+  return loadParsed(path, [&path] { return toml::parse_file(path); }, env, errors);
+}
+
+Config loadConfigText(const std::string& text, const std::string& source, const std::vector<std::string>& env,
+                      std::vector<ConfigError>* errors) {
+  return loadParsed(source, [&text, &source] { return toml::parse(text, source); }, env, errors);
 }
 
 void validateConfig(const Config& c, std::vector<ConfigError>* errors) {

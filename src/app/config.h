@@ -73,6 +73,11 @@ struct ConfigError {
 Config loadConfig(const std::string& path, const std::vector<std::string>& env,
                   std::vector<ConfigError>* errors);
 
+// As loadConfig(), with the file's text given (`source` names it in messages). For tests
+// and the config fuzz target; loadConfig() reads the file and calls this.
+Config loadConfigText(const std::string& text, const std::string& source, const std::vector<std::string>& env,
+                      std::vector<ConfigError>* errors);
+
 // Checks cross-field rules (listener names unique, addresses parse, at least one
 // listener, tenants and users consistent, …). Appends to *errors.
 void validateConfig(const Config& c, std::vector<ConfigError>* errors);
