@@ -377,7 +377,7 @@ void Loader::applyEnv(const std::vector<std::string>& env) {
           // ARRAY_<NAME>_<KEY>[_FILE]: the entry is what stands before the key.
           bool secret = false;
           b->has(key, &secret);
-          for (std::string suffix : {"_" + up, "_" + up + "_FILE"}) {
+          for (const std::string& suffix : {"_" + up, "_" + up + "_FILE"}) {
             if (suffix.ends_with("_FILE") && !secret) continue;
             if (rest.size() <= suffix.size() || rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0)
               continue;
@@ -520,7 +520,7 @@ string with a unit: `"64KiB"`, `"50MiB"`, `"1GiB"`, `"10MB"`.
 `smtps` on `127.0.0.1:2465`. **Embedded tenant**: `default` for `example.test` and
 `localhost`. A file's `[[listener]]` or `[[tenant]]` entries replace these.
 )";
-  auto cell = [](std::string s) {
+  auto cell = [](const std::string& s) {
     std::string o;
     for (char ch : s) {
       if (ch == '|') o += "\\|";

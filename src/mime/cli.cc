@@ -45,7 +45,7 @@ bool readAll(const std::string& path, std::string& out) {
     return false;
   }
   // Regular files: their size; pipes and the like grow as they are read.
-  size_t cap = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : 64 * 1024;
+  size_t cap = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : size_t{64} * 1024;
   out.resize(cap);
   size_t got = 0;
   for (;;) {
@@ -147,7 +147,7 @@ int runParseCommand(const std::vector<std::string>& args, std::ostream& out, std
       continue;
     } else if (v == "--jobs" || v.substr(0, 7) == "--jobs=") {
       std::string n = v == "--jobs" ? (i + 1 < args.size() ? args[++i] : "") : a;
-      if (v == "--jobs") n = "--jobs=" + n;
+      if (v == "--jobs") n.insert(0, "--jobs=");
       if (!numberArg(std::string_view(n), "--jobs=", &jobs) || jobs == 0) {
         err << "mxgate parse: --jobs needs a number of at least 1\n" << parseCommandUsage();
         return 2;

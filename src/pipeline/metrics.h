@@ -75,8 +75,11 @@ class LatencyHistogram {
   HISTOGRAM(publish_seconds, "mxgate_pipeline_publish_seconds", "Publishing one batch's events, retries included")
 // clang-format on
 
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_PIPELINE_COUNTER_MEMBER(member, name, help) std::atomic<uint64_t> member{0};
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_PIPELINE_GAUGE_MEMBER(member, name, help) std::atomic<int64_t> member{0};
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_PIPELINE_HISTOGRAM_MEMBER(member, name, help) LatencyHistogram member;
 
 struct PipelineMetrics {

@@ -47,7 +47,9 @@ namespace mx::server {
   COUNTER(sessions_timed_out, "mxgate_sessions_timed_out_total", "Sessions closed by a timeout")
 // clang-format on
 
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_SERVER_COUNTER_MEMBER(member, name, help) std::atomic<uint64_t> member{0};
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_SERVER_GAUGE_MEMBER(member, name, help) std::atomic<int64_t> member{0};
 
 struct Metrics {

@@ -184,7 +184,7 @@ std::string LaneImpl::newSpillName() {
 
 MessageWriterPtr LaneImpl::begin() { return std::make_unique<SpoolWriter>(*this); }
 
-void LaneImpl::fail(CommitCallback done, Error e, UniqueFd spill_fd, std::string spill_path) {
+void LaneImpl::fail(CommitCallback done, Error e, UniqueFd spill_fd, const std::string& spill_path) {
   if (spill_fd.valid()) {
     // The record was never written: nothing refers to the spill file.
     spill_fd.reset();

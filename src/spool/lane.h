@@ -65,7 +65,7 @@ class LaneImpl final : public Lane {
   };
 
   Status roll();                         // under write_mu_
-  void fail(CommitCallback done, Error e, UniqueFd spill_fd = {}, std::string spill_path = {});
+  void fail(CommitCallback done, Error e, UniqueFd spill_fd = {}, const std::string& spill_path = {});
   void enqueue(Pending p);
   void syncLoop();
   Status syncBatch(std::vector<Pending>& batch, bool dir_dirty);

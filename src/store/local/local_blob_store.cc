@@ -148,7 +148,9 @@ Result<std::unique_ptr<LocalBlobStore>> LocalBlobStore::open(const LocalBlobStor
     while (struct dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       if (name == "." || name == "..") continue;
-      std::string path = staging + "/" + name;
+      std::string path = staging;
+      path += "/";
+      path += name;
       struct stat fst;
       if (::lstat(path.c_str(), &fst) == 0 && S_ISREG(fst.st_mode) && now - fst.st_mtime > kStaleTempSeconds) {
         ::unlink(path.c_str());
@@ -227,7 +229,7 @@ Result<LocalBlobStore::Staged> LocalBlobStore::stage(std::string_view key, std::
   st.final_path = pathOf(key);
   char name[40];
   std::snprintf(name, sizeof name, "/.staging/%016llx.tmp",
-                static_cast<unsigned long long>(tmp_prefix_ + tmp_counter_.fetch_add(1)));
+                static_cast<unsigned long long>(tmp_prefix_) + tmp_counter_.fetch_add(1));
   st.tmp = root_ + name;
   int raw = ::open(st.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (raw < 0) return ioError("create", st.tmp, errno);
