@@ -29,7 +29,10 @@ if [ "${1:-}" != "--format-only" ]; then
   echo "-- clang-tidy (src/)"
   [ -f "$BUILD_DIR/compile_commands.json" ] || { echo "no $BUILD_DIR/compile_commands.json: build first"; exit 1; }
   log=$(mktemp)
-  if run-clang-tidy -p "$BUILD_DIR" -quiet -j "$(nproc)" "$PWD/src/" >"$log" 2>&1; then
+  # src/app/loadgen.cc is left out: clang 14 cannot parse libstdc++ 12's <coroutine> with
+  # g++'s flags (the load generator is a benchmark tool; g++ builds it with -Wall -Wextra).
+  mapfile -t files < <(find "$PWD/src" -name '*.cc' ! -name loadgen.cc | sort | sed 's/$/$/')
+  if run-clang-tidy -p "$BUILD_DIR" -quiet -j "$(nproc)" "${files[@]}" >"$log" 2>&1; then
     echo "clean ($(grep -c '^clang-tidy' "$log" || true) files)"
   else
     grep -E '(warning|error):' "$log" | sed 's/\x1b\[[0-9;]*m//g' | sort -u

@@ -47,9 +47,7 @@ std::string defaultConfigPath(const std::string& flag) {
   return "";  // embedded defaults
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App cli{"mxgate — inbound mail gateway: SMTP in, durable spool, JSON and events out"};
   cli.require_subcommand(1);
   std::string config_path;
@@ -150,4 +148,17 @@ int main(int argc, char** argv) {
   for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
   if (!errors.empty()) return 2;
   return app::runServe(c);
+}
+
+}  // namespace
+
+// Anything uncaught (a startup exception that escaped its handler, out of memory) ends the
+// process with its message and exit status 1 instead of std::terminate's abort.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mxgate: %s\n", e.what());
+    return 1;
+  }
 }

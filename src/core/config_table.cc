@@ -89,7 +89,7 @@ std::vector<std::string> splitList(std::string_view s) {
   size_t start = 0;
   while (start <= s.size()) {
     size_t comma = s.find(',', start);
-    std::string item(s.substr(start, comma == std::string_view::npos ? s.npos : comma - start));
+    std::string item(s.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     item.erase(0, item.find_first_not_of(" \t"));
     item.erase(item.find_last_not_of(" \t") + 1);
     if (!item.empty()) out.push_back(item);

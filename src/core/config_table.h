@@ -143,8 +143,8 @@ class Table {
   // A key stored in `ref(t)`, which must return a reference into t (a member or a member
   // of a member). The member's type gives the key's type.
   template <typename Ref>
-  // NOLINTNEXTLINE(performance-unnecessary-value-param): all three are moved from; clang-tidy 14
-  // misreads the dependent body.
+  // (All three strings are moved from; clang-tidy 14 misreads the dependent body.)
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   Table& add(std::string key, Ref ref, std::string help, Check check = {}, bool secret = false) {
     using M = std::remove_reference_t<std::invoke_result_t<Ref, T&>>;
     Field<T> f;

@@ -63,7 +63,7 @@ class Cursor {
  public:
   explicit Cursor(std::string_view in) : in_(in) {}
   bool u8(uint8_t& v) {
-    if (in_.size() < 1) return false;
+    if (in_.empty()) return false;
     v = static_cast<uint8_t>(in_[0]);
     in_.remove_prefix(1);
     return true;

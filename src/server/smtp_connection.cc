@@ -390,7 +390,7 @@ bool SmtpConnection::ask(policy::Stage stage) {
       self->inline_verdict_.emplace(std::move(v));
       return;
     }
-    asio::post(self->worker_.ioc, [self, seq, v = std::move(v)]() mutable { self->onLateVerdict(seq, std::move(v)); });
+    asio::post(self->worker_.ioc, [self, seq, v = std::move(v)]() mutable { self->onLateVerdict(seq, v); });
   });
   asking_ = false;
   if (inline_verdict_) {
@@ -404,7 +404,7 @@ bool SmtpConnection::ask(policy::Stage stage) {
   return false;
 }
 
-void SmtpConnection::onLateVerdict(uint32_t seq, Verdict v) {
+void SmtpConnection::onLateVerdict(uint32_t seq, const Verdict& v) {
   if (phase_ == Phase::kClosed || park_ != Park::kAsk || seq != ask_seq_) return;  // late: dropped
   applyVerdict(pending_stage_, v);
   runActions();

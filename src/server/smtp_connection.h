@@ -64,7 +64,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   // The action loop.
   void runActions();
   bool ask(policy::Stage stage);  // true when answered at once (and applied)
-  void onLateVerdict(uint32_t seq, smtp::Verdict v);
+  void onLateVerdict(uint32_t seq, const smtp::Verdict& v);
   void applyVerdict(policy::Stage stage, const smtp::Verdict& v);
   void commit();
   void onCommitted(const MessageId& id, const Status& st, MonoTime began);

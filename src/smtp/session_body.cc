@@ -120,7 +120,7 @@ void Session::Impl::cmdData(std::string_view args) {
   openBody();
   Data d;
   d.scanner.reset(options_.max_line_length);
-  enterState(std::move(d), "DATA");
+  enterState(d, "DATA");
 }
 
 bool Session::Impl::readData() {
@@ -197,7 +197,7 @@ void Session::Impl::cmdBdat(std::string_view args) {
     envelope_.chunked = true;
     openBody();
   }
-  enterState(std::move(b), "BDAT");
+  enterState(b, "BDAT");
 }
 
 bool Session::Impl::readChunk() {
