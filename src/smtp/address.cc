@@ -104,7 +104,8 @@ int countHexGroups(std::string_view s, bool allow_v4_tail, bool& has_v4) {
   size_t start = 0;
   while (true) {
     const size_t colon = s.find(':', start);
-    const std::string_view part = s.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
+    const std::string_view part =
+        s.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
     if (colon == std::string_view::npos && allow_v4_tail && part.find('.') != std::string_view::npos) {
       if (!isIpv4Literal(part)) return -1;
       has_v4 = true;
