@@ -235,8 +235,18 @@ Status SpoolConsumer::pollRetries(bool force) {
 
 Status SpoolConsumer::run() {
   if (auto s = pollRetries(true); !s.ok()) return s;
+  bool left_idle = false;
   for (;;) {
     const bool draining = stopping();
+    if (draining && options_.sched_idle && !left_idle) {
+      // Reception has stopped: nothing is left to yield to, and under SCHED_IDLE any other
+      // busy process on the machine would starve the drain (a SIGTERM that never finishes).
+      left_idle = true;
+      sched_param param{};
+      if (int err = pthread_setschedparam(pthread_self(), SCHED_OTHER, &param); err != 0) {
+        log(std::string("pipeline: leaving SCHED_IDLE to drain refused: ") + std::strerror(err));
+      }
+    }
     // With a batch pending, only look for records already durable, then publish.
     Millis wait = (hasPending() || draining) ? Millis(0) : options_.idle_wait;
     auto next = reader_->next(wait);

@@ -65,7 +65,9 @@ struct SpoolConsumerOptions {
   // Added to the consumer thread's nice value; 0 leaves it alone (see sched_idle).
   int nice = 0;
   // Run the consumer thread under SCHED_IDLE: only CPU time no other thread wants, and an
-  // SMTP thread that wakes preempts it at once. Ignored (with a log line) if refused.
+  // SMTP thread that wakes preempts it at once. Ignored (with a log line) if refused. Once
+  // stop() asks it to drain, the thread returns to SCHED_OTHER so the drain finishes on a
+  // busy machine.
   bool sched_idle = false;
 };
 

@@ -144,10 +144,15 @@ tenant = "default"
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        reports = self.sanitizer_reports()
+        if reports:
+            os.environ["MXGATE_TEST_KEEP"] = "1"  # keep the directory with the full report
         if os.environ.get("MXGATE_TEST_KEEP"):
             print("kept", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer report in mxgate's stderr (%s):\n%s" % (self.stderr_path, reports))
 
     def __enter__(self):
         return self.start()
@@ -157,6 +162,18 @@ tenant = "default"
         self.cleanup()
 
     # -- observation -------------------------------------------------------------------
+    SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                         "ThreadSanitizer: ", "runtime error: ")
+
+    def sanitizer_reports(self):
+        """The sanitizer reports in mxgate's stderr (the ASan/UBSan and TSan builds of
+        scripts/test.sh run these scenarios too): every such report fails the test, whether or
+        not the process survived it."""
+        text = self.stderr_text()
+        if not any(m in text for m in self.SANITIZER_MARKERS):
+            return ""
+        return text[-20000:]
+
     def stderr_text(self):
         try:
             with open(self.stderr_path, "rb") as f:
