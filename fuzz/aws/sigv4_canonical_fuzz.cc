@@ -23,10 +23,11 @@
 
 namespace {
 
-constexpr std::string_view kTokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~";
-constexpr std::string_view kUnsigned[] = {"connection", "expect", "keep-alive", "proxy-authenticate",
-                                          "proxy-authorization", "te", "trailer", "transfer-encoding",
-                                          "upgrade", "user-agent", "x-amzn-trace-id"};
+constexpr std::string_view kTokenAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~";
+constexpr std::string_view kUnsigned[] = {
+    "connection",        "expect",  "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"};
 
 std::string toToken(std::string_view s) {
   std::string out;
@@ -44,12 +45,12 @@ std::string lower(std::string s) {
 }  // namespace
 
 // Aborts naming the broken invariant (libFuzzer and the replay both report it).
-#define check(ok)                                                           \
-  do {                                                                      \
-    if (!(ok)) {                                                            \
-      std::fprintf(stderr, "sigv4_canonical_fuzz: %s failed\n", #ok);       \
-      std::abort();                                                         \
-    }                                                                       \
+#define check(ok)                                                     \
+  do {                                                                \
+    if (!(ok)) {                                                      \
+      std::fprintf(stderr, "sigv4_canonical_fuzz: %s failed\n", #ok); \
+      std::abort();                                                   \
+    }                                                                 \
   } while (0)
 
 namespace {
@@ -65,8 +66,8 @@ bool isHex(std::string_view s) {
 bool encodedAlphabet(std::string_view s, std::string_view extra) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '_' || c == '.' || c == '~';
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '_' || c == '.' || c == '~';
     if (unreserved || extra.find(c) != std::string_view::npos) continue;
     if (c != '%' || i + 2 >= s.size()) return false;
     auto hex = [](char h) { return (h >= '0' && h <= '9') || (h >= 'A' && h <= 'F'); };

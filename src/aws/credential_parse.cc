@@ -75,7 +75,8 @@ bool printable(const std::string& s) {
 }
 
 Result<Credentials> check(Credentials c, std::string_view what) {
-  if (c.access_key_id.empty() || !printable(c.access_key_id)) return bad(std::string(what) + ": AccessKeyId missing or malformed");
+  if (c.access_key_id.empty() || !printable(c.access_key_id))
+    return bad(std::string(what) + ": AccessKeyId missing or malformed");
   if (c.secret_access_key.empty() || !printable(c.secret_access_key)) {
     return bad(std::string(what) + ": SecretAccessKey missing or malformed");
   }
@@ -88,8 +89,8 @@ Result<Credentials> check(Credentials c, std::string_view what) {
 std::optional<WallTime> parseIso8601(std::string_view s) {
   int y, mo, d, h, mi, sec;
   if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) || s[13] != ':' ||
+      !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
@@ -120,8 +121,8 @@ std::optional<WallTime> parseIso8601(std::string_view s) {
     return std::nullopt;  // a time without a zone is ambiguous
   }
   if (pos != s.size()) return std::nullopt;
-  int64_t secs = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
-                 mi * 60 + sec - offset_s;
+  int64_t secs = daysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 +
+                 sec - offset_s;
   return WallTime{std::chrono::seconds{secs} + std::chrono::milliseconds{millis}};
 }
 

@@ -113,7 +113,8 @@ class EcsProvider final : public RefreshingProvider {
       token = *t;
     }
     if (!token.empty()) {
-      if (token.find_first_of("\r\n") != std::string::npos) return done(transient("ECS authorization token holds a line break"));
+      if (token.find_first_of("\r\n") != std::string::npos)
+        return done(transient("ECS authorization token holds a line break"));
       req.headers.push_back({"Authorization", token});
     }
     http_.send(std::move(req), [done = std::move(done)](Result<http::Response> r) {
@@ -171,7 +172,9 @@ class ImdsProvider final : public RefreshingProvider {
       // A role name is [\w+=,.@-]{1,64}: anything else is not put into a URL.
       bool ok = !role.empty() && role.size() <= 64;
       for (char c : role) {
-        if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("_+=,.@-").find(c) == std::string_view::npos) ok = false;
+        if (!std::isalnum(static_cast<unsigned char>(c)) &&
+            std::string_view("_+=,.@-").find(c) == std::string_view::npos)
+          ok = false;
       }
       if (!ok) return done(transient("IMDS role name malformed"));
       credentials(std::move(token), std::move(role), std::move(done));
@@ -197,16 +200,19 @@ class ImdsProvider final : public RefreshingProvider {
 
 }  // namespace
 
-std::shared_ptr<RefreshingProvider> makeWebIdentityProvider(http::HttpClient& http, const CredentialChainOptions& options,
-                                                            std::string sts_url, std::string role_arn,
-                                                            std::string session_name, std::string token_file) {
+std::shared_ptr<RefreshingProvider> makeWebIdentityProvider(http::HttpClient& http,
+                                                            const CredentialChainOptions& options, std::string sts_url,
+                                                            std::string role_arn, std::string session_name,
+                                                            std::string token_file) {
   return std::make_shared<WebIdentityProvider>(http, options, std::move(sts_url), std::move(role_arn),
                                                std::move(session_name), std::move(token_file));
 }
 
 std::shared_ptr<RefreshingProvider> makeEcsProvider(http::HttpClient& http, const CredentialChainOptions& options,
-                                                    std::string url, std::string auth_token, std::string auth_token_file) {
-  return std::make_shared<EcsProvider>(http, options, std::move(url), std::move(auth_token), std::move(auth_token_file));
+                                                    std::string url, std::string auth_token,
+                                                    std::string auth_token_file) {
+  return std::make_shared<EcsProvider>(http, options, std::move(url), std::move(auth_token),
+                                       std::move(auth_token_file));
 }
 
 std::shared_ptr<RefreshingProvider> makeImdsProvider(http::HttpClient& http, const CredentialChainOptions& options,

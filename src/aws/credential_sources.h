@@ -61,11 +61,13 @@ class RefreshingProvider : public CredentialsProvider, public std::enable_shared
   std::thread poller_;
 };
 
-std::shared_ptr<RefreshingProvider> makeWebIdentityProvider(http::HttpClient& http, const CredentialChainOptions& options,
-                                                            std::string sts_url, std::string role_arn,
-                                                            std::string session_name, std::string token_file);
+std::shared_ptr<RefreshingProvider> makeWebIdentityProvider(http::HttpClient& http,
+                                                            const CredentialChainOptions& options, std::string sts_url,
+                                                            std::string role_arn, std::string session_name,
+                                                            std::string token_file);
 std::shared_ptr<RefreshingProvider> makeEcsProvider(http::HttpClient& http, const CredentialChainOptions& options,
-                                                    std::string url, std::string auth_token, std::string auth_token_file);
+                                                    std::string url, std::string auth_token,
+                                                    std::string auth_token_file);
 std::shared_ptr<RefreshingProvider> makeImdsProvider(http::HttpClient& http, const CredentialChainOptions& options,
                                                      std::string endpoint);
 

@@ -187,8 +187,8 @@ Result<CredentialsProviderPtr> makeCredentialChain(http::HttpClient& http, Crede
     if (akid.empty() || secret.empty()) {
       return Error(ErrorClass::kConfig, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together");
     }
-    return CredentialsProviderPtr(
-        std::make_shared<StaticProvider>(Credentials{akid, secret, env("AWS_SESSION_TOKEN"), std::nullopt}, "environment"));
+    return CredentialsProviderPtr(std::make_shared<StaticProvider>(
+        Credentials{akid, secret, env("AWS_SESSION_TOKEN"), std::nullopt}, "environment"));
   }
   if (options.region.empty()) options.region = env("AWS_REGION");
   if (options.region.empty()) options.region = env("AWS_DEFAULT_REGION");
@@ -201,20 +201,23 @@ Result<CredentialsProviderPtr> makeCredentialChain(http::HttpClient& http, Crede
     if (!probe.good()) return Error(ErrorClass::kConfig, "AWS_WEB_IDENTITY_TOKEN_FILE cannot be read: " + token_file);
     std::string endpoint = options.sts_endpoint;
     if (endpoint.empty()) {
-      endpoint = options.region.empty() ? "https://sts.amazonaws.com/"
-                                        : "https://sts." + options.region + ".amazonaws.com/";
+      endpoint =
+          options.region.empty() ? "https://sts.amazonaws.com/" : "https://sts." + options.region + ".amazonaws.com/";
     }
     std::string session = env("AWS_ROLE_SESSION_NAME");
-    if (session.empty()) session = "mxgate-" + std::to_string(unixMillis((options.clock ? *options.clock : defaultClock()).wall()));
+    if (session.empty())
+      session = "mxgate-" + std::to_string(unixMillis((options.clock ? *options.clock : defaultClock()).wall()));
     provider = makeWebIdentityProvider(http, options, endpoint, role_arn, session, token_file);
   }
   // 4. ECS container endpoint
   if (!provider) {
-    const std::string rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    const std::string rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+                      full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     if (!rel.empty() || !full.empty()) {
       std::string url;
       if (!rel.empty()) {
-        if (rel.front() != '/') return Error(ErrorClass::kConfig, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /");
+        if (rel.front() != '/')
+          return Error(ErrorClass::kConfig, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /");
         url = options.ecs_base_url + rel;
       } else {
         url = full;
@@ -226,8 +229,9 @@ Result<CredentialsProviderPtr> makeCredentialChain(http::HttpClient& http, Crede
         const bool allowed = parsed->tls() || h == "localhost" || h.rfind("127.", 0) == 0 || h == "::1" ||
                              h == "169.254.170.2" || h == "169.254.170.23" || h == "fd00:ec2::23";
         if (!allowed) {
-          return Error(ErrorClass::kConfig,
-                       "AWS_CONTAINER_CREDENTIALS_FULL_URI over http must name a loopback or the ECS/EKS agent address");
+          return Error(
+              ErrorClass::kConfig,
+              "AWS_CONTAINER_CREDENTIALS_FULL_URI over http must name a loopback or the ECS/EKS agent address");
         }
       }
       std::string auth_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");

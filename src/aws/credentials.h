@@ -74,7 +74,7 @@ struct CredentialChainOptions {
   // Where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is resolved (tests: a loopback server; the
   // SAFETY rule is that no test ever reaches 169.254.170.2 or 169.254.169.254).
   std::string ecs_base_url = "http://169.254.170.2";
-  Millis http_timeout{5'000};       // each request to STS, ECS or IMDS
+  Millis http_timeout{5'000};  // each request to STS, ECS or IMDS
   // How often the background thread checks whether a refresh is due (on `clock`); a failed
   // refresh is retried after retry_backoff, doubling up to retry_backoff_max.
   Millis poll_interval{1'000};

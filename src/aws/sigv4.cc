@@ -28,8 +28,8 @@ constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 // Left out of the signature as botocore's SIGNED_HEADERS_BLACKLIST does: hop-by-hop headers a
 // proxy may rewrite, and User-Agent / X-Amzn-Trace-Id that tooling rewrites.
 constexpr std::string_view kUnsignedHeaders[] = {
-    "connection", "expect",  "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer",    "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id",
+    "connection",        "expect",  "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id",
 };
 
 char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -41,8 +41,8 @@ std::string lower(std::string_view s) {
 }
 
 bool isUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == '~';
 }
 
 int hexValue(char c) {
@@ -186,12 +186,11 @@ std::string trimAll(std::string_view v) {
 }
 
 bool signedHeader(std::string_view lower_name) {
-  return std::find(std::begin(kUnsignedHeaders), std::end(kUnsignedHeaders), lower_name) ==
-         std::end(kUnsignedHeaders);
+  return std::find(std::begin(kUnsignedHeaders), std::end(kUnsignedHeaders), lower_name) == std::end(kUnsignedHeaders);
 }
 
 struct CanonicalHeaders {
-  std::string block;   // "name:value\n" per header
+  std::string block;        // "name:value\n" per header
   std::string signed_list;  // "a;b;c"
 };
 
@@ -229,15 +228,15 @@ CanonicalHeaders canonicalHeaders(const http::Headers& headers, const std::strin
 std::string amzDate(WallTime t) {
   CivilTime c = toCivilUtc(t);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", c.year, c.month, c.day, c.hour, c.minute,
-                c.second);
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", c.year, c.month, c.day, c.hour, c.minute, c.second);
   return buf;
 }
 
 void removeHeader(http::Headers& headers, std::string_view name) {
   std::string l = lower(name);
-  headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const http::Header& h) { return lower(h.name) == l; }),
-                headers.end());
+  headers.erase(
+      std::remove_if(headers.begin(), headers.end(), [&](const http::Header& h) { return lower(h.name) == l; }),
+      headers.end());
 }
 
 struct Canonical {
@@ -361,8 +360,8 @@ void Signer::sign(http::Request& request, const Credentials& credentials, WallTi
   request.headers.push_back({"Authorization", std::move(auth)});
 }
 
-std::string Signer::presign(std::string_view method, std::string_view url, const Credentials& credentials,
-                            WallTime now, int expires_seconds) const {
+std::string Signer::presign(std::string_view method, std::string_view url, const Credentials& credentials, WallTime now,
+                            int expires_seconds) const {
   const std::string date = amzDate(now);
   UrlParts parts = splitUrl(url);
   const std::string scope = date.substr(0, 8) + "/" + options_.region + "/" + options_.service + "/aws4_request";

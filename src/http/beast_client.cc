@@ -42,8 +42,21 @@ constexpr uint32_t kHeaderLimit = 64 * 1024;
 bool isTokenChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -59,7 +72,9 @@ bool isToken(std::string_view s) {
   return true;
 }
 
-bool validFieldValue(std::string_view v) { return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos; }
+bool validFieldValue(std::string_view v) {
+  return v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return beast::iequals(beast::string_view(a.data(), a.size()), beast::string_view(b.data(), b.size()));
@@ -116,8 +131,8 @@ using ConnectionPtr = std::shared_ptr<Connection>;
 
 struct Exchange {
   Url url;
-  std::string key;        // "scheme://host:port", the pool's endpoint
-  std::string endpoint;   // "host:port" for messages (never the target: it may hold a presigned token)
+  std::string key;       // "scheme://host:port", the pool's endpoint
+  std::string endpoint;  // "host:port" for messages (never the target: it may hold a presigned token)
   Millis timeout{0};
   bool head = false;
   bool close_after = false;  // the caller asked for Connection: close
@@ -188,9 +203,7 @@ class BeastClient::Impl {
     if (start_now) asio::post(ioc_, [this, ex = *ex] { begin(ex); });
   }
 
-  ClientStats stats() const {
-    return ClientStats{opened_.load(), reused_.load(), retries_.load()};
-  }
+  ClientStats stats() const { return ClientStats{opened_.load(), reused_.load(), retries_.load()}; }
 
   void shutdown() {
     std::deque<ExchangePtr> queued;
@@ -324,30 +337,32 @@ class BeastClient::Impl {
         conn->resolver.cancel();
       }
     });
-    c.resolver.async_resolve(ex->url.host, std::to_string(ex->url.port),
-                             asio::bind_executor(c.strand, [this, ex](boost::system::error_code ec,
-                                                                      tcp::resolver::results_type results) {
-                               ex->conn->timer.cancel();
-                               if (shutting_down_) return fail(ex, shutDown());
-                               if (ex->conn->resolve_timed_out) {
-                                 return fail(ex, transient("resolving " + ex->endpoint + " timed out"));
-                               }
-                               if (ec) return fail(ex, transient("resolving " + ex->endpoint + ": " + ec.message()));
-                               connect(ex, std::move(results));
-                             }));
+    c.resolver.async_resolve(
+        ex->url.host, std::to_string(ex->url.port),
+        asio::bind_executor(c.strand, [this, ex](boost::system::error_code ec, tcp::resolver::results_type results) {
+          ex->conn->timer.cancel();
+          if (shutting_down_) return fail(ex, shutDown());
+          if (ex->conn->resolve_timed_out) {
+            return fail(ex, transient("resolving " + ex->endpoint + " timed out"));
+          }
+          if (ec) return fail(ex, transient("resolving " + ex->endpoint + ": " + ec.message()));
+          connect(ex, std::move(results));
+        }));
   }
 
   void connect(const ExchangePtr& ex, tcp::resolver::results_type results) {
     beast::tcp_stream& s = ex->conn->tcp();
     s.expires_at(connectDeadline(ex));
-    s.async_connect(results, asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec, const tcp::endpoint&) {
-      if (shutting_down_) return fail(ex, shutDown());
-      if (ec == beast::error::timeout) return fail(ex, transient("connect to " + ex->endpoint + " timed out"));
-      if (ec) return fail(ex, transient("connect to " + ex->endpoint + ": " + ec.message()));
-      ++opened_;
-      if (ex->conn->tls) return handshake(ex);
-      write(ex);
-    }));
+    s.async_connect(results,
+                    asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec, const tcp::endpoint&) {
+                      if (shutting_down_) return fail(ex, shutDown());
+                      if (ec == beast::error::timeout)
+                        return fail(ex, transient("connect to " + ex->endpoint + " timed out"));
+                      if (ec) return fail(ex, transient("connect to " + ex->endpoint + ": " + ec.message()));
+                      ++opened_;
+                      if (ex->conn->tls) return handshake(ex);
+                      write(ex);
+                    }));
   }
 
   void handshake(const ExchangePtr& ex) {
@@ -370,33 +385,38 @@ class BeastClient::Impl {
       SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
     }
     beast::get_lowest_layer(stream).expires_at(ex->deadline);
-    stream.async_handshake(ssl::stream_base::client, asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec) {
-      if (shutting_down_) return fail(ex, shutDown());
-      if (ec == beast::error::timeout) return fail(ex, transient("TLS handshake with " + ex->endpoint + " timed out"));
-      if (ec) {
-        std::string why = ec.message();
-        long verify = SSL_get_verify_result(ex->conn->tls->native_handle());
-        if (verify != X509_V_OK) why = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
-        return fail(ex, transient("TLS handshake with " + ex->endpoint + ": " + why));
-      }
-      write(ex);
-    }));
+    stream.async_handshake(
+        ssl::stream_base::client, asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec) {
+          if (shutting_down_) return fail(ex, shutDown());
+          if (ec == beast::error::timeout)
+            return fail(ex, transient("TLS handshake with " + ex->endpoint + " timed out"));
+          if (ec) {
+            std::string why = ec.message();
+            long verify = SSL_get_verify_result(ex->conn->tls->native_handle());
+            if (verify != X509_V_OK)
+              why = std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+            return fail(ex, transient("TLS handshake with " + ex->endpoint + ": " + why));
+          }
+          write(ex);
+        }));
   }
 
   void write(const ExchangePtr& ex) {
     if (shutting_down_) return fail(ex, shutDown());
     ex->conn->tcp().expires_at(ex->deadline);
     ex->conn->withStream([&](auto& stream) {
-      bhttp::async_write(stream, ex->req, asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec, size_t) {
-        if (shutting_down_) return fail(ex, shutDown());
-        if (ec == beast::error::timeout) return fail(ex, transient("request to " + ex->endpoint + " timed out"));
-        if (ec) {
-          // A pooled connection the peer closed while idle: nothing of ours was processed.
-          if (ex->reused && !ex->retried) return retry(ex);
-          return fail(ex, transient("write to " + ex->endpoint + ": " + ec.message()));
-        }
-        read(ex);
-      }));
+      bhttp::async_write(stream, ex->req,
+                         asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec, size_t) {
+                           if (shutting_down_) return fail(ex, shutDown());
+                           if (ec == beast::error::timeout)
+                             return fail(ex, transient("request to " + ex->endpoint + " timed out"));
+                           if (ec) {
+                             // A pooled connection the peer closed while idle: nothing of ours was processed.
+                             if (ex->reused && !ex->retried) return retry(ex);
+                             return fail(ex, transient("write to " + ex->endpoint + ": " + ec.message()));
+                           }
+                           read(ex);
+                         }));
     });
   }
 
@@ -425,19 +445,18 @@ class BeastClient::Impl {
   void readBody(const ExchangePtr& ex) {
     if (ex->parser->is_done()) return onRead(ex, {});
     ex->conn->withStream([&](auto& stream) {
-      bhttp::async_read(stream, ex->conn->buffer, *ex->parser,
-                        asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec, size_t) {
-                          onRead(ex, ec);
-                        }));
+      bhttp::async_read(
+          stream, ex->conn->buffer, *ex->parser,
+          asio::bind_executor(ex->conn->strand, [this, ex](beast::error_code ec, size_t) { onRead(ex, ec); }));
     });
   }
 
   void onRead(const ExchangePtr& ex, beast::error_code ec) {
     if (shutting_down_) return fail(ex, shutDown());
     if (ec == bhttp::error::body_limit) {
-      return fail(ex, Error(ErrorClass::kPermanentBackend,
-                            "response from " + ex->endpoint + " over max_response_bytes (" +
-                                std::to_string(options_.max_response_bytes) + ")"));
+      return fail(ex,
+                  Error(ErrorClass::kPermanentBackend, "response from " + ex->endpoint + " over max_response_bytes (" +
+                                                           std::to_string(options_.max_response_bytes) + ")"));
     }
     if (ec == bhttp::error::header_limit) {
       return fail(ex, Error(ErrorClass::kPermanentBackend, "response header from " + ex->endpoint + " over 64 KiB"));

@@ -30,8 +30,7 @@ Error bad(std::string what, std::string_view url) {
 // RFC 3986 reg-name / IPv4: unreserved, sub-delims and pct-encoded; we allow the ASCII
 // letters, digits, '-', '.', '_' and '~' that DNS names and addresses use.
 bool validHostChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-         c == '~';
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
 }  // namespace

@@ -93,8 +93,8 @@ TEST_F(Chain, StaticConfigComesFirst) {
 
 TEST_F(Chain, Environment) {
   auto p = makeCredentialChain(*http_, optionsWith({{"AWS_ACCESS_KEY_ID", "ENVKEY"},
-                                                     {"AWS_SECRET_ACCESS_KEY", "envsecret"},
-                                                     {"AWS_SESSION_TOKEN", "envtoken"}}));
+                                                    {"AWS_SECRET_ACCESS_KEY", "envsecret"},
+                                                    {"AWS_SESSION_TOKEN", "envtoken"}}));
   ASSERT_TRUE(p.ok());
   EXPECT_EQ((*p)->source(), "environment");
   auto c = (*p)->current();
@@ -114,10 +114,11 @@ TEST_F(Chain, ConfigErrors) {
   EXPECT_EQ(none.error().errorClass(), ErrorClass::kConfig);
   EXPECT_NE(none.error().message().find("AWS_EC2_METADATA_DISABLED"), std::string::npos);
   auto bad_file = makeCredentialChain(*http_, optionsWith({{"AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token"},
-                                                            {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r"}}));
+                                                           {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r"}}));
   ASSERT_FALSE(bad_file.ok());
   EXPECT_EQ(bad_file.error().errorClass(), ErrorClass::kConfig);
-  auto remote_http = makeCredentialChain(*http_, optionsWith({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://198.51.100.7/creds"}}));
+  auto remote_http =
+      makeCredentialChain(*http_, optionsWith({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://198.51.100.7/creds"}}));
   ASSERT_FALSE(remote_http.ok());
   EXPECT_EQ(remote_http.error().errorClass(), ErrorClass::kConfig);
 }
@@ -132,8 +133,9 @@ TEST_F(Chain, EcsFullUriSendsAuthorization) {
     }
     return TestReply{200, credsJson("ECSKEY", exp)};
   });
-  auto p = makeCredentialChain(*http_, optionsWith({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", ecs.url("/v2/credentials/abc")},
-                                                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer ecs-token"}}));
+  auto p =
+      makeCredentialChain(*http_, optionsWith({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", ecs.url("/v2/credentials/abc")},
+                                               {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer ecs-token"}}));
   ASSERT_TRUE(p.ok()) << p.error().message();
   EXPECT_EQ((*p)->source(), "ecs");
   auto c = getAndWait(**p);
@@ -197,7 +199,8 @@ class FakeImds {
     if (r.target == "/latest/meta-data/iam/security-credentials/") return TestReply{200, "mxgate-node-role\n"};
     if (r.target == "/latest/meta-data/iam/security-credentials/mxgate-node-role") {
       if (leak_secret_in_bad_json) {
-        return TestReply{200, std::string(R"({"Code":"Success","AccessKeyId":"AK","SecretAccessKey":12,"Token":")") + kToken + "\"}"};
+        return TestReply{200, std::string(R"({"Code":"Success","AccessKeyId":"AK","SecretAccessKey":12,"Token":")") +
+                                  kToken + "\"}"};
       }
       int n = ++served;
       return TestReply{200, credsJson("IMDSKEY" + std::to_string(n), clock_.wall() + lifetime)};
@@ -236,7 +239,8 @@ TEST_F(Chain, ImdsV2WithTokenAndRefreshAheadOfExpiry) {
 TEST_F(Chain, ImdsFakeRequiresTheToken) {
   ManualClock clock;
   FakeImds imds(clock);
-  auto r = http::sendAndWait(*http_, http::Request{"GET", imds.endpoint() + "/latest/meta-data/iam/security-credentials/", {}, "", 0ms});
+  auto r = http::sendAndWait(
+      *http_, http::Request{"GET", imds.endpoint() + "/latest/meta-data/iam/security-credentials/", {}, "", 0ms});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 401);
 }
@@ -296,12 +300,13 @@ TEST_F(Chain, WebIdentityAgainstFakeSts) {
   TestServer sts([&](const TestRequest& r) {
     std::lock_guard<std::mutex> lock(mu);
     body = r.body;
-    return TestReply{200, std::string("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
-                                      "<AssumeRoleWithWebIdentityResult><Credentials><SessionToken>") + kToken +
-                              "</SessionToken><SecretAccessKey>" + kSecret +
-                              "</SecretAccessKey><Expiration>2099-01-01T00:00:00Z</Expiration>"
-                              "<AccessKeyId>ASIAWEBID</AccessKeyId></Credentials></AssumeRoleWithWebIdentityResult>"
-                              "</AssumeRoleWithWebIdentityResponse>"};
+    return TestReply{
+        200, std::string("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">"
+                         "<AssumeRoleWithWebIdentityResult><Credentials><SessionToken>") +
+                 kToken + "</SessionToken><SecretAccessKey>" + kSecret +
+                 "</SecretAccessKey><Expiration>2099-01-01T00:00:00Z</Expiration>"
+                 "<AccessKeyId>ASIAWEBID</AccessKeyId></Credentials></AssumeRoleWithWebIdentityResult>"
+                 "</AssumeRoleWithWebIdentityResponse>"};
   });
   auto o = optionsWith({{"AWS_WEB_IDENTITY_TOKEN_FILE", (dir / "token").string()},
                         {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/mxgate"},
@@ -315,9 +320,10 @@ TEST_F(Chain, WebIdentityAgainstFakeSts) {
   EXPECT_EQ(c->access_key_id, "ASIAWEBID");
   EXPECT_EQ(c->secret_access_key, kSecret);
   std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(body,
-            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fmxgate"
-            "&RoleSessionName=node-1&WebIdentityToken=eyJ.jwt.sig");
+  EXPECT_EQ(
+      body,
+      "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fmxgate"
+      "&RoleSessionName=node-1&WebIdentityToken=eyJ.jwt.sig");
   std::filesystem::remove_all(dir);
 }
 
@@ -327,7 +333,8 @@ TEST_F(Chain, StsErrorShowsCodeNotBody) {
   { std::ofstream(dir / "token") << "eyJ.jwt.sig"; }
   TestServer sts([&](const TestRequest&) {
     return TestReply{400, std::string("<ErrorResponse><Error><Type>Sender</Type><Code>InvalidIdentityToken</Code>"
-                                      "<Message>token ") + kToken + " is bad</Message></Error></ErrorResponse>"};
+                                      "<Message>token ") +
+                              kToken + " is bad</Message></Error></ErrorResponse>"};
   });
   auto o = optionsWith({{"AWS_WEB_IDENTITY_TOKEN_FILE", (dir / "token").string()},
                         {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/mxgate"}});
@@ -358,14 +365,16 @@ TEST(CredentialParse, Iso8601) {
 }
 
 TEST(CredentialParse, StsXmlNeedsAllFieldsAndDecodesEntities) {
-  auto c = parseStsCredentialsXml("<r><Credentials><AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>a&amp;b</SecretAccessKey>"
-                                  "<SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></r>");
+  auto c = parseStsCredentialsXml(
+      "<r><Credentials><AccessKeyId>ASIA</AccessKeyId><SecretAccessKey>a&amp;b</SecretAccessKey>"
+      "<SessionToken>t</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></r>");
   ASSERT_TRUE(c.ok()) << c.error().message();
   EXPECT_EQ(c->secret_access_key, "a&b");
   EXPECT_FALSE(parseStsCredentialsXml("<r><AccessKeyId>X</AccessKeyId></r>").ok());
   EXPECT_FALSE(parseStsCredentialsXml(std::string(70 * 1024, 'x')).ok());
   EXPECT_FALSE(parseStsCredentialsXml("<Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>s</SecretAccessKey>"
-                                      "<SessionToken>t</SessionToken><Expiration>soon</Expiration></Credentials>").ok());
+                                      "<SessionToken>t</SessionToken><Expiration>soon</Expiration></Credentials>")
+                   .ok());
 }
 
 TEST(CredentialParse, JsonRejectsWrongShapes) {

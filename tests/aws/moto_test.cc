@@ -118,8 +118,11 @@ Result<http::Response> signedSend(const Signer& signer, const Credentials& creds
 }
 
 http::Request iamCall(const std::string& body) {
-  return http::Request{"POST", Moto::get().url("/"), {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}},
-                       body + "&Version=2010-05-08", 10000ms};
+  return http::Request{"POST",
+                       Moto::get().url("/"),
+                       {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}},
+                       body + "&Version=2010-05-08",
+                       10000ms};
 }
 
 class MotoTest : public ::testing::Test {
@@ -138,8 +141,9 @@ TEST_F(MotoTest, S3WithEnforcedSignatures) {
   auto user = signedSend(iam, bootstrap, iamCall("Action=CreateUser&UserName=mxgate"));
   ASSERT_TRUE(user.ok() && user->status == 200) << (user.ok() ? user->body : user.error().message());
   const std::string policy = R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})";
-  auto put_policy = signedSend(iam, bootstrap,
-                               iamCall("Action=PutUserPolicy&UserName=mxgate&PolicyName=all&PolicyDocument=" + uriEncode(policy, true)));
+  auto put_policy = signedSend(
+      iam, bootstrap,
+      iamCall("Action=PutUserPolicy&UserName=mxgate&PolicyName=all&PolicyDocument=" + uriEncode(policy, true)));
   ASSERT_TRUE(put_policy.ok() && put_policy->status == 200) << (put_policy.ok() ? put_policy->body : "");
   auto key = signedSend(iam, bootstrap, iamCall("Action=CreateAccessKey&UserName=mxgate"));
   ASSERT_TRUE(key.ok() && key->status == 200) << (key.ok() ? key->body : "");
@@ -158,7 +162,8 @@ TEST_F(MotoTest, S3WithEnforcedSignatures) {
   const std::string key_name = "acme/attachments/01J/1-my file v2~final.eml";
   const std::string object_url = moto.url("/mx-bucket/" + uriEncode(key_name, false));
   const std::string body = "Subject: moto\r\n\r\nsigned body\r\n";
-  auto put = signedSend(s3, good, http::Request{"PUT", object_url, {{"Content-Type", "message/rfc822"}}, body, 10000ms});
+  auto put =
+      signedSend(s3, good, http::Request{"PUT", object_url, {{"Content-Type", "message/rfc822"}}, body, 10000ms});
   ASSERT_TRUE(put.ok());
   EXPECT_EQ(put->status, 200) << put->body;
   auto got = signedSend(s3, good, http::Request{"GET", object_url, {}, "", 10000ms});
@@ -173,9 +178,9 @@ TEST_F(MotoTest, S3WithEnforcedSignatures) {
   auto put2 = signedSend(s3, good, http::Request{"PUT", second, {{"Content-Type", "message/rfc822"}}, "two", 10000ms});
   ASSERT_TRUE(put2.ok());
   EXPECT_EQ(put2->status, 200) << put2->body;
-  auto list = signedSend(s3, good,
-                         http::Request{"GET", moto.url("/mx-bucket?list-type=2&prefix=" + uriEncode("top level", true)),
-                                       {}, "", 10000ms});
+  auto list = signedSend(
+      s3, good,
+      http::Request{"GET", moto.url("/mx-bucket?list-type=2&prefix=" + uriEncode("top level", true)), {}, "", 10000ms});
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->status, 200) << list->body;
   EXPECT_NE(list->body.find("<KeyCount>1</KeyCount>"), std::string::npos) << list->body;
@@ -185,7 +190,8 @@ TEST_F(MotoTest, S3WithEnforcedSignatures) {
   auto denied = signedSend(s3, wrong, http::Request{"GET", object_url, {}, "", 10000ms});
   ASSERT_TRUE(denied.ok());
   EXPECT_EQ(denied->status, 403) << denied->body;
-  auto denied_put = signedSend(s3, wrong, http::Request{"PUT", object_url, {{"Content-Type", "message/rfc822"}}, "x", 10000ms});
+  auto denied_put =
+      signedSend(s3, wrong, http::Request{"PUT", object_url, {{"Content-Type", "message/rfc822"}}, "x", 10000ms});
   ASSERT_TRUE(denied_put.ok());
   EXPECT_EQ(denied_put->status, 403);
 }

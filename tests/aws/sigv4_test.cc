@@ -37,9 +37,7 @@ Credentials credsOf(const json& v) {
 
 WallTime timeOf(const json& v) { return WallTime{std::chrono::seconds{v["time"].get<int64_t>()}}; }
 
-Signer signerOf(const json& v) {
-  return Signer(SignerOptions{v["region"], v["service"], v["s3"].get<bool>()});
-}
+Signer signerOf(const json& v) { return Signer(SignerOptions{v["region"], v["service"], v["s3"].get<bool>()}); }
 
 TEST(SigV4, BotocoreVectors) {
   json doc = loadVectors();

@@ -148,7 +148,9 @@ TEST(BeastClient, TimeoutIsTransient) {
 }
 
 TEST(BeastClient, BodyOverLimitIsPermanent) {
-  TestServer server([](const TestRequest& r) { return TestReply{200, std::string(r.target == "/big" ? 5000 : 1000, 'x')}; });
+  TestServer server([](const TestRequest& r) {
+    return TestReply{200, std::string(r.target == "/big" ? 5000 : 1000, 'x')};
+  });
   ClientOptions o;
   o.max_response_bytes = 1000;
   auto c = client(o);
@@ -247,9 +249,10 @@ class Tls : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     cert_ = (dir_ / "cert.pem").string();
     key_ = (dir_ / "key.pem").string();
-    std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost"
-                      " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " + key_ + " -out " + cert_ +
-                      " >/dev/null 2>&1";
+    std::string cmd =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost"
+        " -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+        key_ + " -out " + cert_ + " >/dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "openssl CLI not available to make a test certificate";
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

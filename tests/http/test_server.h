@@ -6,6 +6,7 @@
 // Trust: test code; it binds loopback only.
 #pragma once
 
+#include <sys/socket.h>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,7 +14,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
