@@ -21,7 +21,7 @@ if [ "${1:-}" != "--tidy-only" ]; then
   out=$(git clang-format --diff --extensions cc,h,cpp,hpp "$base" -- src tests fuzz bench 2>&1 || true)
   case "$out" in
     *"no modified files to format"*|*"did not modify any files"*|"") echo "clean" ;;
-    *) echo "$out"; echo "FORMAT: run 'git clang-format $base' and commit the result"; status=1 ;;
+    *) echo "$out"; echo "FORMAT: run 'git clang-format --extensions cc,h,cpp,hpp $base' and commit the result"; status=1 ;;
   esac
 fi
 

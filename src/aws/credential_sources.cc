@@ -177,11 +177,11 @@ class ImdsProvider final : public RefreshingProvider {
           ok = false;
       }
       if (!ok) return done(transient("IMDS role name malformed"));
-      credentials(std::move(token), std::move(role), std::move(done));
+      credentials(std::move(token), role, std::move(done));
     });
   }
 
-  void credentials(std::string token, std::string role, Done done) {
+  void credentials(std::string token, const std::string& role, Done done) {
     http::Request req;
     req.url = endpoint_ + "/latest/meta-data/iam/security-credentials/" + role;
     req.timeout = timeout_;

@@ -161,7 +161,8 @@ void RefreshingProvider::get(std::function<void(Result<Credentials>)> done) {
     }
   }
   maybeFetch();
-  if (!wait) done(std::move(now_answer));
+  // `done` was moved into waiters_ only when wait is true.
+  if (!wait) done(std::move(now_answer));  // NOLINT(bugprone-use-after-move)
 }
 
 Result<CredentialsProviderPtr> makeCredentialChain(http::HttpClient& http, CredentialChainOptions options) {

@@ -8,6 +8,8 @@
 #include <openssl/x509v3.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -350,7 +352,7 @@ class BeastClient::Impl {
         }));
   }
 
-  void connect(const ExchangePtr& ex, tcp::resolver::results_type results) {
+  void connect(const ExchangePtr& ex, const tcp::resolver::results_type& results) {
     beast::tcp_stream& s = ex->conn->tcp();
     s.expires_at(connectDeadline(ex));
     s.async_connect(results,
@@ -569,7 +571,16 @@ HttpClientPtr makeHttpClient(ClientOptions options) {
 
 BeastClient::BeastClient(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-BeastClient::~BeastClient() { impl_->shutdown(); }
+BeastClient::~BeastClient() {
+  try {
+    impl_->shutdown();
+  } catch (const std::exception& e) {
+    // Only a join that cannot happen throws: the client destroyed from one of its own
+    // callbacks (a thread joining itself). That is a bug in the caller; say so and stop.
+    std::fprintf(stderr, "mx::http::BeastClient: destroyed from its own thread? %s\n", e.what());
+    std::abort();
+  }
+}
 
 void BeastClient::send(Request request, Callback done) { impl_->send(std::move(request), std::move(done)); }
 

@@ -20,7 +20,7 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-Error bad(std::string what, std::string_view url) {
+Error bad(const std::string& what, std::string_view url) {
   // The URL is ours (config + keys) and never holds a secret (presigned URLs are not sent
   // through this path), but bound its length in the message anyway.
   std::string shown(url.substr(0, 200));
