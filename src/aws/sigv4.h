@@ -43,7 +43,13 @@ class Signer {
   // Adds x-amz-date, x-amz-content-sha256 (S3, or when payload_sha256_hex is given),
   // x-amz-security-token (temporary credentials) and Authorization to `request`.
   // `payload_sha256_hex`: the body's SHA-256 in hex, or "UNSIGNED-PAYLOAD"; empty: computed
-  // from request.body. Every header already on the request is signed.
+  // from request.body. Every header already on the request is signed except the hop-by-hop
+  // ones and User-Agent (botocore's list: connection, expect, keep-alive, proxy-*, te,
+  // trailer, transfer-encoding, upgrade, user-agent, x-amzn-trace-id); "host" is signed from
+  // the URL (http::Url::authority(), which the client sends) unless the request has one.
+  // The URL must already be percent-encoded (uriEncode: keys with encode_slash false, query
+  // names and values with true); the canonical form re-encodes it, so "%7e" and "~" sign
+  // alike. Signing again (a retry) replaces the previous signature headers.
   void sign(http::Request& request, const Credentials& credentials, WallTime now,
             std::string_view payload_sha256_hex = {}) const;
 
@@ -52,8 +58,9 @@ class Signer {
   std::string presign(std::string_view method, std::string_view url, const Credentials& credentials,
                       WallTime now, int expires_seconds) const;
 
-  // Exposed for tests (compared with botocore): the canonical request and string to sign
-  // that sign() uses for this request at `now`.
+  // Exposed for tests (compared with botocore): the canonical request of `request` exactly as
+  // it is (sign() builds it after adding its x-amz-* headers), with `payload_sha256_hex` or,
+  // when empty, the x-amz-content-sha256 header or the body's hash; and the string to sign.
   std::string canonicalRequest(const http::Request& request, std::string_view payload_sha256_hex) const;
   std::string stringToSign(std::string_view canonical_request, WallTime now) const;
 

@@ -50,7 +50,15 @@ struct Url {
   std::string host;    // a name, an IPv4 address, or an IPv6 address without brackets
   uint16_t port = 0;   // explicit, or 80/443 from the scheme
   std::string target;
+
+  // The Host header value (RFC 9110 7.2): the host, bracketed when it is an IPv6 address, and
+  // ":port" only when the port is not the scheme's default. SigV4 signs this same string.
+  std::string authority() const;
+  bool tls() const { return scheme == "https"; }
 };
+// The scheme and host are lower-cased; a fragment is dropped. Bytes that cannot appear on a
+// request line (controls, space, DEL, non-ASCII) are refused rather than encoded: encoding is
+// the caller's job (aws::uriEncode).
 // Errors: kPermanentBackend naming what is wrong (no scheme, bad port, userinfo present …).
 Result<Url> parseUrl(std::string_view url);
 
@@ -60,6 +68,7 @@ struct Request {
   Headers headers;
   std::string body;
   Millis timeout{0};  // the whole exchange, connect included; 0: ClientOptions::request_timeout
+  const std::string* header(std::string_view name) const { return findHeader(headers, name); }
 };
 
 struct Response {
