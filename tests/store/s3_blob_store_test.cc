@@ -84,6 +84,7 @@ TEST(S3BlobStore, PutSendsContentTypeChecksumsSseAndSignature) {
   EXPECT_EQ(header(r, "Content-Type"), "message/rfc822");
   EXPECT_EQ(header(r, "x-amz-checksum-sha256"), base64Encode(asBytes(sha256("hello"))));
   EXPECT_EQ(header(r, "x-amz-checksum-sha256"), "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
+  EXPECT_EQ(header(r, "x-amz-sdk-checksum-algorithm"), "SHA256");
   EXPECT_EQ(header(r, "x-amz-meta-sha256"), sha256Hex("hello"));
   EXPECT_EQ(header(r, "x-amz-content-sha256"), sha256Hex("hello"));
   EXPECT_EQ(header(r, "x-amz-server-side-encryption"), "aws:kms");

@@ -368,8 +368,11 @@ void S3BlobStore::putObject(std::shared_ptr<Upload> u) {
   auto c = std::make_shared<Call>();
   c->method = "PUT";
   c->key = u->key;
+  // x-amz-sdk-checksum-algorithm is what the AWS SDKs send beside x-amz-checksum-*: S3
+  // ignores it; moto records the checksum only when it is present.
   c->headers = {{"Content-Type", std::string(contentTypeOf(u->key))},
                 {"x-amz-checksum-sha256", u->sha256_b64},
+                {"x-amz-sdk-checksum-algorithm", "SHA256"},
                 {"x-amz-meta-sha256", u->sha256_hex}};
   addSseHeaders(c->headers);
   c->owner = u->bytes;
@@ -513,8 +516,8 @@ void S3BlobStore::finish(std::shared_ptr<Upload> u, Status status) {
     if (!u->upload_id.empty()) S3StoreMetrics::bump(metrics_.multipart_uploads);
     metrics_.upload_seconds.observe(clock_.monotonic() - u->started);
   } else {
+    // Not logged here: the caller gets the error (the pipeline logs each failed batch).
     S3StoreMetrics::bump(status.error().transient() ? metrics_.failures_transient : metrics_.failures_permanent);
-    if (options_.log) options_.log(status.error().message());
   }
   std::shared_ptr<Upload> next;
   {

@@ -86,8 +86,9 @@ struct S3BlobStoreOptions {
   const Clock* clock = nullptr;  // signing time and latency; null: a RealClock
   // Uniform in [0, 1), for the jitter; null: a thread-safe PRNG.
   std::function<double()> random;
-  // Failed operations and aborted multipart uploads, one line each. Null: silent (the
-  // caller reports the returned error).
+  // Multipart uploads whose abort failed too (their parts stay until a lifecycle rule
+  // removes them), one line each. Null: silent. Failed uploads are not logged here: the
+  // caller gets the error.
   std::function<void(std::string_view)> log;
 };
 
@@ -175,5 +176,19 @@ class S3BlobStore final : public BlobStore {
 // The first <tag>…</tag> text of an S3 XML document, entities decoded; nullopt if absent.
 // Exposed for tests.
 std::optional<std::string> s3XmlText(std::string_view xml, std::string_view tag);
+
+}  // namespace mx::store
+
+namespace mx::store {
+
+struct S3Settings;
+
+// The store as [store.s3] describes it: a BeastClient (ca_file, connect/request timeouts,
+// requests in flight sized for max_in_flight uploads) and the AWS credential chain, its
+// first step the config's static keys (aws::makeCredentialChain). `log` gets the store's
+// own lines (failed operations, failed aborts); null: none.
+// Errors: kConfig when ca_file cannot be loaded or the credential chain cannot work.
+Result<std::unique_ptr<S3BlobStore>> makeS3BlobStore(const S3Settings& settings,
+                                                     std::function<void(std::string_view)> log = nullptr);
 
 }  // namespace mx::store
