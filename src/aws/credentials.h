@@ -20,6 +20,10 @@
 // (an endpoint down); kConfig for inputs that can never work (an unreadable token file, a
 // relative URI without the ECS host). Messages never contain a secret.
 // Trust: endpoint answers are untrusted JSON/XML: parsed with bounds, fields checked.
+// JSON goes through nlohmann-json (Debian nlohmann-json3-dev, already a build dependency)
+// with exceptions off (parse(..., allow_exceptions=false)), on at most 64 KiB: a well-kept
+// parser beats a hand-written one for the ECS/IMDS objects. The STS answer is XML; a small
+// bounded extractor reads the four elements we need (no general XML parser is linked).
 #pragma once
 
 #include <functional>
@@ -27,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/result.h"
@@ -66,7 +71,27 @@ struct CredentialChainOptions {
   std::string sts_endpoint;         // override (tests: moto); empty: https://sts.{region}.amazonaws.com
   Millis refresh_before{5 * 60 * 1000};
   const Clock* clock = nullptr;     // default: a RealClock
+  // Where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is resolved (tests: a loopback server; the
+  // SAFETY rule is that no test ever reaches 169.254.170.2 or 169.254.169.254).
+  std::string ecs_base_url = "http://169.254.170.2";
+  Millis http_timeout{5'000};       // each request to STS, ECS or IMDS
+  // How often the background thread checks whether a refresh is due (on `clock`); a failed
+  // refresh is retried after retry_backoff, doubling up to retry_backoff_max.
+  Millis poll_interval{1'000};
+  Millis retry_backoff{1'000};
+  Millis retry_backoff_max{60'000};
 };
+
+// Parsers of the credential endpoints' answers, exposed for tests. Each takes untrusted
+// text (bounded to 64 KiB), and returns kTransientBackend with a message that names the
+// missing or malformed field but never quotes a value.
+// STS AssumeRoleWithWebIdentity XML (…<Credentials><AccessKeyId>… inside the Result element).
+Result<Credentials> parseStsCredentialsXml(std::string_view xml);
+// The ECS / IMDS JSON object: AccessKeyId, SecretAccessKey, Token, Expiration.
+Result<Credentials> parseCredentialsJson(std::string_view json);
+// ISO 8601 / RFC 3339 UTC times as these endpoints write them: 2026-12-07T12:18:39Z, with
+// optional fractional seconds or a numeric offset.
+std::optional<WallTime> parseIso8601(std::string_view s);
 
 // Chooses the chain's step and returns its provider (which fetches its first credentials in
 // the background at once). `http` must outlive the provider.
