@@ -533,8 +533,11 @@ void S3BlobStore::finish(std::shared_ptr<Upload> u, Status status) {
       --in_flight_;
       metrics_.in_flight.store(in_flight_, std::memory_order_relaxed);
     }
+    // Under the lock: the destructor may run as soon as it sees the last upload finished,
+    // and must not destroy cv_ while this notifies. Below, `done` touches no member, and a
+    // queued `next` kept this slot, so the destructor still waits for it.
+    cv_.notify_all();
   }
-  cv_.notify_all();
   if (u->done) u->done(std::move(status));
   if (next) start(std::move(next));
 }
