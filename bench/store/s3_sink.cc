@@ -14,15 +14,16 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <utility>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "core/base64.h"
 #include "core/sha256.h"
@@ -98,18 +99,21 @@ bhttp::response<bhttp::string_body> handle(bhttp::request<bhttp::string_body>& r
     return r;
   }
   if (verb == bhttp::verb::post && hasParam(q, "uploads")) {
-    return xml(200,
-               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
-               "<UploadId>sink-" + std::to_string(++g_upload_ids) + "</UploadId></InitiateMultipartUploadResult>",
-               v, ka);
+    return xml(
+        200,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+        "<UploadId>sink-" +
+            std::to_string(++g_upload_ids) + "</UploadId></InitiateMultipartUploadResult>",
+        v, ka);
   }
   if (verb == bhttp::verb::post && hasParam(q, "uploadId")) {
     ++g_objects;
     ++g_multipart;
-    return xml(200,
-               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
-               "<ETag>\"multipart-1\"</ETag></CompleteMultipartUploadResult>",
-               v, ka);
+    return xml(
+        200,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key>"
+        "<ETag>\"multipart-1\"</ETag></CompleteMultipartUploadResult>",
+        v, ka);
   }
   if (verb == bhttp::verb::delete_) {
     auto r = xml(204, "", v, ka);
@@ -148,9 +152,12 @@ int main(int argc, char** argv) {
   int port = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--listen") listen = argv[i + 1];
-    else if (a == "--port") port = std::atoi(argv[i + 1]);
-    else if (a == "--stats-file") stats_file = argv[i + 1];
+    if (a == "--listen")
+      listen = argv[i + 1];
+    else if (a == "--port")
+      port = std::atoi(argv[i + 1]);
+    else if (a == "--stats-file")
+      stats_file = argv[i + 1];
     else {
       std::fprintf(stderr, "usage: s3_sink [--listen ADDR] --port N [--stats-file PATH]\n");
       return 2;

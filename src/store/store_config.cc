@@ -15,8 +15,7 @@ std::string bucketProblem(const std::string& b) {
   if (b.empty()) return "is required with store.backend = \"s3\"";
   if (b.size() < 3 || b.size() > 63) return "must be 3 to 63 characters long";
   for (char c : b) {
-    if (!isLowerAlnum(c) && c != '.' && c != '-')
-      return "may hold only lower-case letters, digits, '.' and '-'";
+    if (!isLowerAlnum(c) && c != '.' && c != '-') return "may hold only lower-case letters, digits, '.' and '-'";
   }
   if (!isLowerAlnum(b.front()) || !isLowerAlnum(b.back())) return "must start and end with a letter or digit";
   if (b.find("..") != std::string::npos) return "must not hold two adjacent periods";
@@ -27,7 +26,9 @@ std::string bucketProblem(const std::string& b) {
 
 // "eu-west-1", "us-gov-west-1", "auto" (R2), "garage": lower-case words joined by '-'.
 std::string regionProblem(const std::string& r) {
-  if (r.empty()) return "is required with store.backend = \"s3\" (e.g. \"eu-west-1\"; S3-compatible stores often take \"us-east-1\")";
+  if (r.empty())
+    return "is required with store.backend = \"s3\" (e.g. \"eu-west-1\"; S3-compatible stores often take "
+           "\"us-east-1\")";
   if (r.size() > 32) return "must be at most 32 characters";
   bool prev_dash = true;  // no leading dash
   for (char c : r) {
@@ -46,11 +47,15 @@ std::string regionProblem(const std::string& r) {
 
 // scheme://host[:port][/] — no userinfo, path, query or fragment.
 std::string endpointProblem(const std::string& e) {
-  const std::string want = "must be an http:// or https:// URL with a host and an optional port (e.g. \"http://127.0.0.1:9000\")";
+  const std::string want =
+      "must be an http:// or https:// URL with a host and an optional port (e.g. \"http://127.0.0.1:9000\")";
   size_t p;
-  if (e.rfind("http://", 0) == 0) p = 7;
-  else if (e.rfind("https://", 0) == 0) p = 8;
-  else return want;
+  if (e.rfind("http://", 0) == 0)
+    p = 7;
+  else if (e.rfind("https://", 0) == 0)
+    p = 8;
+  else
+    return want;
   std::string rest = e.substr(p);
   if (!rest.empty() && rest.back() == '/') rest.pop_back();
   if (rest.empty() || rest.find_first_of("/?#@ ") != std::string::npos) return want;
@@ -85,7 +90,8 @@ std::string endpointProblem(const std::string& e) {
 
 const config::Table<StoreSettings>& storeTable() {
   static const config::Table<StoreSettings> t = [] {
-    config::Table<StoreSettings> t("store", "where raw messages, parsed JSON and attachments go (same keys on every backend)");
+    config::Table<StoreSettings> t("store",
+                                   "where raw messages, parsed JSON and attachments go (same keys on every backend)");
     t.add("backend", &StoreSettings::backend, "the store backend, by name (`mxgate check-config` lists this build's)",
           config::Check::nonEmpty());
     t.add("dir", &StoreSettings::dir, "root of the local store", config::Check::nonEmpty());
@@ -112,7 +118,8 @@ const config::Table<S3Settings>& s3Table() {
           "`\"\"`: AWS (`https://{bucket}.s3.{region}.amazonaws.com`); else the store's base URL, "
           "`\"http(s)://host[:port]\"` (e.g. `\"http://127.0.0.1:9000\"` for MinIO)");
     t.add("addressing", &S3Settings::addressing,
-          "where the bucket goes in the URL: `\"virtual\"` = `{bucket}.{host}/{key}`, `\"path\"` = `{host}/{bucket}/{key}` "
+          "where the bucket goes in the URL: `\"virtual\"` = `{bucket}.{host}/{key}`, `\"path\"` = "
+          "`{host}/{bucket}/{key}` "
           "(most S3-compatible stores)",
           config::Check::oneOf({"virtual", "path"}));
     t.add("prefix", &S3Settings::prefix, "prepended to every object key: `{prefix}/{tenant}/raw/...`; `\"\"`: none");
@@ -134,17 +141,20 @@ const config::Table<S3Settings>& s3Table() {
           "when SMTP answers 250: `\"spool\"` = once the local spool is durable (fdatasync), `\"store\"` = once "
           "S3 has acknowledged the raw message (a node then holds nothing S3 does not have)",
           config::Check::oneOf({"spool", "store"}));
-    t.secret("access_key_id", [](S3Settings& s) -> std::string& { return s.access_key_id; },
-             "static access key id; `\"\"`: the AWS credential chain (environment, web identity, ECS, IMDSv2)");
-    t.secret("secret_access_key", [](S3Settings& s) -> std::string& { return s.secret_access_key; },
-             "the secret of `access_key_id`");
-    t.secret("session_token", [](S3Settings& s) -> std::string& { return s.session_token; },
-             "session token of temporary static credentials; `\"\"`: none");
+    t.secret(
+        "access_key_id", [](S3Settings& s) -> std::string& { return s.access_key_id; },
+        "static access key id; `\"\"`: the AWS credential chain (environment, web identity, ECS, IMDSv2)");
+    t.secret(
+        "secret_access_key", [](S3Settings& s) -> std::string& { return s.secret_access_key; },
+        "the secret of `access_key_id`");
+    t.secret(
+        "session_token", [](S3Settings& s) -> std::string& { return s.session_token; },
+        "session token of temporary static credentials; `\"\"`: none");
     t.add("ca_file", &S3Settings::ca_file, "PEM CA bundle to verify an https endpoint; `\"\"`: the system's CA store");
     t.add("connect_timeout", &S3Settings::connect_timeout, "TCP (and TLS) connect timeout per attempt",
           config::Check::atLeast(1));
-    t.add("request_timeout", &S3Settings::request_timeout,
-          "whole-request timeout per attempt (one object or one part)", config::Check::atLeast(1));
+    t.add("request_timeout", &S3Settings::request_timeout, "whole-request timeout per attempt (one object or one part)",
+          config::Check::atLeast(1));
     t.add("max_retries", &S3Settings::max_retries,
           "retries of one request after a transient failure (5xx, 429, SlowDown, RequestTimeout, InternalError, "
           "network); other 4xx are never retried",
@@ -166,8 +176,8 @@ std::vector<SettingError> checkS3Settings(const S3Settings& s) {
     if (std::string p = endpointProblem(s.endpoint); !p.empty()) out.push_back({"endpoint", p});
   }
   if (s.part_size < kS3MinPartSize || s.part_size > kS3MaxPartSize) {
-    out.push_back({"part_size", "must be between 5MiB and 5GiB (S3's part size limits), is " +
-                                    config::formatSize(s.part_size)});
+    out.push_back(
+        {"part_size", "must be between 5MiB and 5GiB (S3's part size limits), is " + config::formatSize(s.part_size)});
   }
   if (s.multipart_threshold < s.part_size) {
     out.push_back({"multipart_threshold", "must be at least part_size (" + config::formatSize(s.part_size) + "), is " +
@@ -177,8 +187,8 @@ std::vector<SettingError> checkS3Settings(const S3Settings& s) {
     out.push_back({"kms_key_id", "is only used with sse = \"aws:kms\" (sse is \"" + s.sse + "\")"});
   }
   if (s.retry_backoff_cap < s.retry_backoff_base) {
-    out.push_back({"retry_backoff_cap", "must be at least retry_backoff_base (" +
-                                            config::formatDuration(s.retry_backoff_base) + ")"});
+    out.push_back({"retry_backoff_cap",
+                   "must be at least retry_backoff_base (" + config::formatDuration(s.retry_backoff_base) + ")"});
   }
   if (s.access_key_id.empty() != s.secret_access_key.empty()) {
     out.push_back({s.access_key_id.empty() ? "access_key_id" : "secret_access_key",

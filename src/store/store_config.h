@@ -20,32 +20,32 @@ namespace mx::store {
 // [store.s3]: an S3 or S3-compatible bucket (MinIO, R2, Ceph). Used when backend = "s3".
 struct S3Settings {
   std::string bucket;
-  std::string region;                 // "eu-west-1"; S3-compatible stores often take "us-east-1"
-  std::string endpoint;               // "": AWS; else "http(s)://host[:port]"
-  std::string addressing = "virtual"; // virtual: {bucket}.host; path: host/{bucket}
-  std::string prefix;                 // prepended to every key ("inbound" -> inbound/{tenant}/...)
-  std::string sse;                    // "", "AES256", "aws:kms"
-  std::string kms_key_id;             // only with sse = "aws:kms"; "": the bucket's AWS managed key
-  uint32_t max_in_flight = 64;        // object uploads at once; putUnsynced waits beyond
+  std::string region;                  // "eu-west-1"; S3-compatible stores often take "us-east-1"
+  std::string endpoint;                // "": AWS; else "http(s)://host[:port]"
+  std::string addressing = "virtual";  // virtual: {bucket}.host; path: host/{bucket}
+  std::string prefix;                  // prepended to every key ("inbound" -> inbound/{tenant}/...)
+  std::string sse;                     // "", "AES256", "aws:kms"
+  std::string kms_key_id;              // only with sse = "aws:kms"; "": the bucket's AWS managed key
+  uint32_t max_in_flight = 64;         // object uploads at once; putUnsynced waits beyond
   uint64_t multipart_threshold = 16ull << 20;
   uint64_t part_size = 8ull << 20;
-  std::string ack_after = "spool";    // when SMTP says 250: spool (fdatasync) | store (S3 ack)
-  std::string access_key_id;          // secret; empty: the AWS credential chain
-  std::string secret_access_key;      // secret
-  std::string session_token;          // secret
-  std::string ca_file;                // PEM bundle for https; "": the system's CA store
+  std::string ack_after = "spool";  // when SMTP says 250: spool (fdatasync) | store (S3 ack)
+  std::string access_key_id;        // secret; empty: the AWS credential chain
+  std::string secret_access_key;    // secret
+  std::string session_token;        // secret
+  std::string ca_file;              // PEM bundle for https; "": the system's CA store
   Millis connect_timeout{5'000};
   Millis request_timeout{60'000};
-  uint32_t max_retries = 5;           // attempts after the first, per request
+  uint32_t max_retries = 5;  // attempts after the first, per request
   Millis retry_backoff_base{100};
   Millis retry_backoff_cap{5'000};
 };
 
 struct StoreSettings {
-  std::string backend = "local";      // the registry's name: local, memory, s3
-  std::string dir = "var/store";      // root of the local store
-  std::string sync = "filesystem";    // local: filesystem | file
-  S3Settings s3;                      // [store.s3]
+  std::string backend = "local";    // the registry's name: local, memory, s3
+  std::string dir = "var/store";    // root of the local store
+  std::string sync = "filesystem";  // local: filesystem | file
+  S3Settings s3;                    // [store.s3]
 };
 
 const config::Table<StoreSettings>& storeTable();

@@ -89,7 +89,8 @@ TEST(S3BlobStore, PutSendsContentTypeChecksumsSseAndSignature) {
   EXPECT_EQ(header(r, "x-amz-content-sha256"), sha256Hex("hello"));
   EXPECT_EQ(header(r, "x-amz-server-side-encryption"), "aws:kms");
   EXPECT_EQ(header(r, "x-amz-server-side-encryption-aws-kms-key-id"), "alias/mail");
-  EXPECT_EQ(header(r, "Authorization").rfind("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/", 0), 0u) << header(r, "Authorization");
+  EXPECT_EQ(header(r, "Authorization").rfind("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/", 0), 0u)
+      << header(r, "Authorization");
   EXPECT_NE(header(r, "Authorization").find("/eu-west-1/s3/aws4_request"), std::string::npos);
   EXPECT_NE(header(r, "x-amz-date"), "(absent)");
   EXPECT_EQ(f.store->metrics().uploads.load(), 1u);
@@ -128,8 +129,9 @@ FakeHttpClient::Handler multipartS3(int fail_part, int fail_status = 403, std::s
   return [=](const http::Request& r) -> Result<http::Response> {
     std::string q = query(r);
     if (r.method == "POST" && q == "uploads") {
-      return FakeHttpClient::ok("<InitiateMultipartUploadResult><Bucket>acme-mail</Bucket><Key>k</Key>"
-                                "<UploadId>up/1+x</UploadId></InitiateMultipartUploadResult>");
+      return FakeHttpClient::ok(
+          "<InitiateMultipartUploadResult><Bucket>acme-mail</Bucket><Key>k</Key>"
+          "<UploadId>up/1+x</UploadId></InitiateMultipartUploadResult>");
     }
     if (r.method == "PUT" && q.rfind("partNumber=", 0) == 0) {
       int n = std::stoi(q.substr(11));
@@ -237,11 +239,16 @@ TEST(S3BlobStore, RetriesSlowDown503AndTransportErrorsThenSucceeds) {
   std::atomic<int> n{0};
   f.http->setHandler([&](const http::Request&) -> Result<http::Response> {
     switch (n++) {
-      case 0: return FakeHttpClient::s3Error(503, "SlowDown", "Please reduce your request rate.");
-      case 1: return Error(ErrorClass::kTransientBackend, "connect: connection refused");
-      case 2: return FakeHttpClient::s3Error(400, "RequestTimeout", "idle");
-      case 3: return FakeHttpClient::s3Error(429, "TooManyRequests", "later");
-      default: return FakeHttpClient::ok();
+      case 0:
+        return FakeHttpClient::s3Error(503, "SlowDown", "Please reduce your request rate.");
+      case 1:
+        return Error(ErrorClass::kTransientBackend, "connect: connection refused");
+      case 2:
+        return FakeHttpClient::s3Error(400, "RequestTimeout", "idle");
+      case 3:
+        return FakeHttpClient::s3Error(429, "TooManyRequests", "later");
+      default:
+        return FakeHttpClient::ok();
     }
   });
   ASSERT_TRUE(f.store->put("k/x.eml", "abc").ok());
@@ -265,7 +272,8 @@ TEST(S3BlobStore, CompleteWith200ErrorBodyIsRetried) {
   std::atomic<int> completes{0};
   f.http->setHandler([&](const http::Request& r) -> Result<http::Response> {
     if (r.method == "POST" && query(r).rfind("uploadId=", 0) == 0 && completes++ == 0) {
-      return FakeHttpClient::ok("<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>");
+      return FakeHttpClient::ok(
+          "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>");
     }
     return inner(r);
   });
@@ -311,7 +319,8 @@ TEST(S3BlobStore, Never4xxRetriedPermanentWithCodeAndMessage) {
 TEST(S3BlobStore, SyncWaitsForEveryUploadAndReturnsTheFirstError) {
   Fixture f;
   f.http->setHandler([](const http::Request& r) -> Result<http::Response> {
-    if (r.url.find("/k/3.eml") != std::string::npos) return FakeHttpClient::s3Error(403, "AccessDenied", "Access Denied");
+    if (r.url.find("/k/3.eml") != std::string::npos)
+      return FakeHttpClient::s3Error(403, "AccessDenied", "Access Denied");
     if (r.url.find("/k/4.eml") != std::string::npos) return FakeHttpClient::s3Error(400, "InvalidArgument", "second");
     return FakeHttpClient::ok();
   });
@@ -362,7 +371,8 @@ TEST(S3BlobStore, MaxInFlightBoundsUploadsAndPutUnsyncedWaitsForASlot) {
 TEST(S3BlobStore, PutAsyncCallsBackWithTheOutcome) {
   Fixture f;
   f.http->setHandler([](const http::Request&) -> Result<http::Response> {
-    return FakeHttpClient::s3Error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+    return FakeHttpClient::s3Error(403, "InvalidAccessKeyId",
+                                   "The AWS Access Key Id you provided does not exist in our records.");
   });
   std::promise<Status> p;
   f.store->putAsync("k/x.eml", "abc", [&p](Status s) { p.set_value(std::move(s)); });

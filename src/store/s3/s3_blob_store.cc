@@ -83,11 +83,20 @@ std::string xmlEscape(std::string_view s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -177,8 +186,8 @@ struct S3BlobStore::Upload {
   std::string path;
   uint64_t size = 0;
   std::string sha256_hex, sha256_b64;
-  std::shared_ptr<Group> group;            // put()/putUnsynced()/putFile()
-  std::function<void(Status)> done;        // putAsync()
+  std::shared_ptr<Group> group;      // put()/putUnsynced()/putFile()
+  std::function<void(Status)> done;  // putAsync()
   MonoTime started{};
   // Multipart.
   std::string upload_id;
@@ -258,7 +267,8 @@ void S3BlobStore::execute(std::shared_ptr<Call> call, ResponseFn done) { attempt
 void S3BlobStore::attempt(std::shared_ptr<Call> call, uint32_t n, ResponseFn done) {
   credentials_->get([this, call, n, done = std::move(done)](Result<aws::Credentials> creds) mutable {
     if (!creds.ok()) {
-      onResponse(call, n, Error(creds.error().errorClass(), "credentials: " + creds.error().message()), std::move(done));
+      onResponse(call, n, Error(creds.error().errorClass(), "credentials: " + creds.error().message()),
+                 std::move(done));
       return;
     }
     http::Request req;
@@ -308,9 +318,8 @@ void S3BlobStore::onResponse(std::shared_ptr<Call> call, uint32_t n, Result<http
   }
   if (retry && n < options_.max_retries && !stopping_) {
     S3StoreMetrics::bump(metrics_.retries);
-    scheduler_->after(backoff(n), [this, call, n, done = std::move(done)]() mutable {
-      attempt(call, n + 1, std::move(done));
-    });
+    scheduler_->after(backoff(n),
+                      [this, call, n, done = std::move(done)]() mutable { attempt(call, n + 1, std::move(done)); });
     return;
   }
   if (retry) {
@@ -331,7 +340,7 @@ Result<http::Response> S3BlobStore::executeAndWait(std::shared_ptr<Call> call) {
 // ---- uploads ----------------------------------------------------------------------------
 
 std::shared_ptr<S3BlobStore::Upload> S3BlobStore::makeUpload(std::string_view key,
-                                                            std::shared_ptr<const std::string> bytes) {
+                                                             std::shared_ptr<const std::string> bytes) {
   auto u = std::make_shared<Upload>();
   u->key = std::string(key);
   u->size = bytes->size();
@@ -379,9 +388,7 @@ void S3BlobStore::putObject(std::shared_ptr<Upload> u) {
   c->body = *u->bytes;
   c->payload_hex = u->sha256_hex;
   c->what = "PUT " + u->key;
-  execute(c, [this, u](Result<http::Response> r) {
-    finish(u, r.ok() ? okStatus() : Status(r.error()));
-  });
+  execute(c, [this, u](Result<http::Response> r) { finish(u, r.ok() ? okStatus() : Status(r.error())); });
 }
 
 void S3BlobStore::createMultipart(std::shared_ptr<Upload> u) {
@@ -402,7 +409,8 @@ void S3BlobStore::createMultipart(std::shared_ptr<Upload> u) {
     }
     auto id = s3XmlText(r->body, "UploadId");
     if (!id || id->empty()) {
-      finish(u, Error(ErrorClass::kTransientBackend, "s3 CreateMultipartUpload " + u->key + ": no UploadId in the answer"));
+      finish(u, Error(ErrorClass::kTransientBackend,
+                      "s3 CreateMultipartUpload " + u->key + ": no UploadId in the answer"));
       return;
     }
     u->upload_id = std::move(*id);
@@ -455,8 +463,8 @@ void S3BlobStore::sendPart(std::shared_ptr<Upload> u, std::shared_ptr<const std:
     }
     const std::string* etag = r->header("ETag");
     if (!etag || etag->empty()) {
-      abortMultipart(u, Error(ErrorClass::kTransientBackend,
-                              "s3 UploadPart " + std::to_string(u->next + 1) + " " + u->key + ": no ETag in the answer"));
+      abortMultipart(u, Error(ErrorClass::kTransientBackend, "s3 UploadPart " + std::to_string(u->next + 1) + " " +
+                                                                 u->key + ": no ETag in the answer"));
       return;
     }
     u->parts[u->next] = {*etag, b64};
@@ -466,7 +474,8 @@ void S3BlobStore::sendPart(std::shared_ptr<Upload> u, std::shared_ptr<const std:
 }
 
 void S3BlobStore::completeMultipart(std::shared_ptr<Upload> u) {
-  auto body = std::make_shared<std::string>("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+  auto body =
+      std::make_shared<std::string>("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
   for (size_t i = 0; i < u->parts.size(); ++i) {
     *body += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + xmlEscape(u->parts[i].etag) +
              "</ETag><ChecksumSHA256>" + u->parts[i].checksum_b64 + "</ChecksumSHA256></Part>";

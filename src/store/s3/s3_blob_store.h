@@ -72,14 +72,14 @@ SchedulerPtr makeTimerThread();
 struct S3BlobStoreOptions {
   std::string bucket;
   std::string region;
-  std::string endpoint;          // "": AWS; else "http(s)://host[:port]"
-  bool path_style = false;       // addressing = "path"
-  std::string sse;               // "", "AES256", "aws:kms"
-  std::string kms_key_id;        // with sse = "aws:kms"
-  uint32_t max_in_flight = 64;   // object uploads at once
+  std::string endpoint;                        // "": AWS; else "http(s)://host[:port]"
+  bool path_style = false;                     // addressing = "path"
+  std::string sse;                             // "", "AES256", "aws:kms"
+  std::string kms_key_id;                      // with sse = "aws:kms"
+  uint32_t max_in_flight = 64;                 // object uploads at once
   uint64_t multipart_threshold = 16ull << 20;  // larger objects go multipart
-  uint64_t part_size = 8ull << 20;              // S3 needs >= 5 MiB (checked by config, not here)
-  uint32_t max_retries = 5;      // per request, after the first attempt
+  uint64_t part_size = 8ull << 20;             // S3 needs >= 5 MiB (checked by config, not here)
+  uint32_t max_retries = 5;                    // per request, after the first attempt
   Millis retry_backoff_base{100};
   Millis retry_backoff_cap{5'000};
   Millis request_timeout{0};     // per attempt; 0: the client's default
@@ -167,9 +167,9 @@ class S3BlobStore final : public BlobStore {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  uint32_t in_flight_ = 0;                        // uploads started, not finished
-  std::deque<std::shared_ptr<Upload>> waiting_;   // admitted beyond max_in_flight
-  std::shared_ptr<Group> current_;                // putUnsynced() since the last sync()
+  uint32_t in_flight_ = 0;                       // uploads started, not finished
+  std::deque<std::shared_ptr<Upload>> waiting_;  // admitted beyond max_in_flight
+  std::shared_ptr<Group> current_;               // putUnsynced() since the last sync()
   std::atomic<bool> stopping_{false};
 };
 

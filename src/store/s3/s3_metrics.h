@@ -14,7 +14,8 @@ namespace mx::store {
 
 // clang-format off
 #define MX_S3_STORE_METRICS(COUNTER, GAUGE, HISTOGRAM)                                                        \
-  COUNTER(uploads, "mxgate_store_s3_uploads_total", "Objects S3 acknowledged (PutObject or a completed multipart upload)") \
+  COUNTER(uploads, "mxgate_store_s3_uploads_total",                                                          \
+          "Objects S3 acknowledged (PutObject or a completed multipart upload)")                             \
   COUNTER(multipart_uploads, "mxgate_store_s3_multipart_uploads_total", "Of those, multipart uploads")       \
   COUNTER(upload_bytes, "mxgate_store_s3_upload_bytes_total", "Bytes of the objects S3 acknowledged")        \
   COUNTER(requests, "mxgate_store_s3_requests_total", "HTTP requests sent to S3, retries included")          \
@@ -23,10 +24,13 @@ namespace mx::store {
   COUNTER(failures_transient, "mxgate_store_s3_failures_transient_total",                                    \
           "Operations that failed with a transient error after their retries (the pipeline retries them)")   \
   COUNTER(failures_permanent, "mxgate_store_s3_failures_permanent_total",                                    \
-          "Operations S3 refused (a 4xx other than 429/RequestTimeout: e.g. AccessDenied, SignatureDoesNotMatch)") \
-  COUNTER(multipart_aborts, "mxgate_store_s3_multipart_aborts_total", "AbortMultipartUpload sent after a failed part") \
-  GAUGE(in_flight, "mxgate_store_s3_uploads_in_flight", "Object uploads in progress (bounded by store.s3.max_in_flight)") \
-  HISTOGRAM(upload_seconds, "mxgate_store_s3_upload_seconds", "One object's upload, from its start to S3's acknowledgement, retries included")
+          "Operations S3 refused (a 4xx other than 429/RequestTimeout: AccessDenied, SignatureDoesNotMatch …)") \
+  COUNTER(multipart_aborts, "mxgate_store_s3_multipart_aborts_total",                                        \
+          "AbortMultipartUpload sent after a failed part or Complete")                                       \
+  GAUGE(in_flight, "mxgate_store_s3_uploads_in_flight",                                                      \
+        "Object uploads in progress (bounded by store.s3.max_in_flight)")                                    \
+  HISTOGRAM(upload_seconds, "mxgate_store_s3_upload_seconds",                                                \
+            "One object's upload, from its start to S3's acknowledgement, retries included")
 // clang-format on
 
 #define MX_S3_COUNTER_MEMBER(member, name, help) std::atomic<uint64_t> member{0};
