@@ -2,8 +2,14 @@
 // definitions that src/app/CMakeLists.txt sets for each backend library this build has.
 #include "app/backends.h"
 
+#include <cstdio>
+
 #ifdef MXGATE_WITH_STORE_LOCAL
 #include "store/local/local_blob_store.h"
+#endif
+#ifdef MXGATE_WITH_STORE_S3
+#include "server/metrics.h"
+#include "store/s3/s3_blob_store.h"
 #endif
 #ifdef MXGATE_WITH_EVENTS_FILE
 #include "events/file/file_event_sink.h"
@@ -23,6 +29,33 @@ Result<store::BlobStorePtr> makeLocalStore(const Config& c) {
 }
 #endif
 
+#ifdef MXGATE_WITH_STORE_S3
+Result<store::BlobStorePtr> makeS3Store(const Config& c) {
+  auto s = store::makeS3BlobStore(c.store.s3, [](std::string_view line) {
+    std::fprintf(stderr, "mxgate: store.s3: %.*s\n", static_cast<int>(line.size()), line.data());
+  });
+  if (!s.ok()) return Error(s.error().errorClass(), "store.s3: " + s.error().message());
+  return store::BlobStorePtr(std::move(*s));
+}
+
+std::string renderS3Metrics(const store::BlobStore& b) {
+  const auto* s3 = dynamic_cast<const store::S3BlobStore*>(&b);
+  if (s3 == nullptr) return {};
+  const store::S3StoreMetrics& m = s3->metrics();
+  std::string out;
+#define MX_RENDER_COUNTER(member, name, help) server::renderCounter(out, name, help, m.member.load());
+#define MX_RENDER_GAUGE(member, name, help) server::renderGauge(out, name, help, m.member.load());
+#define MX_RENDER_HISTOGRAM(member, name, help) server::renderHistogram(out, name, help, m.member);
+  MX_S3_STORE_METRICS(MX_RENDER_COUNTER, MX_RENDER_GAUGE, MX_RENDER_HISTOGRAM)
+#undef MX_RENDER_COUNTER
+#undef MX_RENDER_GAUGE
+#undef MX_RENDER_HISTOGRAM
+  return out;
+}
+
+std::string s3KeyPrefix(const Config& c) { return c.store.s3.prefix; }
+#endif
+
 #ifdef MXGATE_WITH_EVENTS_FILE
 Result<events::EventSinkPtr> makeFileSink(const Config& c) {
   auto s = events::FileEventSink::open({c.events.file, true});
@@ -34,6 +67,10 @@ Result<events::EventSinkPtr> makeFileSink(const Config& c) {
 constexpr StoreBackend kStoreBackends[] = {
 #ifdef MXGATE_WITH_STORE_LOCAL
     {"local", "a directory tree under store.dir (durable puts, batch sync per store.sync)", makeLocalStore},
+#endif
+#ifdef MXGATE_WITH_STORE_S3
+    {"s3", "an S3 or S3-compatible bucket ([store.s3]; keys prefixed by store.s3.prefix)", makeS3Store,
+     renderS3Metrics, s3KeyPrefix},
 #endif
     {{}, {}, nullptr},  // end marker, so the table is never empty
 };
@@ -94,6 +131,16 @@ Result<store::BlobStorePtr> makeStore(const Config& c) {
   const StoreBackend* b = find(storeBackends(), c.store.backend);
   if (!b) return Error(ErrorClass::kConfig, "store.backend: unknown backend \"" + c.store.backend + "\"");
   return b->make(c);
+}
+
+std::string renderStoreMetrics(const Config& c, const store::BlobStore& s) {
+  const StoreBackend* b = find(storeBackends(), c.store.backend);
+  return b && b->render_metrics ? b->render_metrics(s) : std::string();
+}
+
+std::string storeKeyPrefix(const Config& c) {
+  const StoreBackend* b = find(storeBackends(), c.store.backend);
+  return b && b->key_prefix ? b->key_prefix(c) : std::string();
 }
 
 Result<events::EventSinkPtr> makeSink(const Config& c) {

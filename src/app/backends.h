@@ -27,6 +27,10 @@ struct StoreBackend {
   std::string_view name;         // the store.backend value
   std::string_view description;  // for `mxgate check-config` and docs
   Result<store::BlobStorePtr> (*make)(const Config& config);
+  // Optional: the backend's own /metrics lines (Prometheus text) for a store `make` built.
+  std::string (*render_metrics)(const store::BlobStore& store) = nullptr;
+  // Optional: the key prefix the pipeline's KeyLayout puts in front of every key.
+  std::string (*key_prefix)(const Config& config) = nullptr;
 };
 
 struct SinkBackend {
@@ -45,5 +49,11 @@ void validateBackends(const Config& config, std::vector<ConfigError>* errors);
 // The configured backends, built by their factories (validateBackends() first).
 Result<store::BlobStorePtr> makeStore(const Config& config);
 Result<events::EventSinkPtr> makeSink(const Config& config);
+
+// The configured store backend's /metrics lines ("" when it has none); `store` is what
+// makeStore(config) returned.
+std::string renderStoreMetrics(const Config& config, const store::BlobStore& store);
+// The storage key prefix for store::KeyLayout (store.s3.prefix for s3; "" otherwise).
+std::string storeKeyPrefix(const Config& config);
 
 }  // namespace mx::app

@@ -160,6 +160,7 @@ std::vector<std::unique_ptr<Binding>> bindings(Config& c) {
   add(server::tlsTable(), c.tls);
   add(spool::spoolTable(), c.spool);
   add(store::storeTable(), c.store);
+  add(store::s3Table(), c.store.s3);
   add(events::eventsTable(), c.events);
   add(pipeline::pipelineTable(), c.pipeline);
   add(server::httpTable(), c.http);
@@ -478,6 +479,13 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
   uint16_t port;
   if (c.http.enabled && !server::splitHostPort(c.http.listen, &host, &port))
     errors->push_back({"http.listen", c.lineOf("http.listen"), "must be \"host:port\""});
+  if (c.store.backend == "s3") {
+    // [store.s3]'s formats and cross-field rules (store_config.h); the per-key checks ran at load.
+    for (const auto& e : store::checkS3Settings(c.store.s3)) {
+      std::string key = "store.s3." + e.key;
+      errors->push_back({key, c.lineOf(key), e.message});
+    }
+  }
   std::string dir_error;
   if (!policy::Directory::build(c.tenants, c.users, &dir_error)) errors->push_back({"tenant/user", 0, dir_error});
 }

@@ -128,6 +128,7 @@ int runServe(const Config& c) {
     if (c.pipeline.parse) processor = std::make_unique<pipeline::MimeProcessor>(pipeline::MimeProcessorOptions{});
     pipeline::MessageHandlerOptions ho;
     ho.hostname = hostname;
+    ho.key_prefix = storeKeyPrefix(c);  // store.s3.prefix: the same keys under the bucket's prefix
     ho.log = pipeline_log;
     handler = std::make_unique<pipeline::MessageHandler>(*blob_store, processor.get(), std::move(ho), pipeline_metrics);
     pipeline::SpoolConsumerOptions po;
@@ -165,8 +166,10 @@ int runServe(const Config& c) {
     server::splitHostPort(c.http.listen, &host, &port);
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
-    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock] {
-      return metrics.renderPrometheus(server::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall()));
+    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &c] {
+      std::string extra = server::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
+      if (blob_store) extra += renderStoreMetrics(c, *blob_store);  // the backend's own table
+      return metrics.renderPrometheus(extra);
     };
     http = std::make_unique<server::HttpStatusServer>(host, port, std::move(h));
     if (Status st = http->start(); !st.ok()) return fail(logger, st.error().message());

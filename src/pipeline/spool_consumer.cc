@@ -151,15 +151,18 @@ Status SpoolConsumer::flush() {
       // The objects may all be gone, and the records' bytes with them (the reader's views
       // are valid one record at a time): forget the batch and read it again. Records
       // already in the quarantine stay there and are skipped (quarantined_ is kept).
-      FailureState st = policy_.begin();
+      // One FailureState across consecutive failed syncs, so the delay grows (a store that
+      // refuses every batch — S3 down, a wrong secret — is not re-sent every ~50 ms).
+      if (!sync_failures_) sync_failures_.emplace(policy_.begin());
       Millis d = policy_.onOperationFailure(s.error(), "store sync of " + std::to_string(events_.size()) +
-                                                           " messages (the batch is processed again)", st);
+                                                           " messages (the batch is processed again)", *sync_failures_);
       events_.clear();
       have_done_ = false;
       reader_->rewind();
       if (!waitFor(d)) return s;
       return okStatus();
     }
+    sync_failures_.reset();
     if (auto s = publish(events_); !s.ok()) return s;
   }
   FailureState st = policy_.begin();

@@ -123,6 +123,16 @@ std::string Metrics::renderPrometheus(const std::string& extra) const {
   return out;
 }
 
+void renderCounter(std::string& out, const char* name, const char* help, uint64_t value) {
+  sample(out, name, "counter", help, static_cast<double>(value));
+}
+void renderGauge(std::string& out, const char* name, const char* help, int64_t value) {
+  sample(out, name, "gauge", help, static_cast<double>(value));
+}
+void renderHistogram(std::string& out, const char* name, const char* help, const LatencyHistogram& h) {
+  latency(out, name, help, h);
+}
+
 std::string renderPipelineMetrics(const pipeline::PipelineMetrics& m, const spool::SpoolStats& s, WallTime now) {
   std::string out;
   out.reserve(8192);

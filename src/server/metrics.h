@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "core/latency_histogram.h"
 
 namespace mx::spool {
 struct SpoolStats;
@@ -68,6 +69,12 @@ struct Metrics {
   // already formatted, e.g. renderPipelineMetrics()).
   std::string renderPrometheus(const std::string& extra) const;
 };
+
+// The sample writers every table's renderer uses (HELP and TYPE lines, then the samples), for
+// the figures of modules the server does not name (a store backend's, rendered by src/app).
+void renderCounter(std::string& out, const char* name, const char* help, uint64_t value);
+void renderGauge(std::string& out, const char* name, const char* help, int64_t value);
+void renderHistogram(std::string& out, const char* name, const char* help, const LatencyHistogram& h);
 
 // The pipeline's figures (MX_PIPELINE_METRICS) and the spool's: depth (records durable and
 // not checkpointed, SpoolStats::backlog()), the oldest such record's age (from the

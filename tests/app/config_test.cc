@@ -278,6 +278,122 @@ TEST(Config, SecretsFromFilesAndEnvironment) {
   unlink(bad.c_str());
 }
 
+TEST(Config, StoreS3FileAndEnvironment) {
+  std::string secret = writeTemp("wJalrXUtnFEMI/K7MDENG\n");
+  std::string path = writeTemp(
+      "[store]\n"
+      "backend = \"s3\"\n"
+      "[store.s3]\n"
+      "bucket = \"acme-mail\"\n"
+      "region = \"eu-west-1\"\n"
+      "endpoint = \"http://127.0.0.1:9000\"\n"
+      "addressing = \"path\"\n"
+      "prefix = \"inbound\"\n"
+      "sse = \"aws:kms\"\n"
+      "kms_key_id = \"alias/mail\"\n"
+      "multipart_threshold = \"32MiB\"\n"
+      "part_size = \"16MiB\"\n"
+      "ack_after = \"store\"\n"
+      "access_key_id = \"AKIDEXAMPLE\"\n"
+      "secret_access_key_file = \"" + secret + "\"\n");
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {"MXGATE_STORE_S3_MAX_IN_FLIGHT=16", "MXGATE_STORE_S3_REQUEST_TIMEOUT=10s"}, &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  EXPECT_EQ(c.store.backend, "s3");
+  EXPECT_EQ(c.store.s3.bucket, "acme-mail");
+  EXPECT_EQ(c.store.s3.addressing, "path");
+  EXPECT_EQ(c.store.s3.multipart_threshold, 32ull << 20);
+  EXPECT_EQ(c.store.s3.part_size, 16ull << 20);
+  EXPECT_EQ(c.store.s3.max_in_flight, 16u);
+  EXPECT_EQ(c.store.s3.request_timeout, Millis(10'000));
+  EXPECT_EQ(c.store.s3.secret_access_key, "wJalrXUtnFEMI/K7MDENG");
+  EXPECT_EQ(c.store.s3.ack_after, "store");
+  unlink(path.c_str());
+  unlink(secret.c_str());
+}
+
+TEST(Config, StoreS3ChecksNameKeyAndLine) {
+  std::string path = writeTemp(
+      "[store]\n"
+      "backend = \"s3\"\n"
+      "[store.s3]\n"
+      "bucket = \"Acme_Mail\"\n"           // line 4
+      "region = \"EU West\"\n"             // line 5
+      "endpoint = \"ftp://x\"\n"           // line 6
+      "sse = \"AES256\"\n"
+      "kms_key_id = \"alias/mail\"\n"      // line 8: only with aws:kms
+      "part_size = \"4MiB\"\n"             // line 9: below 5MiB
+      "multipart_threshold = \"1MiB\"\n"   // line 10: below part_size
+      "addressing = \"dns\"\n"             // line 11: a per-key choice
+      "ack_after = \"never\"\n");          // line 12
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  validateConfig(c, &errors);
+  std::string all = joined(errors, c.source);
+  EXPECT_NE(all.find(path + ":4: store.s3.bucket: may hold only lower-case letters"), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":5: store.s3.region: must be lower-case letters and digits"), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":6: store.s3.endpoint: must be an http:// or https:// URL"), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":8: store.s3.kms_key_id: is only used with sse = \"aws:kms\""), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":9: store.s3.part_size: must be between 5MiB and 5GiB"), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":10: store.s3.multipart_threshold: must be at least part_size (4MiB)"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find(path + ":11: store.s3.addressing: must be one of \"virtual\", \"path\""), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":12: store.s3.ack_after: must be one of \"spool\", \"store\""), std::string::npos) << all;
+  unlink(path.c_str());
+}
+
+TEST(Config, StoreS3BucketRegionAndEndpointForms) {
+  auto problems = [](const std::string& key, const std::string& value) {
+    store::S3Settings s;
+    s.bucket = "acme-mail";
+    s.region = "eu-west-1";
+    if (key == "bucket") s.bucket = value;
+    if (key == "region") s.region = value;
+    if (key == "endpoint") s.endpoint = value;
+    std::string out;
+    for (const auto& e : store::checkS3Settings(s)) out += e.key + ": " + e.message + "\n";
+    return out;
+  };
+  for (const char* good : {"abc", "acme-mail", "a.b-c.d", "123bucket", "my.bucket.1",
+                           "a23456789012345678901234567890123456789012345678901234567890123"}) {
+    EXPECT_EQ(problems("bucket", good), "") << good;
+  }
+  for (const char* bad : {"", "ab", "-abc", "abc-", ".abc", "abc.", "a..b", "ABC", "a_b", "192.168.1.1",
+                          "a234567890123456789012345678901234567890123456789012345678901234"}) {
+    EXPECT_NE(problems("bucket", bad).find("bucket: "), std::string::npos) << bad;
+  }
+  for (const char* good : {"eu-west-1", "us-gov-west-1", "auto", "us-east-1"}) EXPECT_EQ(problems("region", good), "");
+  for (const char* bad : {"", "eu_west_1", "-eu", "eu-", "eu--west", "EU-WEST-1"}) {
+    EXPECT_NE(problems("region", bad).find("region: "), std::string::npos) << bad;
+  }
+  for (const char* good : {"http://127.0.0.1:9000", "https://s3.example.com", "https://minio:9000/",
+                           "http://[::1]:9000"}) {
+    EXPECT_EQ(problems("endpoint", good), "") << good;
+  }
+  for (const char* bad : {"127.0.0.1:9000", "ftp://x", "http://", "http://h:", "http://h:99999", "http://h/path",
+                          "http://u@h", "http://h:9x"}) {
+    EXPECT_NE(problems("endpoint", bad).find("endpoint: "), std::string::npos) << bad;
+  }
+  // The checks apply only to the s3 backend: the embedded defaults (local) pass without a bucket.
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {}, &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty());
+  c = loadConfig("", {"MXGATE_STORE_BACKEND=s3"}, &errors);
+  validateConfig(c, &errors);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].key, "store.s3.bucket");
+  EXPECT_EQ(errors[1].key, "store.s3.region");
+}
+
+TEST(Config, StoreS3SecretsAreNeverInTheReference) {
+  std::string ref = configReference();
+  EXPECT_NE(ref.find("| `store.s3.secret_access_key` | `(secret)` |"), std::string::npos);
+  EXPECT_NE(ref.find("| `store.s3.session_token` | `(secret)` |"), std::string::npos);
+  EXPECT_NE(ref.find("## [store.s3]"), std::string::npos);
+}
+
 TEST(Config, SecretsAreNeverInTheReference) {
   std::string ref = configReference();
   EXPECT_NE(ref.find("| `[[user]] password_hash` | `(secret)` |"), std::string::npos);

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -248,3 +249,147 @@ def queued_id(reply_text):
         reply_text = reply_text.decode()
     return reply_text.rsplit(" ", 1)[-1].strip()
 
+
+
+# -- moto (S3 + IAM) ---------------------------------------------------------------------------
+# moto's own server application (the one `python3 -m moto.server` runs), started in a child
+# process that keeps moto's in-memory state while its listening socket is closed and opened
+# again on the same port: pause()/resume() make the endpoint go away (connections refused)
+# and come back with every bucket, object and access key still there. A restarted
+# `moto.server` process would lose all of them (its state is memory only).
+MOTO_SERVER_SCRIPT = r"""
+import sys
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+port = int(sys.argv[1])
+server = None
+def start():
+    global server
+    server = ThreadedMotoServer("127.0.0.1", port, verbose=False)
+    server.start()
+start()
+print("ready", flush=True)
+for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == "stop" and server is not None:
+        server.stop()
+        server._server.server_close()  # refuse connections, as a stopped server would
+        server = None
+    elif cmd == "start" and server is None:
+        start()
+    print("done " + cmd, flush=True)
+"""
+
+
+def moto_python():
+    """The interpreter that has moto (the pyenv Python, PLATFORM.md), or None."""
+    candidates = [os.environ.get("MXGATE_TEST_MOTO_PYTHON"), sys.executable, shutil.which("python3"),
+                  os.path.expanduser("~/.pyenv/shims/python3")]
+    for c in candidates:
+        if c and os.path.exists(c) and subprocess.run([c, "-c", "import moto, boto3"],
+                                                      capture_output=True).returncode == 0:
+            return c
+    return None
+
+
+class Moto:
+    """moto S3/IAM on a free loopback port. With enforce_auth, INITIAL_NO_AUTH_ACTION_COUNT=3:
+    create_access_key() spends those three unauthenticated calls on an IAM user, its policy and
+    its access key; every later request must carry a valid SigV4 signature of that key."""
+
+    def __init__(self, enforce_auth=True, region="eu-west-1"):
+        self.port = free_port()
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.region = region
+        self.enforce_auth = enforce_auth
+        self.proc = None
+
+    def start(self, timeout=20):
+        python = moto_python()
+        if python is None:
+            raise unittest_skip("moto is not installed (pyenv Python, PLATFORM.md)")
+        env = dict(os.environ)
+        if self.enforce_auth:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = "3"
+        self.proc = subprocess.Popen([python, "-c", MOTO_SERVER_SCRIPT, str(self.port)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("moto did not start")
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(self.endpoint + "/moto-api/", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("moto did not answer /moto-api/")
+
+    def _command(self, cmd):
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        if self.proc.stdout.readline().strip() != "done " + cmd:
+            raise RuntimeError("moto: " + cmd + " failed")
+
+    def pause(self):
+        """The endpoint goes away (connections refused); moto's state stays."""
+        self._command("stop")
+
+    def resume(self):
+        self._command("start")
+        self._wait_ready(20)
+
+    def stop(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdin.close()
+            self.proc.stdout.close()
+        self.proc = None
+
+    def create_access_key(self):
+        import boto3
+        iam = boto3.client("iam", endpoint_url=self.endpoint, region_name="us-east-1",
+                           aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+        iam.create_user(UserName="mxgate")
+        iam.put_user_policy(UserName="mxgate", PolicyName="all", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="mxgate")["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    def s3(self, key_id, secret):
+        import boto3
+        from botocore.config import Config
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name=self.region, aws_access_key_id=key_id,
+                            aws_secret_access_key=secret,
+                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 10}))
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def unittest_skip(reason):
+    import unittest
+    return unittest.SkipTest(reason)
+
+
+def s3_store_toml(moto, key_id, secret, bucket="acme-mail", extra=""):
+    """[store.s3] for a Gateway pointed at `moto` (path addressing); store.backend is set by
+    the environment (MXGATE_STORE_BACKEND=s3) because the harness writes [store] itself."""
+    return """
+[store.s3]
+bucket = "%(bucket)s"
+region = "%(region)s"
+endpoint = "%(endpoint)s"
+addressing = "path"
+access_key_id = "%(key)s"
+secret_access_key = "%(secret)s"
+%(extra)s
+""" % {"bucket": bucket, "region": moto.region, "endpoint": moto.endpoint, "key": key_id, "secret": secret,
+       "extra": extra}

@@ -426,6 +426,33 @@ TEST(Pipeline, FailedStoreSyncReprocessesTheBatchButNotItsQuarantinedRecords) {
   EXPECT_EQ(rig.quarantine->list()->size(), 1u);
 }
 
+TEST(Pipeline, ConsecutiveStoreSyncFailuresBackOffMoreAndMore) {
+  // A store that refuses every batch for a while (S3 down, a wrong secret) is not re-sent at
+  // the first backoff step each time: the delay grows across consecutive failed syncs, and
+  // starts again from the first step after a sync that succeeds.
+  TempDir t;
+  store::MemoryBlobStore mem;
+  CapturingSink sink;
+  ManualClock clock;
+  ClockWaiter waiter(clock);
+  auto o = fastOptions();
+  o.retry.backoff = {Millis(10), Millis(1000)};
+  o.random = [] { return uint64_t{0}; };  // the lower end of each step's jitter range
+  o.clock = &clock;
+  o.waiter_for_test = &waiter;
+  o.batch_max = 4;
+  Rig rig(t.path(), mem, sink, nullptr, o);
+  for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(commitSync(rig.spool->lane(0), makeEnvelope(i), makeBody(i, 50)).ok());
+  mem.failNextSyncs(5);
+  rig.consumer->start();
+  ASSERT_TRUE(waitUntil([&] { return get(rig.metrics.records_processed) == 4; }));
+  rig.consumer->stop();
+  EXPECT_EQ(get(rig.metrics.failures_transient), 5u);
+  auto d = waiter.delays();
+  ASSERT_GE(d.size(), 5u);
+  for (size_t i = 1; i < 5; ++i) EXPECT_GT(d[i], d[i - 1]) << i;
+}
+
 TEST(Pipeline, QuarantineRetryWhileRunningStoresAndPublishes) {
   TempDir t;
   store::MemoryBlobStore mem;
