@@ -69,8 +69,8 @@ constexpr StoreBackend kStoreBackends[] = {
     {"local", "a directory tree under store.dir (durable puts, batch sync per store.sync)", makeLocalStore},
 #endif
 #ifdef MXGATE_WITH_STORE_S3
-    {"s3", "an S3 or S3-compatible bucket ([store.s3]; keys prefixed by store.s3.prefix)", makeS3Store,
-     renderS3Metrics, s3KeyPrefix},
+    {"s3", "an S3 or S3-compatible bucket ([store.s3]; keys prefixed by store.s3.prefix)", makeS3Store, renderS3Metrics,
+     s3KeyPrefix},
 #endif
     {{}, {}, nullptr},  // end marker, so the table is never empty
 };

@@ -14,8 +14,8 @@ namespace mx {
 // A latency histogram with fixed bucket bounds (50 us .. 10 s), in microseconds.
 class LatencyHistogram {
  public:
-  static constexpr uint64_t kBoundsUs[] = {50,     100,    250,    500,     1000,    2500,    5000,    10000,
-                                           25000,  50000,  100000, 250000,  500000,  1000000, 2500000, 10000000};
+  static constexpr uint64_t kBoundsUs[] = {50,    100,   250,    500,    1000,   2500,    5000,    10000,
+                                           25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000};
   static constexpr size_t kBuckets = sizeof(kBoundsUs) / sizeof(kBoundsUs[0]) + 1;  // the last is +Inf
 
   void observe(std::chrono::nanoseconds d) {

@@ -154,8 +154,9 @@ Status SpoolConsumer::flush() {
       // One FailureState across consecutive failed syncs, so the delay grows (a store that
       // refuses every batch — S3 down, a wrong secret — is not re-sent every ~50 ms).
       if (!sync_failures_) sync_failures_.emplace(policy_.begin());
-      Millis d = policy_.onOperationFailure(s.error(), "store sync of " + std::to_string(events_.size()) +
-                                                           " messages (the batch is processed again)", *sync_failures_);
+      Millis d = policy_.onOperationFailure(
+          s.error(), "store sync of " + std::to_string(events_.size()) + " messages (the batch is processed again)",
+          *sync_failures_);
       events_.clear();
       have_done_ = false;
       reader_->rewind();

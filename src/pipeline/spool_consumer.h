@@ -128,7 +128,7 @@ class SpoolConsumer {
   spool::Record last_;                             // lane and sequence of the batch's last record
   std::set<std::pair<uint64_t, uint64_t>> quarantined_;  // (lane, sequence) quarantined this batch
   MonoTime last_poll_{};
-  std::optional<FailureState> sync_failures_;      // consecutive failed batch syncs; reset by one that succeeds
+  std::optional<FailureState> sync_failures_;  // consecutive failed batch syncs; reset by one that succeeds
 
   std::thread thread_;
 };

@@ -94,10 +94,11 @@ TEST(Backends, FactoriesBuildWorkingBackendsFromTheConfig) {
 TEST(Backends, S3FromTheConfigWithItsMetricsAndKeyPrefix) {
   // Built from [store.s3] without touching the network (static keys: the chain's first step).
   std::vector<ConfigError> errors;
-  Config c = loadConfig("", {"MXGATE_STORE_BACKEND=s3", "MXGATE_STORE_S3_BUCKET=acme-mail",
-                             "MXGATE_STORE_S3_REGION=eu-west-1", "MXGATE_STORE_S3_ENDPOINT=http://127.0.0.1:9",
-                             "MXGATE_STORE_S3_ADDRESSING=path", "MXGATE_STORE_S3_PREFIX=inbound",
-                             "MXGATE_STORE_S3_ACCESS_KEY_ID=AKIDEXAMPLE", "MXGATE_STORE_S3_SECRET_ACCESS_KEY=x"},
+  Config c = loadConfig("",
+                        {"MXGATE_STORE_BACKEND=s3", "MXGATE_STORE_S3_BUCKET=acme-mail",
+                         "MXGATE_STORE_S3_REGION=eu-west-1", "MXGATE_STORE_S3_ENDPOINT=http://127.0.0.1:9",
+                         "MXGATE_STORE_S3_ADDRESSING=path", "MXGATE_STORE_S3_PREFIX=inbound",
+                         "MXGATE_STORE_S3_ACCESS_KEY_ID=AKIDEXAMPLE", "MXGATE_STORE_S3_SECRET_ACCESS_KEY=x"},
                         &errors);
   validateConfig(c, &errors);
   validateBackends(c, &errors);
@@ -106,7 +107,9 @@ TEST(Backends, S3FromTheConfigWithItsMetricsAndKeyPrefix) {
   ASSERT_TRUE(store.ok()) << store.error().message();
   EXPECT_EQ(storeKeyPrefix(c), "inbound");
   std::string m = renderStoreMetrics(c, **store);
-  EXPECT_NE(m.find("# TYPE mxgate_store_s3_uploads_total counter\nmxgate_store_s3_uploads_total 0\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("# TYPE mxgate_store_s3_uploads_total counter\nmxgate_store_s3_uploads_total 0\n"),
+            std::string::npos)
+      << m;
   EXPECT_NE(m.find("mxgate_store_s3_uploads_in_flight 0\n"), std::string::npos);
   EXPECT_NE(m.find("mxgate_store_s3_upload_seconds_bucket{le=\"+Inf\"} 0\n"), std::string::npos);
   // Nothing listens on port 9: a transient error that names the request, after the retries.

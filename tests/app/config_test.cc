@@ -295,7 +295,8 @@ TEST(Config, StoreS3FileAndEnvironment) {
       "part_size = \"16MiB\"\n"
       "ack_after = \"store\"\n"
       "access_key_id = \"AKIDEXAMPLE\"\n"
-      "secret_access_key_file = \"" + secret + "\"\n");
+      "secret_access_key_file = \"" +
+      secret + "\"\n");
   std::vector<ConfigError> errors;
   Config c = loadConfig(path, {"MXGATE_STORE_S3_MAX_IN_FLIGHT=16", "MXGATE_STORE_S3_REQUEST_TIMEOUT=10s"}, &errors);
   validateConfig(c, &errors);
@@ -318,15 +319,15 @@ TEST(Config, StoreS3ChecksNameKeyAndLine) {
       "[store]\n"
       "backend = \"s3\"\n"
       "[store.s3]\n"
-      "bucket = \"Acme_Mail\"\n"           // line 4
-      "region = \"EU West\"\n"             // line 5
-      "endpoint = \"ftp://x\"\n"           // line 6
+      "bucket = \"Acme_Mail\"\n"  // line 4
+      "region = \"EU West\"\n"    // line 5
+      "endpoint = \"ftp://x\"\n"  // line 6
       "sse = \"AES256\"\n"
-      "kms_key_id = \"alias/mail\"\n"      // line 8: only with aws:kms
-      "part_size = \"4MiB\"\n"             // line 9: below 5MiB
-      "multipart_threshold = \"1MiB\"\n"   // line 10: below part_size
-      "addressing = \"dns\"\n"             // line 11: a per-key choice
-      "ack_after = \"never\"\n");          // line 12
+      "kms_key_id = \"alias/mail\"\n"     // line 8: only with aws:kms
+      "part_size = \"4MiB\"\n"            // line 9: below 5MiB
+      "multipart_threshold = \"1MiB\"\n"  // line 10: below part_size
+      "addressing = \"dns\"\n"            // line 11: a per-key choice
+      "ack_after = \"never\"\n");         // line 12
   std::vector<ConfigError> errors;
   Config c = loadConfig(path, {}, &errors);
   validateConfig(c, &errors);
@@ -338,7 +339,8 @@ TEST(Config, StoreS3ChecksNameKeyAndLine) {
   EXPECT_NE(all.find(path + ":9: store.s3.part_size: must be between 5MiB and 5GiB"), std::string::npos) << all;
   EXPECT_NE(all.find(path + ":10: store.s3.multipart_threshold: must be at least part_size (4MiB)"), std::string::npos)
       << all;
-  EXPECT_NE(all.find(path + ":11: store.s3.addressing: must be one of \"virtual\", \"path\""), std::string::npos) << all;
+  EXPECT_NE(all.find(path + ":11: store.s3.addressing: must be one of \"virtual\", \"path\""), std::string::npos)
+      << all;
   EXPECT_NE(all.find(path + ":12: store.s3.ack_after: must be one of \"spool\", \"store\""), std::string::npos) << all;
   unlink(path.c_str());
 }
@@ -367,8 +369,8 @@ TEST(Config, StoreS3BucketRegionAndEndpointForms) {
   for (const char* bad : {"", "eu_west_1", "-eu", "eu-", "eu--west", "EU-WEST-1"}) {
     EXPECT_NE(problems("region", bad).find("region: "), std::string::npos) << bad;
   }
-  for (const char* good : {"http://127.0.0.1:9000", "https://s3.example.com", "https://minio:9000/",
-                           "http://[::1]:9000"}) {
+  for (const char* good :
+       {"http://127.0.0.1:9000", "https://s3.example.com", "https://minio:9000/", "http://[::1]:9000"}) {
     EXPECT_EQ(problems("endpoint", good), "") << good;
   }
   for (const char* bad : {"127.0.0.1:9000", "ftp://x", "http://", "http://h:", "http://h:99999", "http://h/path",
