@@ -485,6 +485,12 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
       std::string key = "store.s3." + e.key;
       errors->push_back({key, c.lineOf(key), e.message});
     }
+    if (c.store.s3.ack_after == "store" && !c.pipeline.enabled) {
+      // The gate puts the raw message; only the pipeline stores the rest and publishes.
+      errors->push_back({"store.s3.ack_after", c.lineOf("store.s3.ack_after"),
+                         "\"store\" needs pipeline.enabled = true (the pipeline stores the parsed JSON, "
+                         "attachments and event behind the acknowledged raw message)"});
+    }
   }
   std::string dir_error;
   if (!policy::Directory::build(c.tenants, c.users, &dir_error)) errors->push_back({"tenant/user", 0, dir_error});

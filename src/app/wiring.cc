@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/backends.h"
+#include "app/store_ack_gate.h"
 #include "core/clock.h"
 #include "events/dead_letter.h"
 #include "events/retrying_sink.h"
@@ -102,6 +103,7 @@ int runServe(const Config& c) {
   std::unique_ptr<pipeline::MimeProcessor> processor;
   std::unique_ptr<pipeline::MessageHandler> handler;
   std::unique_ptr<pipeline::SpoolConsumer> consumer;
+  std::unique_ptr<StoreAckGate> ack_gate;  // store.s3.ack_after = "store"
   if (c.pipeline.enabled) {
     auto pipeline_log = [&logger](std::string_view line) {
       logger.event("pipeline", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
@@ -110,6 +112,9 @@ int runServe(const Config& c) {
     auto st = makeStore(c);
     if (!st.ok()) return fail(logger, st.error().message());
     blob_store = std::move(st.value());
+    if (c.store.backend == "s3" && c.store.s3.ack_after == "store") {
+      ack_gate = std::make_unique<StoreAckGate>(*blob_store, storeKeyPrefix(c), c.server.store_ack_timeout);
+    }
     auto fs = makeSink(c);
     if (!fs.ok()) return fail(logger, fs.error().message());
     sink = std::move(fs.value());
@@ -152,6 +157,7 @@ int runServe(const Config& c) {
   deps.metrics = &metrics;
   deps.tls = tls.get();
   deps.policy = &local_policy;
+  deps.ack_gate = ack_gate.get();
   server::ServerOptions server_options = c.server;
   server_options.threads = threads;
   server_options.listeners = listenerOptions(c);

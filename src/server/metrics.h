@@ -39,7 +39,10 @@ namespace mx::server {
   COUNTER(auth_failures, "mxgate_auth_failures_total", "Failed SMTP AUTH exchanges")                         \
   COUNTER(messages_accepted, "mxgate_messages_accepted_total", "Messages made durable and answered 250")     \
   COUNTER(messages_temp_failed, "mxgate_messages_temp_failed_total",                                         \
-          "Messages answered 451 because the spool failed")                                                  \
+          "Messages answered 451 because the spool failed, or the object store did not confirm them")        \
+  COUNTER(messages_store_ack_failed, "mxgate_messages_store_ack_failed_total",                               \
+          "Messages spooled but answered 451 because the object store did not confirm them in time "         \
+          "(ack_after = \"store\")")                                                                          \
   COUNTER(message_bytes_accepted, "mxgate_message_bytes_accepted_total", "Body bytes of accepted messages")  \
   COUNTER(recipients_accepted, "mxgate_recipients_accepted_total", "RCPT TO accepted")                       \
   COUNTER(recipients_rejected, "mxgate_recipients_rejected_total", "RCPT TO refused")                        \

@@ -7,6 +7,8 @@
 // Threads: one Reception per event-loop thread (it owns that loop's id generator and uses
 // its spool lane); not thread-safe. Commit completions run on the spool's sync thread:
 // the caller hands off to its loop (asio::post) from there.
+// With an AckGate (ack_gate.h, ack_after = "store") the completion waits for it too, after
+// the spool commit; the driver then keeps a copy of the body for it (keepsBody()).
 // Trust: envelope and body are client data, stored opaquely.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include "core/envelope.h"
 #include "core/message_id.h"
 #include "core/result.h"
+#include "server/ack_gate.h"
 #include "spool/spool.h"
 
 namespace mx::server {
@@ -24,24 +27,35 @@ class Reception {
  public:
   // `lane` and `clock` must outlive this object. `seed` makes ids of different threads
   // and processes differ within one millisecond.
-  Reception(spool::Lane& lane, const Clock& clock, uint64_t seed) : lane_(lane), clock_(clock), ids_(seed) {}
+  // `gate` may be null (250 after the spool commit alone); it must outlive this object.
+  Reception(spool::Lane& lane, const Clock& clock, uint64_t seed, AckGate* gate = nullptr)
+      : lane_(lane), clock_(clock), ids_(seed), gate_(gate) {}
+
+  // Whether commit() needs the body's bytes beside the writer (an AckGate is set).
+  bool keepsBody() const { return gate_ != nullptr; }
+  // The AckGate's timeout; 0 without one.
+  Millis ackTimeout() const { return gate_ ? gate_->timeout() : Millis(0); }
 
   // A new, empty body writer (no I/O).
   spool::MessageWriterPtr begin() { return lane_.begin(); }
 
-  // Called once: ok when the record is durable, or the error. Runs on the spool's sync
-  // thread (or at once, on the calling thread, when the commit cannot even start).
-  using Done = std::function<void(const MessageId& id, Status status)>;
+  // Called once: ok when the record is durable (and confirmed by the AckGate, if any), or
+  // the error; `spooled` says whether the spool commit itself succeeded (a failure with
+  // spooled = true is the gate's). Runs on the spool's sync thread or the gate's (or at once,
+  // on the calling thread, when the commit cannot even start).
+  using Done = std::function<void(const MessageId& id, Status status, bool spooled)>;
 
   // Sets envelope.id and envelope.received_at and commits. A null `writer` (the body could
   // not be buffered: disk full while appending) completes at once with a transient error.
-  // Returns the id given to the message.
-  MessageId commit(spool::MessageWriterPtr writer, Envelope envelope, Done done);
+  // `body` is the message as spooled when keepsBody(), else ignored: after the spool commit
+  // the AckGate gets it, and `done` reports the gate's answer. Returns the message's id.
+  MessageId commit(spool::MessageWriterPtr writer, Envelope envelope, Done done, std::string body = {});
 
  private:
   spool::Lane& lane_;
   const Clock& clock_;
   MessageIdGenerator ids_;
+  AckGate* gate_;
 };
 
 }  // namespace mx::server

@@ -168,7 +168,7 @@ Status Server::start() {
   std::random_device rd;
   for (size_t i = 0; i < n; ++i) {
     uint64_t seed = 0x9E3779B97F4A7C15ull * (i + 1) ^ (static_cast<uint64_t>(rd()) << 32 | rd());
-    impl_->workers_.push_back(std::make_unique<Worker>(impl_->shared_, i, d.spool->lane(i), seed));
+    impl_->workers_.push_back(std::make_unique<Worker>(impl_->shared_, i, d.spool->lane(i), seed, d.ack_gate));
   }
   Status st = impl_->bindAll();
   if (!st.ok()) return st;

@@ -23,6 +23,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "policy/policy.h"
+#include "server/ack_gate.h"
 #include "server/cidr.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -59,6 +60,8 @@ struct ServerOptions {
   Millis proxy_header_timeout{10'000};
   Millis tls_handshake_timeout{30'000};
   Millis drain_timeout{30'000};
+  // ack_after = "store": how long the 250 waits for the object store (then 451 4.3.0).
+  Millis store_ack_timeout{30'000};
 };
 
 // What the server needs from the rest of the process; all must outlive the Server.
@@ -69,6 +72,7 @@ struct ServerDeps {
   Metrics* metrics = nullptr;
   TlsContextHolder* tls = nullptr;           // nullptr: no STARTTLS, no smtps listeners
   policy::Policy* policy = nullptr;          // asked at every parking point; thread-safe
+  AckGate* ack_gate = nullptr;               // null: 250 after the spool commit alone (ack_gate.h)
 };
 
 class Server {

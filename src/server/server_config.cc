@@ -71,6 +71,11 @@ const Table<ServerOptions>& timeoutsTable() {
           "waiting for a command inside a transaction", Check::atLeast(1));
     t.add("data", [](ServerOptions& o) -> Millis& { return o.session.data_timeout; },
           "waiting for the next block of message data", Check::atLeast(1));
+    t.add("store_ack", &ServerOptions::store_ack_timeout,
+          "with `store.s3.ack_after = \"store\"`: how long the reply to end of data waits for the object "
+          "store to confirm the raw message before it is `451 4.3.0` (the message stays in the spool "
+          "and is stored behind; docs/store-s3.md)",
+          Check::atLeast(1));
     return t;
   }();
   return t;

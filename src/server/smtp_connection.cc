@@ -321,6 +321,7 @@ void SmtpConnection::runActions() {
         case smtp::ActionKind::kMessageBegin:
           writer_ = worker_.reception.begin();
           writer_failed_ = false;
+          body_copy_.clear();
           break;
         case smtp::ActionKind::kBodyData:
           if (writer_ && !writer_failed_) {
@@ -332,6 +333,8 @@ void SmtpConnection::runActions() {
                 w.field("conn", id_).field("error", st.error().message());
               });
             }
+            // ack_after = "store": the AckGate gets the bytes after the spool commit.
+            if (!writer_failed_ && worker_.reception.keepsBody()) body_copy_.append(a.data);
           }
           break;
         case smtp::ActionKind::kMessageEnd:
@@ -341,6 +344,7 @@ void SmtpConnection::runActions() {
           break;
         case smtp::ActionKind::kMessageAbort:
           writer_.reset();
+          std::string().swap(body_copy_);
           break;
         case smtp::ActionKind::kClose:
           close_after_write_ = true;
@@ -447,24 +451,37 @@ void SmtpConnection::applyVerdict(policy::Stage stage, const Verdict& v) {
 
 void SmtpConnection::commit() {
   park_ = Park::kCommit;
-  MonoTime began = now();
+  commit_began_ = now();
+  const uint32_t seq = ++ask_seq_;  // a result after the store-ack timeout is dropped
   spool::MessageWriterPtr w = writer_failed_ ? nullptr : std::move(writer_);
   writer_.reset();
+  std::string body;
+  body.swap(body_copy_);
   asio::io_context& ioc = worker_.ioc;
-  worker_.reception.commit(std::move(w), session_->envelope(),
-                           [self = shared_from_this(), began, &ioc](const MessageId& id, Status st) {
-                             // Runs on the spool's sync thread: hand off only.
-                             asio::post(ioc, [self, id, began, st = std::move(st)]() {
-                               self->onCommitted(id, st, began);
-                             });
-                           });
+  commit_id_ = worker_.reception.commit(
+      std::move(w), session_->envelope(),
+      [self = shared_from_this(), seq, &ioc](const MessageId& id, Status st, bool spooled) {
+        // Runs on the spool's sync thread (or the store's): hand off only.
+        asio::post(ioc, [self, seq, id, spooled, st = std::move(st)]() { self->onCommitted(seq, id, st, spooled); });
+      },
+      std::move(body));
+  // ack_after = "store": the client waits at most timeouts.store_ack for the object store.
+  if (worker_.reception.keepsBody()) armTimer(now() + worker_.reception.ackTimeout());
 }
 
-void SmtpConnection::onCommitted(const MessageId& id, const Status& st, MonoTime began) {
-  if (phase_ == Phase::kClosed) return;
+void SmtpConnection::onCommitted(uint32_t seq, const MessageId& id, const Status& st, bool spooled) {
+  if (phase_ == Phase::kClosed || park_ != Park::kCommit || seq != ask_seq_) return;  // late: dropped
+  finishCommit(id, st, spooled);
+}
+
+void SmtpConnection::finishCommit(const MessageId& id, const Status& st, bool spooled) {
   park_ = Park::kNone;
+  const MonoTime began = commit_began_;
   Metrics& m = shared().metrics();
-  smtp::CommitResult r{st.ok() ? Verdict::accept() : Verdict::refuse(ReplyId::kCommitTempFail), id};
+  // Spooled but not confirmed by the AckGate: its own reply, so a log reader can tell.
+  const ReplyId refusal = spooled ? ReplyId::kStoreAckTempFail : ReplyId::kCommitTempFail;
+  if (!st.ok() && spooled) m.messages_store_ack_failed.fetch_add(1, std::memory_order_relaxed);
+  smtp::CommitResult r{st.ok() ? Verdict::accept() : Verdict::refuse(refusal), id};
   if (st.ok()) {
     auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now() - began).count();
     m.observeCommitLatency(static_cast<uint64_t>(micros));
@@ -483,9 +500,11 @@ void SmtpConnection::onCommitted(const MessageId& id, const Status& st, MonoTime
   shared().logger().event("message", shared().clock().wall(), [&](JsonWriter& w) {
     w.field("id", id.toString()).field("conn", id_).field("tenant", tenant).field("size", size);
     w.field("recipients", static_cast<uint64_t>(rcpts)).field("client_ip", client_ip_);
-    w.field("reply", replyCodes(st.ok() ? ReplyId::kQueued : ReplyId::kCommitTempFail));
+    w.field("reply", replyCodes(st.ok() ? ReplyId::kQueued : refusal));
     if (!st.ok()) w.field("error", st.error().message());
   });
+  // The store-ack timer replaced the session's deadline; a read may still be pending.
+  if (worker_.reception.keepsBody() && session_) armTimer(session_->deadline());
   runActions();
   pump();
 }
@@ -576,6 +595,17 @@ void SmtpConnection::onTimer(const ErrorCode& ec) {
   if (timer_.expiry() > std::chrono::steady_clock::now()) return;  // re-armed meanwhile
   if (phase_ != Phase::kSmtp) {
     close(phase_ == Phase::kProxyHeader ? "PROXY header timeout" : "TLS handshake timeout");
+    return;
+  }
+  if (park_ == Park::kCommit && worker_.reception.keepsBody()) {
+    // ack_after = "store": spooled, but the object store did not confirm in time. The
+    // record stays in the spool (the pipeline stores it); the client gets 451 and retries.
+    const std::string error =
+        "the object store did not confirm within " + std::to_string(worker_.reception.ackTimeout().count()) + " ms";
+    ++ask_seq_;  // the gate's answer, if it ever comes, is dropped
+    shared().logger().event("store_ack_timeout", shared().clock().wall(),
+                            [&](JsonWriter& w) { w.field("conn", id_).field("id", commit_id_.toString()); });
+    finishCommit(commit_id_, Error(ErrorClass::kTransientBackend, error), /*spooled=*/true);
     return;
   }
   if (park_ == Park::kAsk) {

@@ -67,7 +67,9 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   void onLateVerdict(uint32_t seq, const smtp::Verdict& v);
   void applyVerdict(policy::Stage stage, const smtp::Verdict& v);
   void commit();
-  void onCommitted(const MessageId& id, const Status& st, MonoTime began);
+  // `spooled`: the spool commit succeeded (a failure is then the AckGate's).
+  void onCommitted(uint32_t seq, const MessageId& id, const Status& st, bool spooled);
+  void finishCommit(const MessageId& id, const Status& st, bool spooled);
 
   // Reading, writing, time.
   void waitReadable();
@@ -85,6 +87,9 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   std::string out_;       // replies not yet handed to the transport
   std::string writing_;   // the buffer of the write in flight (out_ may grow meanwhile)
   spool::MessageWriterPtr writer_;
+  std::string body_copy_;  // the body for the AckGate (ack_after = "store" only)
+  MessageId commit_id_;    // the message in commit (for the store-ack timeout's reply)
+  MonoTime commit_began_{};
   std::optional<smtp::Verdict> inline_verdict_;  // a verdict given inside Policy::check()
   List::iterator self_it_;
   MonoTime started_;
@@ -93,7 +98,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   uint16_t client_port_ = 0;
   std::string proxy_peer_ip_;
   std::string close_reason_;
-  uint32_t ask_seq_ = 0;  // identifies the question in flight; late answers are dropped
+  uint32_t ask_seq_ = 0;  // identifies the question or commit in flight; late answers are dropped
   Phase phase_ = Phase::kProxyHeader;
   Park park_ = Park::kNone;
   policy::Stage pending_stage_ = policy::Stage::kConnect;

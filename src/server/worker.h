@@ -23,8 +23,8 @@ class SmtpConnection;
 struct Worker {
   static constexpr size_t kReadBufferBytes = 64 * 1024;
 
-  Worker(ServerShared& s, size_t i, spool::Lane& lane, uint64_t seed)
-      : shared(s), index(i), reception(lane, s.clock(), seed), read_buffer(new char[kReadBufferBytes]) {}
+  Worker(ServerShared& s, size_t i, spool::Lane& lane, uint64_t seed, AckGate* ack_gate)
+      : shared(s), index(i), reception(lane, s.clock(), seed, ack_gate), read_buffer(new char[kReadBufferBytes]) {}
 
   ServerShared& shared;
   size_t index;

@@ -65,6 +65,8 @@ constexpr Entry kEntries[] = {
   // Postfix queue_minfree: before the body is sent, so the client keeps the message.
   E(ReplyId::kInsufficientStorage,"InsufficientStorage",452, "4.3.1", "Insufficient system storage: try again later"),
   E(ReplyId::kPolicyTempFail,     "PolicyTempFail",     451, "4.3.0", "Error: temporary policy failure, try again later"),
+  // ack_after = "store": the spool has it, the object store did not confirm in time.
+  E(ReplyId::kStoreAckTempFail,   "StoreAckTempFail",   451, "4.3.0", "Error: storage did not confirm the message, try again later"),
   E(ReplyId::kUnrecognized,       "Unrecognized",       500, "5.5.2", "Error: command not recognized", kCounts),
   E(ReplyId::kEmptyCommand,       "EmptyCommand",       500, "5.5.2", "Error: bad syntax", kCounts),
   E(ReplyId::kLineTooLong,        "LineTooLong",        500, "5.5.2", "Error: line too long", kCounts),

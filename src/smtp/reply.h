@@ -41,72 +41,73 @@ enum class ReplyId : uint8_t {
   kAuthUserPrompt,      // 334 VXNlcm5hbWU6 (LOGIN: base64 "Username:")
   kAuthPasswordPrompt,  // 334 UGFzc3dvcmQ6 (LOGIN: base64 "Password:")
   // 421: the session closes after these
-  kTimeout,             // 421 4.4.2 <host> Error: timeout exceeded
-  kShuttingDown,        // 421 4.3.2 <host> Service shutting down
-  kTooManyErrors,       // 421 4.7.0 <host> Error: too many errors
-  kTooManyMessages,     // 421 4.7.0 <host> Error: too many messages in this session
-  kTooManyConnections,  // 421 4.7.0 <host> Error: too many connections, try again later
-  kTooManyConnectionsFromIp, // 421 4.7.0 <host> Error: too many connections from your address
+  kTimeout,                   // 421 4.4.2 <host> Error: timeout exceeded
+  kShuttingDown,              // 421 4.3.2 <host> Service shutting down
+  kTooManyErrors,             // 421 4.7.0 <host> Error: too many errors
+  kTooManyMessages,           // 421 4.7.0 <host> Error: too many messages in this session
+  kTooManyConnections,        // 421 4.7.0 <host> Error: too many connections, try again later
+  kTooManyConnectionsFromIp,  // 421 4.7.0 <host> Error: too many connections from your address
   // 4xx
-  kTooManyRecipients,   // 452 4.5.3
-  kRecipientTempFail,   // 450 4.2.0 (the default temporary RCPT refusal)
-  kCommitTempFail,      // 451 4.3.0 (the commit failed: try again)
-  kAuthTempFail,        // 454 4.7.0
-  kOtherTenant,         // 452 4.5.3 recipients of another domain group: a new transaction
-  kInsufficientStorage, // 452 4.3.1 Insufficient system storage: try again later
-  kPolicyTempFail,      // 451 4.3.0 a policy lookup failed (backend down): try again later
+  kTooManyRecipients,    // 452 4.5.3
+  kRecipientTempFail,    // 450 4.2.0 (the default temporary RCPT refusal)
+  kCommitTempFail,       // 451 4.3.0 (the commit failed: try again)
+  kAuthTempFail,         // 454 4.7.0
+  kOtherTenant,          // 452 4.5.3 recipients of another domain group: a new transaction
+  kInsufficientStorage,  // 452 4.3.1 Insufficient system storage: try again later
+  kPolicyTempFail,       // 451 4.3.0 a policy lookup failed (backend down): try again later
+  kStoreAckTempFail,     // 451 4.3.0 spooled, but the object store did not confirm (ack_after = "store")
   // 5xx: syntax and sequence
-  kUnrecognized,        // 500 5.5.2 Error: command not recognized
-  kEmptyCommand,        // 500 5.5.2 Error: bad syntax
-  kLineTooLong,         // 500 5.5.2 Error: line too long
-  kSyntaxEhlo,          // 501 5.5.4 Syntax: EHLO hostname
-  kSyntaxHelo,          // 501 5.5.4 Syntax: HELO hostname
-  kSyntaxMail,          // 501 5.5.4 Syntax: MAIL FROM:<address>
-  kSyntaxRcpt,          // 501 5.5.4 Syntax: RCPT TO:<address>
-  kSyntaxData,          // 501 5.5.4 Syntax: DATA
-  kSyntaxBdat,          // 501 5.5.4 Syntax: BDAT chunk-size [LAST] (bad end marker)
-  kSyntaxRset,          // 501 5.5.4 Syntax: RSET
-  kSyntaxQuit,          // 501 5.5.4 Syntax: QUIT
-  kSyntaxVrfy,          // 501 5.5.4 Syntax: VRFY address
-  kSyntaxStartTls,      // 501 5.5.4 Syntax: STARTTLS
-  kSyntaxAuth,          // 501 5.5.4 Syntax: AUTH mechanism [initial-response]
-  kBdatBadChunkSize,    // 501 5.5.4 Error: invalid BDAT chunk size (then close)
-  kNotImplemented,      // 502 5.5.1 Error: command not implemented
-  kExpnDisabled,        // 502 5.5.1 Error: EXPN not supported
-  kNeedHelo,            // 503 5.5.1 Error: send HELO/EHLO first
-  kNestedMail,          // 503 5.5.1 Error: nested MAIL command
-  kNeedMail,            // 503 5.5.1 Error: need MAIL command
-  kNeedRcpt,            // 503 5.5.1 Error: need RCPT command
-  kBinaryNeedsBdat,     // 503 5.5.1 Error: BODY=BINARYMIME requires BDAT
-  kDataAfterBdat,       // 503 5.5.1 Error: transaction already uses BDAT (DATA, RCPT)
-  kTlsActive,           // 503 5.5.1 Error: TLS already active
-  kInTransaction,       // 503 5.5.1 Error: MAIL transaction in progress
-  kAuthNotEnabled,      // 503 5.5.1 Error: authentication not enabled
-  kAlreadyAuthenticated,// 503 5.5.1 Error: already authenticated
-  kNoValidRecipients,   // 554 5.5.1 Error: no valid recipients
+  kUnrecognized,          // 500 5.5.2 Error: command not recognized
+  kEmptyCommand,          // 500 5.5.2 Error: bad syntax
+  kLineTooLong,           // 500 5.5.2 Error: line too long
+  kSyntaxEhlo,            // 501 5.5.4 Syntax: EHLO hostname
+  kSyntaxHelo,            // 501 5.5.4 Syntax: HELO hostname
+  kSyntaxMail,            // 501 5.5.4 Syntax: MAIL FROM:<address>
+  kSyntaxRcpt,            // 501 5.5.4 Syntax: RCPT TO:<address>
+  kSyntaxData,            // 501 5.5.4 Syntax: DATA
+  kSyntaxBdat,            // 501 5.5.4 Syntax: BDAT chunk-size [LAST] (bad end marker)
+  kSyntaxRset,            // 501 5.5.4 Syntax: RSET
+  kSyntaxQuit,            // 501 5.5.4 Syntax: QUIT
+  kSyntaxVrfy,            // 501 5.5.4 Syntax: VRFY address
+  kSyntaxStartTls,        // 501 5.5.4 Syntax: STARTTLS
+  kSyntaxAuth,            // 501 5.5.4 Syntax: AUTH mechanism [initial-response]
+  kBdatBadChunkSize,      // 501 5.5.4 Error: invalid BDAT chunk size (then close)
+  kNotImplemented,        // 502 5.5.1 Error: command not implemented
+  kExpnDisabled,          // 502 5.5.1 Error: EXPN not supported
+  kNeedHelo,              // 503 5.5.1 Error: send HELO/EHLO first
+  kNestedMail,            // 503 5.5.1 Error: nested MAIL command
+  kNeedMail,              // 503 5.5.1 Error: need MAIL command
+  kNeedRcpt,              // 503 5.5.1 Error: need RCPT command
+  kBinaryNeedsBdat,       // 503 5.5.1 Error: BODY=BINARYMIME requires BDAT
+  kDataAfterBdat,         // 503 5.5.1 Error: transaction already uses BDAT (DATA, RCPT)
+  kTlsActive,             // 503 5.5.1 Error: TLS already active
+  kInTransaction,         // 503 5.5.1 Error: MAIL transaction in progress
+  kAuthNotEnabled,        // 503 5.5.1 Error: authentication not enabled
+  kAlreadyAuthenticated,  // 503 5.5.1 Error: already authenticated
+  kNoValidRecipients,     // 554 5.5.1 Error: no valid recipients
   // 5xx: addresses and parameters
-  kBadSender,           // 501 5.1.7 Bad sender address syntax
-  kBadRecipient,        // 501 5.1.3 Bad recipient address syntax
-  kSenderTooLong,       // 501 5.1.7 Error: path too long
-  kRecipientTooLong,    // 501 5.1.3 Error: path too long
-  kSenderNonAscii,      // 553 5.6.7
-  kRecipientNonAscii,   // 553 5.6.7
-  kParamSyntax,         // 501 5.5.4 Error: bad parameter syntax
-  kParamUnknown,        // 555 5.5.4 Unsupported option: <keyword>          (detail)
-  kParamBadValue,       // 501 5.5.4 Error: bad value for parameter <keyword> (detail)
-  kParamDuplicate,      // 501 5.5.4 Error: duplicate parameter <keyword>    (detail)
-  kSizeExceedsLimit,    // 552 5.3.4 Error: message size exceeds fixed limit (MAIL SIZE=)
-  kRecipientPermFail,   // 550 5.1.1 (the default permanent RCPT refusal)
-  kRelayDenied,         // 550 5.7.1 Relay access denied
-  kRecipientNeedsDomain,// 550 5.1.3 Recipient address needs a domain
-  kConnectionRefused,   // 554 5.7.1 a connect policy refused this client
-  kHeloRefused,         // 550 5.7.1 a HELO policy refused the name
-  kSenderRefused,       // 550 5.7.1 a MAIL policy refused the sender
+  kBadSender,             // 501 5.1.7 Bad sender address syntax
+  kBadRecipient,          // 501 5.1.3 Bad recipient address syntax
+  kSenderTooLong,         // 501 5.1.7 Error: path too long
+  kRecipientTooLong,      // 501 5.1.3 Error: path too long
+  kSenderNonAscii,        // 553 5.6.7
+  kRecipientNonAscii,     // 553 5.6.7
+  kParamSyntax,           // 501 5.5.4 Error: bad parameter syntax
+  kParamUnknown,          // 555 5.5.4 Unsupported option: <keyword>          (detail)
+  kParamBadValue,         // 501 5.5.4 Error: bad value for parameter <keyword> (detail)
+  kParamDuplicate,        // 501 5.5.4 Error: duplicate parameter <keyword>    (detail)
+  kSizeExceedsLimit,      // 552 5.3.4 Error: message size exceeds fixed limit (MAIL SIZE=)
+  kRecipientPermFail,     // 550 5.1.1 (the default permanent RCPT refusal)
+  kRelayDenied,           // 550 5.7.1 Relay access denied
+  kRecipientNeedsDomain,  // 550 5.1.3 Recipient address needs a domain
+  kConnectionRefused,     // 554 5.7.1 a connect policy refused this client
+  kHeloRefused,           // 550 5.7.1 a HELO policy refused the name
+  kSenderRefused,         // 550 5.7.1 a MAIL policy refused the sender
   // 5xx: the message
-  kMessageTooBig,       // 552 5.3.4 Error: message file too big
-  kBareLineEnding,      // 554 5.6.0 Error: bare <CR> or <LF> in message data (bare CR only)
-  kLongLine,            // 554 5.6.0 Error: message line too long
-  kCommitPermFail,      // 554 5.7.1 Error: message rejected (the default permanent refusal)
+  kMessageTooBig,   // 552 5.3.4 Error: message file too big
+  kBareLineEnding,  // 554 5.6.0 Error: bare <CR> or <LF> in message data (bare CR only)
+  kLongLine,        // 554 5.6.0 Error: message line too long
+  kCommitPermFail,  // 554 5.7.1 Error: message rejected (the default permanent refusal)
   // 5xx: security
   kMustStartTls,        // 530 5.7.0 Must issue a STARTTLS command first
   kAuthRequired,        // 530 5.7.0 Authentication required

@@ -10,6 +10,7 @@
 // so a bug upstream can never write outside the store's root.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,6 +46,14 @@ class BlobStore {
   // visible. The defaults are put() and a no-op. Same threads and errors as put().
   virtual Status putUnsynced(std::string_view key, std::string_view bytes) { return put(key, bytes); }
   virtual Status sync() { return okStatus(); }
+
+  // As put(), answered through `done` (once, on any thread) instead of the return value:
+  // for callers that must not block (ack_after = "store" waits for it before the 250).
+  // Backends that do network I/O override it to never block; the default calls put() on
+  // the calling thread.
+  virtual void putAsync(std::string_view key, std::string bytes, std::function<void(Status)> done) {
+    done(put(key, bytes));
+  }
 };
 using BlobStorePtr = std::unique_ptr<BlobStore>;
 

@@ -115,7 +115,7 @@ class S3BlobStore final : public BlobStore {
   // upload failed — on an HTTP client thread (or the caller's, for an invalid key), never
   // under a lock of the store. Never blocks: beyond max_in_flight the upload waits its turn.
   // Not covered by sync(). For ack_after = "store".
-  void putAsync(std::string_view key, std::string bytes, std::function<void(Status)> done);
+  void putAsync(std::string_view key, std::string bytes, std::function<void(Status)> done) override;
 
   // The object's URL (virtual-hosted or path-style, key URI-encoded with '/' kept).
   std::string urlOf(std::string_view key) const;
