@@ -187,6 +187,7 @@ class ServerTest : public ::testing::Test {
     d.logger = &logger_;
     d.metrics = &metrics_;
     d.policy = &p;
+    d.ack_gate = gate_;
     server_ = std::make_unique<Server>(std::move(o), d);
     ASSERT_TRUE(server_->start().ok());
     port_ = server_->boundPort("smtp");
@@ -209,6 +210,7 @@ class ServerTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<Server> server_;
+  AckGate* gate_ = nullptr;  // set before startServer(): ack_after = "store"
   uint16_t port_ = 0;
 };
 
@@ -326,4 +328,113 @@ TEST_F(ServerTest, DrainReturnsOnceConnectionsAreGone) {
 }
 
 }  // namespace
+// ack_after = "store": an AckGate the test answers by hand (from its own thread, as S3's
+// HTTP client threads would), with the bytes and envelope it was given.
+class TestGate final : public AckGate {
+ public:
+  explicit TestGate(Millis timeout) : timeout_(timeout) {}
+  void confirm(const Envelope& envelope, std::string raw, std::function<void(Status)> done) override {
+    std::lock_guard<std::mutex> l(mu_);
+    ids_.push_back(envelope.id.toString());
+    bodies_.push_back(std::move(raw));
+    held_.push_back(std::move(done));
+    cv_.notify_all();
+  }
+  Millis timeout() const override { return timeout_; }
+  // Waits until `n` confirmations were asked for (bounded: a bug fails, not hangs).
+  bool waitAsked(size_t n) {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::seconds(10), [&] { return held_.size() + answered_ >= n; });
+  }
+  void answer(Status st) {
+    std::function<void(Status)> done;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      done = std::move(held_.front());
+      held_.pop_front();
+      ++answered_;
+    }
+    std::thread([done = std::move(done), st = std::move(st)]() mutable { done(std::move(st)); }).join();
+  }
+  std::string body(size_t i) {
+    std::lock_guard<std::mutex> l(mu_);
+    return bodies_.at(i);
+  }
+  std::string id(size_t i) {
+    std::lock_guard<std::mutex> l(mu_);
+    return ids_.at(i);
+  }
+
+ private:
+  Millis timeout_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void(Status)>> held_;
+  std::vector<std::string> bodies_, ids_;
+  size_t answered_ = 0;
+};
+
+TEST_F(ServerTest, AckAfterStoreWaitsForTheGateAndOthersGoOn) {
+  TestPolicy policy;
+  TestGate gate(std::chrono::seconds(30));
+  gate_ = &gate;
+  startServer(policy);
+  Client a(port_);
+  hello(a);
+  a.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.test>\r\nDATA\r\n");
+  EXPECT_EQ(a.reply(), "250 2.1.0 Ok");
+  EXPECT_EQ(a.reply(), "250 2.1.5 Ok");
+  EXPECT_EQ(a.reply().substr(0, 3), "354");
+  a.send("Subject: a\r\n\r\n..dot\r\nbody\r\n.\r\n");
+  ASSERT_TRUE(gate.waitAsked(1));  // spooled, now waiting for the store
+  EXPECT_EQ(gate.body(0), "Subject: a\r\n\r\n.dot\r\nbody\r\n");  // as spooled: dot-unstuffed
+  // Another session on the same (only) loop is not held up meanwhile.
+  Client b(port_);
+  EXPECT_EQ(hello(b), "220 mx.test ESMTP mxgate|250");
+  b.send("NOOP\r\n");
+  EXPECT_EQ(b.reply(), "250 2.0.0 Ok");
+  EXPECT_TRUE(a.nothingPending());  // no 250 before the store confirmed
+  gate.answer(okStatus());
+  EXPECT_EQ(a.reply(), kQueuedPrefix + gate.id(0));
+  // A store failure is 451 4.3.0 (spooled: the pipeline stores it behind).
+  a.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<two@example.test>\r\nDATA\r\nSubject: b\r\n\r\nB\r\n.\r\n");
+  EXPECT_EQ(a.reply(), "250 2.1.0 Ok");
+  EXPECT_EQ(a.reply(), "250 2.1.5 Ok");
+  EXPECT_EQ(a.reply().substr(0, 3), "354");
+  ASSERT_TRUE(gate.waitAsked(2));
+  gate.answer(Error(ErrorClass::kPermanentBackend, "s3 PUT: 403 AccessDenied"));
+  EXPECT_EQ(a.reply(), "451 4.3.0 Error: storage did not confirm the message, try again later");
+  EXPECT_EQ(metrics_.messages_store_ack_failed.load(), 1u);
+}
+
+TEST_F(ServerTest, AckAfterStoreTimesOutWith451AndDropsTheLateAnswer) {
+  TestPolicy policy;
+  TestGate gate(std::chrono::milliseconds(200));
+  gate_ = &gate;
+  startServer(policy);
+  Client a(port_);
+  hello(a);
+  auto began = std::chrono::steady_clock::now();
+  a.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<one@example.test>\r\nDATA\r\nSubject: a\r\n\r\nA\r\n.\r\n");
+  EXPECT_EQ(a.reply(), "250 2.1.0 Ok");
+  EXPECT_EQ(a.reply(), "250 2.1.5 Ok");
+  EXPECT_EQ(a.reply().substr(0, 3), "354");
+  EXPECT_EQ(a.reply(), "451 4.3.0 Error: storage did not confirm the message, try again later");
+  EXPECT_GE(std::chrono::steady_clock::now() - began, std::chrono::milliseconds(200));  // a lower bound only
+  ASSERT_TRUE(gate.waitAsked(1));
+  // The next transaction is answered by its own confirmation; the first one's late answer
+  // (given first) must not be taken for it.
+  a.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<two@example.test>\r\nDATA\r\nSubject: b\r\n\r\nB\r\n.\r\n");
+  EXPECT_EQ(a.reply(), "250 2.1.0 Ok");
+  EXPECT_EQ(a.reply(), "250 2.1.5 Ok");
+  EXPECT_EQ(a.reply().substr(0, 3), "354");
+  ASSERT_TRUE(gate.waitAsked(2));
+  gate.answer(okStatus());  // the late answer for the first message
+  EXPECT_TRUE(a.nothingPending());
+  gate.answer(okStatus());
+  EXPECT_EQ(a.reply(), kQueuedPrefix + gate.id(1));
+  a.send("QUIT\r\n");
+  EXPECT_EQ(a.reply(), "221 2.0.0 Bye");
+}
+
 }  // namespace mx::server
