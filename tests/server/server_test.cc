@@ -386,7 +386,7 @@ TEST_F(ServerTest, AckAfterStoreWaitsForTheGateAndOthersGoOn) {
   EXPECT_EQ(a.reply(), "250 2.1.5 Ok");
   EXPECT_EQ(a.reply().substr(0, 3), "354");
   a.send("Subject: a\r\n\r\n..dot\r\nbody\r\n.\r\n");
-  ASSERT_TRUE(gate.waitAsked(1));  // spooled, now waiting for the store
+  ASSERT_TRUE(gate.waitAsked(1));                                 // spooled, now waiting for the store
   EXPECT_EQ(gate.body(0), "Subject: a\r\n\r\n.dot\r\nbody\r\n");  // as spooled: dot-unstuffed
   // Another session on the same (only) loop is not held up meanwhile.
   Client b(port_);
