@@ -8,7 +8,7 @@
 #include "store/local/local_blob_store.h"
 #endif
 #ifdef MXGATE_WITH_STORE_S3
-#include "server/metrics.h"
+#include "core/prometheus.h"
 #include "store/s3/s3_blob_store.h"
 #endif
 #ifdef MXGATE_WITH_EVENTS_FILE
@@ -43,9 +43,9 @@ std::string renderS3Metrics(const store::BlobStore& b) {
   if (s3 == nullptr) return {};
   const store::S3StoreMetrics& m = s3->metrics();
   std::string out;
-#define MX_RENDER_COUNTER(member, name, help) server::renderCounter(out, name, help, m.member.load());
-#define MX_RENDER_GAUGE(member, name, help) server::renderGauge(out, name, help, m.member.load());
-#define MX_RENDER_HISTOGRAM(member, name, help) server::renderHistogram(out, name, help, m.member);
+#define MX_RENDER_COUNTER(member, name, help) prometheus::counter(out, name, help, m.member.load());
+#define MX_RENDER_GAUGE(member, name, help) prometheus::gauge(out, name, help, m.member.load());
+#define MX_RENDER_HISTOGRAM(member, name, help) prometheus::histogram(out, name, help, m.member);
   MX_S3_STORE_METRICS(MX_RENDER_COUNTER, MX_RENDER_GAUGE, MX_RENDER_HISTOGRAM)
 #undef MX_RENDER_COUNTER
 #undef MX_RENDER_GAUGE

@@ -173,7 +173,7 @@ int runServe(const Config& c) {
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
     h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &c] {
-      std::string extra = server::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
+      std::string extra = pipeline::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
       if (blob_store) extra += renderStoreMetrics(c, *blob_store);  // the backend's own table
       return metrics.renderPrometheus(extra);
     };

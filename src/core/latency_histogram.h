@@ -1,6 +1,6 @@
 // core/latency_histogram.h — LatencyHistogram: a fixed-bucket latency histogram (50 us ..
 // 10 s) of relaxed atomics, for the metric tables of every module (pipeline/metrics.h,
-// store/s3/s3_metrics.h), rendered by server/metrics.h as a Prometheus histogram.
+// store/s3/s3_metrics.h), rendered by core/prometheus.h as a Prometheus histogram.
 // Threads: any thread may observe or read. Trust: none needed.
 #pragma once
 

@@ -1,10 +1,10 @@
 // pipeline/metrics.h — the pipeline's figures for /metrics, declared by ONE table:
 // MX_PIPELINE_METRICS lists each figure once as (member, Prometheus name, help) under its
-// type, and both the struct below and the renderer (server/metrics.cc) are generated from
+// type, and both the struct below and the renderer (metrics.cc) are generated from
 // it (Envoy's ALL_*_STATS(COUNTER, GAUGE, HISTOGRAM) pattern), so adding a figure is one
 // line here. Updates are relaxed atomics: cheap, exact totals, no ordering between figures.
 // The spool's own figures (depth, oldest record age) are read from the spool when
-// /metrics is rendered (server/metrics.h renderPipelineMetrics).
+// /metrics is rendered (renderPipelineMetrics below).
 // Threads: any thread may update or read.
 // Trust: none needed.
 #pragma once
@@ -13,9 +13,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
+#include "core/clock.h"
 #include "core/latency_histogram.h"
 #include "events/retrying_sink.h"
+#include "spool/spool.h"
 
 namespace mx::pipeline {
 
@@ -83,5 +86,11 @@ class MetricsDeliveryObserver final : public events::DeliveryObserver {
  private:
   PipelineMetrics& m_;
 };
+
+// The pipeline's figures (MX_PIPELINE_METRICS) and the spool's: depth (records durable and
+// not checkpointed, SpoolStats::backlog()), the oldest such record's age (from the
+// consumer's oldest held record, measured against `now`), and the spool's own counters; in
+// the Prometheus text format, for the server's /metrics (Metrics::renderPrometheus's extra).
+std::string renderPipelineMetrics(const PipelineMetrics& metrics, const spool::SpoolStats& spool, WallTime now);
 
 }  // namespace mx::pipeline

@@ -1,7 +1,7 @@
 // server/metrics.h — process-wide counters and gauges, rendered in the Prometheus text
 // exposition format (version 0.0.4) for GET /metrics. Each figure is declared ONCE, in a
-// table of (member, name, help) under its type — MX_SERVER_METRICS here, and
-// MX_PIPELINE_METRICS (pipeline/metrics.h) for the pipeline — from which both the struct
+// table of (member, name, help) under its type — MX_SERVER_METRICS here; other modules keep
+// their own tables (pipeline/metrics.h, store/s3/s3_metrics.h) — from which both the struct
 // members and the rendering are generated (Envoy's ALL_*_STATS pattern): adding a counter
 // is one line. Updates are relaxed atomics: cheap on the hot path, exact totals, no
 // ordering promises between different counters.
@@ -14,14 +14,6 @@
 #include <string>
 
 #include "core/clock.h"
-#include "core/latency_histogram.h"
-
-namespace mx::spool {
-struct SpoolStats;
-}
-namespace mx::pipeline {
-struct PipelineMetrics;
-}
 
 namespace mx::server {
 
@@ -69,20 +61,8 @@ struct Metrics {
   void observeCommitLatency(uint64_t micros);
 
   // Renders everything above (and mxgate_bugs_total) plus `extra` (other modules' lines,
-  // already formatted, e.g. renderPipelineMetrics()).
+  // already formatted, e.g. pipeline::renderPipelineMetrics()).
   std::string renderPrometheus(const std::string& extra) const;
 };
-
-// The sample writers every table's renderer uses (HELP and TYPE lines, then the samples), for
-// the figures of modules the server does not name (a store backend's, rendered by src/app).
-void renderCounter(std::string& out, const char* name, const char* help, uint64_t value);
-void renderGauge(std::string& out, const char* name, const char* help, int64_t value);
-void renderHistogram(std::string& out, const char* name, const char* help, const LatencyHistogram& h);
-
-// The pipeline's figures (MX_PIPELINE_METRICS) and the spool's: depth (records durable and
-// not checkpointed, SpoolStats::backlog()), the oldest such record's age (from the
-// consumer's oldest held record, measured against `now`), and the spool's own counters.
-std::string renderPipelineMetrics(const pipeline::PipelineMetrics& metrics, const spool::SpoolStats& spool,
-                                  WallTime now);
 
 }  // namespace mx::server

@@ -163,7 +163,7 @@ TEST(Metrics, ServerTableRendersEveryRowWithItsValue) {
 TEST(Metrics, PipelineTableRendersEveryRow) {
   PipelineMetrics m;
   spool::SpoolStats s;
-  std::string text = server::renderPipelineMetrics(m, s, WallTime{});
+  std::string text = renderPipelineMetrics(m, s, WallTime{});
   Parsed p = parseExposition(text);
   size_t rows = 0;
 #define CHECK_COUNTER(member, name_, help_) \
@@ -187,13 +187,13 @@ TEST(Metrics, PipelineTableRendersEveryRow) {
   EXPECT_EQ(p.value["mxgate_spool_oldest_record_age_seconds"], 0.0);
   // The oldest record's age is measured at render time.
   m.oldest_pending_unix_ms = unixMillis(WallTime(std::chrono::seconds(1000)));
-  p = parseExposition(server::renderPipelineMetrics(m, s, WallTime(std::chrono::milliseconds(1090500))));
+  p = parseExposition(renderPipelineMetrics(m, s, WallTime(std::chrono::milliseconds(1090500))));
   EXPECT_DOUBLE_EQ(p.value["mxgate_spool_oldest_record_age_seconds"], 90.5);
   // Latency buckets: 40 us, 3 ms, 20 s.
   m.parse_seconds.observe(std::chrono::microseconds(40));
   m.parse_seconds.observe(std::chrono::milliseconds(3));
   m.parse_seconds.observe(std::chrono::seconds(20));
-  text = server::renderPipelineMetrics(m, s, WallTime{});
+  text = renderPipelineMetrics(m, s, WallTime{});
   p = parseExposition(text);
   EXPECT_NE(text.find("mxgate_pipeline_parse_seconds_bucket{le=\"5e-05\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("mxgate_pipeline_parse_seconds_bucket{le=\"0.0025\"} 1\n"), std::string::npos);
@@ -219,17 +219,17 @@ TEST(Metrics, FiguresMoveWhenTheConsumerDrainsTheSpool) {
     for (uint64_t i = 0; i < 10; ++i) {
       ASSERT_TRUE(commitSync(sp->lane(0), makeEnvelope(i), "Subject: m" + std::to_string(i) + "\r\n\r\nbody\r\n").ok());
     }
-    auto p = parseExposition(server::renderPipelineMetrics(PipelineMetrics{}, sp->stats(), WallTime{}));
+    auto p = parseExposition(renderPipelineMetrics(PipelineMetrics{}, sp->stats(), WallTime{}));
     EXPECT_EQ(p.value["mxgate_spool_depth"], 10.0);
     EXPECT_EQ(p.value["mxgate_spool_commits_total"], 10.0);
   }
   Rig rig(t.path(), blobs, sink, &proc, o);
-  auto before = parseExposition(server::renderPipelineMetrics(rig.metrics, rig.spool->stats(), WallTime{}));
+  auto before = parseExposition(renderPipelineMetrics(rig.metrics, rig.spool->stats(), WallTime{}));
   EXPECT_EQ(before.value["mxgate_spool_depth"], 10.0);  // recovered on open, not consumed
   EXPECT_EQ(before.value["mxgate_spool_recovered_records_total"], 10.0);
   EXPECT_EQ(before.value["mxgate_pipeline_records_processed_total"], 0.0);
   ASSERT_TRUE(rig.consumer->runUntilIdle().ok());
-  std::string text = server::renderPipelineMetrics(rig.metrics, rig.spool->stats(), WallTime{});
+  std::string text = renderPipelineMetrics(rig.metrics, rig.spool->stats(), WallTime{});
   auto p = parseExposition(text);
   EXPECT_EQ(p.value["mxgate_pipeline_records_processed_total"], 9.0);
   EXPECT_EQ(p.value["mxgate_pipeline_records_quarantined_total"], 1.0);
