@@ -81,8 +81,11 @@ start_sink() {  # $1 = port
   wait_port "$1"
 }
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime
+
 mxbench() {  # $1 port, $2 size [, $3 events file] -> msgs/s ; full output in $WORK/last.txt
-  local t0 t1 n
+  local t0 t1 n c0 c1
+  [ -n "${3:-}" ] && c0=$(cpu_ticks "$MXPID")
   t0=$(date +%s.%N)
   "$MXGATE" bench -q --server 127.0.0.1:$1 --sessions "$SESS" --messages "$MSGS" --size "$2" --threads 1 > "$WORK/last.txt"
   if [ -n "${3:-}" ]; then
@@ -90,7 +93,10 @@ mxbench() {  # $1 port, $2 size [, $3 events file] -> msgs/s ; full output in $W
     n=$(awk '/^messages_accepted/ {print $2}' "$WORK/last.txt")
     for _ in $(seq 1200); do [ "$(wc -l < "$3" 2>/dev/null || echo 0)" -ge "$n" ] && break; sleep 0.1; done
     t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$MXPID")
     echo "pipeline_end_to_end_msgs_per_s $(python3 -c "print(round($n / ($t1 - $t0), 1))")" >> "$WORK/last.txt"
+    # mxgate's own CPU (all threads: SMTP, spool, pipeline), all in, per message.
+    echo "mxgate_cpu_ms_per_msg $(python3 -c "print(round(($c1 - $c0) * 1000.0 / $(getconf CLK_TCK) / $n, 3))")" >> "$WORK/last.txt"
   fi
   awk '/^msgs_per_s/ {print $2}' "$WORK/last.txt"
 }
@@ -124,6 +130,7 @@ for size in 1024 102400; do
       echo "    mxgate latency (end-of-data -> 250): $(grep latency "$WORK/mx-lat-$size-1.txt")"
       echo "    smtp-sink latency:                  $(grep latency "$WORK/sk-lat-$size-1.txt")"
       echo "    mxgate end to end (250 + stored + parsed + event), run 1: $(awk '/pipeline_end_to_end/ {print $2}' "$WORK/mx-lat-$size-1.txt") msgs/s"
+      echo "    mxgate CPU per message, all in (median of runs): $(cat "$WORK"/mx-lat-$size-*.txt | awk '/mxgate_cpu_ms_per_msg/ {print $2}' | median) ms"
     fi
   done
 done

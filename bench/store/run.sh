@@ -42,12 +42,12 @@ start_sink() {  # $1 = dir -> SINKPORT, SINKPID
   wait_port "$SINKPORT"
 }
 
-start_mxgate() {  # $1 = dir, $2 = local|s3 -> MXPORT, MXPID
+start_mxgate() {  # $1 = dir, $2 = local|s3|s3ack -> MXPORT, MXPID
   mkdir -p "$1"
   MXPORT=$(port)
   local store="[store]
 dir = \"$1/store\""
-  if [ "$2" = s3 ]; then
+  if [ "$2" = s3 ] || [ "$2" = s3ack ]; then
     store="[store]
 backend = \"s3\"
 [store.s3]
@@ -57,6 +57,8 @@ endpoint = \"http://127.0.0.1:$SINKPORT\"
 addressing = \"path\"
 access_key_id = \"bench\"
 secret_access_key = \"bench\""
+    [ "$2" = s3ack ] && store="$store
+ack_after = \"store\""
   fi
   cat > "$1/mxgate.toml" <<CFG
 [server]
@@ -88,9 +90,9 @@ CFG
   wait_port "$MXPORT"
 }
 
-one_run() {  # $1 = local|s3, $2 = size, $3 = dir -> "msgs_per_s cpu_ms_per_msg"
+one_run() {  # $1 = local|s3|s3ack, $2 = size, $3 = dir -> "msgs_per_s cpu_ms_per_msg p50_ms p99_ms"
   local dir=$3 t0 t1 c0 c1 n
-  [ "$1" = s3 ] && start_sink "$dir"
+  [ "$1" != local ] && start_sink "$dir"
   start_mxgate "$dir" "$1"
   c0=$(cpu_ticks "$MXPID")
   t0=$(date +%s.%N)
@@ -101,14 +103,17 @@ one_run() {  # $1 = local|s3, $2 = size, $3 = dir -> "msgs_per_s cpu_ms_per_msg"
   c1=$(cpu_ticks "$MXPID")
   local got; got=$(wc -l < "$dir/events.jsonl")
   kill -TERM "$MXPID"; wait "$MXPID" || true
-  if [ "$1" = s3 ]; then
+  if [ "$1" != local ]; then
     kill -TERM "$SINKPID"; wait "$SINKPID" 2>/dev/null || true
     cp "$dir/sink.stats" "$WORK/last-sink.stats"
   fi
   [ "$got" -ge "$n" ] || { echo "only $got of $n events in $dir" >&2; exit 1; }
+  # `mxgate bench` prints "latency_ms p50 X p99 Y p999 Z" (end of data -> 250).
+  local p50 p99
+  read -r p50 p99 < <(awk '/latency_ms/ {for (i = 1; i < NF; i++) {if ($i == "p50") a = $(i+1); if ($i == "p99") b = $(i+1)}} END {print a, b}' "$dir/bench.txt")
   python3 -c "
 tick = 1000.0 / $(getconf CLK_TCK)
-print(round($n / ($t1 - $t0), 1), round(($c1 - $c0) * tick / $n, 3))"
+print(round($n / ($t1 - $t0), 1), round(($c1 - $c0) * tick / $n, 3), '$p50', '$p99')"
 }
 
 echo "mxgate store benchmark — $(date -u +%FT%TZ), $(nproc) cores, messages=$MSGS sessions=$SESS runs=$RUNS"
@@ -121,7 +126,7 @@ for size in 1024 102400; do
     # Alternate which goes first, so a noisy neighbour hits both alike.
     order="local s3"; [ $((r % 2)) -eq 0 ] && order="s3 local"
     for b in $order; do
-      read -r m c < <(one_run "$b" "$size" "$WORK/$b-$size-$r")
+      read -r m c _ _ < <(one_run "$b" "$size" "$WORK/$b-$size-$r")
       if [ "$b" = local ]; then lm+=("$m"); lc+=("$c"); else sm+=("$m"); sc+=("$c"); fi
       rm -rf "$WORK/$b-$size-$r"
     done
@@ -131,4 +136,18 @@ for size in 1024 102400; do
   printf '%-10s %14s %14s %8s %16s %16s\n' "$((size / 1024)) KiB" "$L" "$S" "$(python3 -c "print(f'{$S/$L:.2f}x')")" "$LC" "$SC"
   echo "    local runs: ${lm[*]}   s3 runs: ${sm[*]}"
   echo "    sink, last s3 run: $(cat "$WORK/last-sink.stats")"
+done
+echo
+echo "ack_after = \"store\" (250 only once the sink acknowledged the raw message), same sink, end to end:"
+printf '%-10s %14s %16s %14s %14s\n' "size" "msgs/s" "CPU ms/msg" "250 p50 ms" "250 p99 ms"
+for size in 1024 102400; do
+  am=(); ac=(); a50=(); a99=()
+  for r in $(seq "$RUNS"); do
+    read -r m c p50 p99 < <(one_run s3ack "$size" "$WORK/s3ack-$size-$r")
+    am+=("$m"); ac+=("$c"); a50+=("$p50"); a99+=("$p99")
+    rm -rf "$WORK/s3ack-$size-$r"
+  done
+  printf '%-10s %14s %16s %14s %14s\n' "$((size / 1024)) KiB" "$(printf '%s\n' "${am[@]}" | median)" \
+    "$(printf '%s\n' "${ac[@]}" | median)" "$(printf '%s\n' "${a50[@]}" | median)" "$(printf '%s\n' "${a99[@]}" | median)"
+  echo "    runs: ${am[*]}   p99s: ${a99[*]}"
 done
