@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aws/credentials.h"
+#include "aws/xml.h"
 
 namespace mx::aws {
 namespace {
@@ -34,36 +35,8 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
   return true;
 }
 
-// The text of the first <tag>…</tag> inside `xml`, XML entities decoded; nullopt when absent.
 std::optional<std::string> element(std::string_view xml, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  size_t b = xml.find(open);
-  if (b == std::string_view::npos) return std::nullopt;
-  b += open.size();
-  size_t e = xml.find(close, b);
-  if (e == std::string_view::npos || e - b > kMaxField) return std::nullopt;
-  std::string_view raw = xml.substr(b, e - b);
-  std::string out;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '&') {
-      out += raw[i];
-      continue;
-    }
-    static constexpr std::pair<std::string_view, char> kEntities[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    bool matched = false;
-    for (const auto& [name, ch] : kEntities) {
-      if (raw.substr(i, name.size()) == name) {
-        out += ch;
-        i += name.size() - 1;
-        matched = true;
-        break;
-      }
-    }
-    if (!matched) return std::nullopt;  // numeric references never occur in these fields
-  }
-  return out;
+  return xmlElementText(xml, tag, kMaxField);
 }
 
 // Credentials need printable ASCII without spaces: anything else would end up in a header.

@@ -339,17 +339,17 @@ class BeastClient::Impl {
         conn->resolver.cancel();
       }
     });
-    c.resolver.async_resolve(
-        ex->url.host, std::to_string(ex->url.port),
-        asio::bind_executor(c.strand, [this, ex](boost::system::error_code ec, tcp::resolver::results_type results) {
-          ex->conn->timer.cancel();
-          if (shutting_down_) return fail(ex, shutDown());
-          if (ex->conn->resolve_timed_out) {
-            return fail(ex, transient("resolving " + ex->endpoint + " timed out"));
-          }
-          if (ec) return fail(ex, transient("resolving " + ex->endpoint + ": " + ec.message()));
-          connect(ex, std::move(results));
-        }));
+    c.resolver.async_resolve(ex->url.host, std::to_string(ex->url.port),
+                             asio::bind_executor(c.strand, [this, ex](boost::system::error_code ec,
+                                                                      const tcp::resolver::results_type& results) {
+                               ex->conn->timer.cancel();
+                               if (shutting_down_) return fail(ex, shutDown());
+                               if (ex->conn->resolve_timed_out) {
+                                 return fail(ex, transient("resolving " + ex->endpoint + " timed out"));
+                               }
+                               if (ec) return fail(ex, transient("resolving " + ex->endpoint + ": " + ec.message()));
+                               connect(ex, results);
+                             }));
   }
 
   void connect(const ExchangePtr& ex, const tcp::resolver::results_type& results) {

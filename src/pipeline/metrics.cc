@@ -8,7 +8,9 @@ namespace mx::pipeline {
 namespace {
 
 double load(const std::atomic<uint64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); }
-double load(const std::atomic<int64_t>& a) { return static_cast<double>(a.load(std::memory_order_relaxed)); }
+[[maybe_unused]] double load(const std::atomic<int64_t>& a) {  // for MX_PIPELINE_METRICS gauges
+  return static_cast<double>(a.load(std::memory_order_relaxed));
+}
 
 // The spool's figures: (name, type, help, value).
 struct SpoolRow {

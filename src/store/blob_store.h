@@ -51,6 +51,7 @@ class BlobStore {
   // for callers that must not block (ack_after = "store" waits for it before the 250).
   // Backends that do network I/O override it to never block; the default calls put() on
   // the calling thread.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): by value for the overriders, which keep both.
   virtual void putAsync(std::string_view key, std::string bytes, std::function<void(Status)> done) {
     done(put(key, bytes));
   }

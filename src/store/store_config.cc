@@ -47,7 +47,7 @@ std::string regionProblem(const std::string& r) {
 
 // scheme://host[:port][/] — no userinfo, path, query or fragment.
 std::string endpointProblem(const std::string& e) {
-  const std::string want =
+  static const std::string want =
       "must be an http:// or https:// URL with a host and an optional port (e.g. \"http://127.0.0.1:9000\")";
   size_t p;
   if (e.rfind("http://", 0) == 0)

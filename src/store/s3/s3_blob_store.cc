@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "aws/xml.h"
 #include "core/base64.h"
 #include "core/sha256.h"
 
@@ -133,32 +134,7 @@ Status preadAll(int fd, char* p, size_t n, uint64_t off, const std::string& what
 SchedulerPtr makeTimerThread() { return std::make_unique<TimerThread>(); }
 
 std::optional<std::string> s3XmlText(std::string_view xml, std::string_view tag) {
-  std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
-  size_t a = xml.find(open);
-  if (a == std::string_view::npos) return std::nullopt;
-  a += open.size();
-  size_t b = xml.find(close, a);
-  if (b == std::string_view::npos) return std::nullopt;
-  std::string_view raw = xml.substr(a, b - a);
-  std::string out;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '&') {
-      static constexpr std::pair<std::string_view, char> kEntities[] = {
-          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-      bool done = false;
-      for (const auto& [name, ch] : kEntities) {
-        if (raw.substr(i, name.size()) == name) {
-          out += ch;
-          i += name.size() - 1;
-          done = true;
-          break;
-        }
-      }
-      if (done) continue;
-    }
-    out += raw[i];
-  }
-  return out;
+  return aws::xmlElementText(xml, tag);
 }
 
 // One S3 request, kept for its retries.
@@ -262,9 +238,9 @@ Millis S3BlobStore::backoff(uint32_t retry) {
 
 // ---- one request ------------------------------------------------------------------------
 
-void S3BlobStore::execute(std::shared_ptr<Call> call, ResponseFn done) { attempt(std::move(call), 0, std::move(done)); }
+void S3BlobStore::execute(const std::shared_ptr<Call>& call, ResponseFn done) { attempt(call, 0, std::move(done)); }
 
-void S3BlobStore::attempt(std::shared_ptr<Call> call, uint32_t n, ResponseFn done) {
+void S3BlobStore::attempt(const std::shared_ptr<Call>& call, uint32_t n, ResponseFn done) {
   credentials_->get([this, call, n, done = std::move(done)](Result<aws::Credentials> creds) mutable {
     if (!creds.ok()) {
       onResponse(call, n, Error(creds.error().errorClass(), "credentials: " + creds.error().message()),
@@ -285,7 +261,7 @@ void S3BlobStore::attempt(std::shared_ptr<Call> call, uint32_t n, ResponseFn don
   });
 }
 
-void S3BlobStore::onResponse(std::shared_ptr<Call> call, uint32_t n, Result<http::Response> r, ResponseFn done) {
+void S3BlobStore::onResponse(const std::shared_ptr<Call>& call, uint32_t n, Result<http::Response> r, ResponseFn done) {
   bool retry = false;
   std::optional<Error> error;
   const std::string prefix = "s3 " + call->what + ": ";
@@ -330,10 +306,10 @@ void S3BlobStore::onResponse(std::shared_ptr<Call> call, uint32_t n, Result<http
   done(std::move(*error));
 }
 
-Result<http::Response> S3BlobStore::executeAndWait(std::shared_ptr<Call> call) {
+Result<http::Response> S3BlobStore::executeAndWait(const std::shared_ptr<Call>& call) {
   std::promise<Result<http::Response>> p;
   auto f = p.get_future();
-  execute(std::move(call), [&p](Result<http::Response> r) { p.set_value(std::move(r)); });
+  execute(call, [&p](Result<http::Response> r) { p.set_value(std::move(r)); });
   return f.get();
 }
 
@@ -358,22 +334,22 @@ void S3BlobStore::admit(std::shared_ptr<Upload> u, bool wait_for_slot) {
     ++in_flight_;
     metrics_.in_flight.store(in_flight_, std::memory_order_relaxed);
     lk.unlock();
-    start(std::move(u));
+    start(u);
     return;
   }
   waiting_.push_back(std::move(u));
 }
 
-void S3BlobStore::start(std::shared_ptr<Upload> u) {
+void S3BlobStore::start(const std::shared_ptr<Upload>& u) {
   u->started = clock_.monotonic();
   if (u->size > options_.multipart_threshold) {
-    createMultipart(std::move(u));
+    createMultipart(u);
   } else {
-    putObject(std::move(u));
+    putObject(u);
   }
 }
 
-void S3BlobStore::putObject(std::shared_ptr<Upload> u) {
+void S3BlobStore::putObject(const std::shared_ptr<Upload>& u) {
   auto c = std::make_shared<Call>();
   c->method = "PUT";
   c->key = u->key;
@@ -388,10 +364,10 @@ void S3BlobStore::putObject(std::shared_ptr<Upload> u) {
   c->body = *u->bytes;
   c->payload_hex = u->sha256_hex;
   c->what = "PUT " + u->key;
-  execute(c, [this, u](Result<http::Response> r) { finish(u, r.ok() ? okStatus() : Status(r.error())); });
+  execute(c, [this, u](const Result<http::Response>& r) { finish(u, r.ok() ? okStatus() : Status(r.error())); });
 }
 
-void S3BlobStore::createMultipart(std::shared_ptr<Upload> u) {
+void S3BlobStore::createMultipart(const std::shared_ptr<Upload>& u) {
   auto c = std::make_shared<Call>();
   c->method = "POST";
   c->key = u->key;
@@ -402,7 +378,7 @@ void S3BlobStore::createMultipart(std::shared_ptr<Upload> u) {
   addSseHeaders(c->headers);
   c->payload_hex = sha256Hex("");
   c->what = "CreateMultipartUpload " + u->key;
-  execute(c, [this, u](Result<http::Response> r) {
+  execute(c, [this, u](const Result<http::Response>& r) {
     if (!r.ok()) {
       finish(u, r.error());
       return;
@@ -421,9 +397,9 @@ void S3BlobStore::createMultipart(std::shared_ptr<Upload> u) {
   });
 }
 
-void S3BlobStore::nextPart(std::shared_ptr<Upload> u) {
+void S3BlobStore::nextPart(const std::shared_ptr<Upload>& u) {
   if (u->next == u->parts.size()) {
-    completeMultipart(std::move(u));
+    completeMultipart(u);
     return;
   }
   uint64_t off = static_cast<uint64_t>(u->next) * options_.part_size;
@@ -443,7 +419,8 @@ void S3BlobStore::nextPart(std::shared_ptr<Upload> u) {
   });
 }
 
-void S3BlobStore::sendPart(std::shared_ptr<Upload> u, std::shared_ptr<const std::string> owner, std::string_view body) {
+void S3BlobStore::sendPart(const std::shared_ptr<Upload>& u, std::shared_ptr<const std::string> owner,
+                           std::string_view body) {
   Sha256Digest d = sha256(body);
   uint32_t number = u->next + 1;
   auto c = std::make_shared<Call>();
@@ -473,7 +450,7 @@ void S3BlobStore::sendPart(std::shared_ptr<Upload> u, std::shared_ptr<const std:
   });
 }
 
-void S3BlobStore::completeMultipart(std::shared_ptr<Upload> u) {
+void S3BlobStore::completeMultipart(const std::shared_ptr<Upload>& u) {
   auto body =
       std::make_shared<std::string>("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
   for (size_t i = 0; i < u->parts.size(); ++i) {
@@ -490,7 +467,7 @@ void S3BlobStore::completeMultipart(std::shared_ptr<Upload> u) {
   c->body = *body;
   c->payload_hex = sha256Hex(*body);
   c->what = "CompleteMultipartUpload " + u->key;
-  execute(c, [this, u](Result<http::Response> r) {
+  execute(c, [this, u](const Result<http::Response>& r) {
     if (!r.ok()) {
       abortMultipart(u, r.error());
       return;
@@ -499,7 +476,7 @@ void S3BlobStore::completeMultipart(std::shared_ptr<Upload> u) {
   });
 }
 
-void S3BlobStore::abortMultipart(std::shared_ptr<Upload> u, Error error) {
+void S3BlobStore::abortMultipart(const std::shared_ptr<Upload>& u, Error error) {
   S3StoreMetrics::bump(metrics_.multipart_aborts);
   auto c = std::make_shared<Call>();
   c->method = "DELETE";
@@ -508,7 +485,7 @@ void S3BlobStore::abortMultipart(std::shared_ptr<Upload> u, Error error) {
   c->headers = {{"Content-Type", "application/octet-stream"}};
   c->payload_hex = sha256Hex("");
   c->what = "AbortMultipartUpload " + u->key;
-  execute(c, [this, u, error = std::move(error)](Result<http::Response> r) {
+  execute(c, [this, u, error = std::move(error)](const Result<http::Response>& r) {
     if (!r.ok() && options_.log) {
       // The parts stay billed until a bucket lifecycle rule (AbortIncompleteMultipartUpload)
       // removes them; the object itself never appears.
@@ -518,6 +495,7 @@ void S3BlobStore::abortMultipart(std::shared_ptr<Upload> u, Error error) {
   });
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): by value, it may drop the other references.
 void S3BlobStore::finish(std::shared_ptr<Upload> u, Status status) {
   if (status.ok()) {
     S3StoreMetrics::bump(metrics_.uploads);
@@ -548,7 +526,7 @@ void S3BlobStore::finish(std::shared_ptr<Upload> u, Status status) {
     cv_.notify_all();
   }
   if (u->done) u->done(std::move(status));
-  if (next) start(std::move(next));
+  if (next) start(next);
 }
 
 Status S3BlobStore::waitFor(std::shared_ptr<Group> g) {
@@ -653,7 +631,7 @@ Result<std::string> S3BlobStore::get(std::string_view key) {
   c->key = std::string(key);
   c->payload_hex = sha256Hex("");
   c->what = "GET " + c->key;
-  auto r = executeAndWait(std::move(c));
+  auto r = executeAndWait(c);
   if (!r.ok()) return r.error();
   return std::move(r->body);
 }
@@ -665,7 +643,7 @@ Result<bool> S3BlobStore::exists(std::string_view key) {
   c->key = std::string(key);
   c->payload_hex = sha256Hex("");
   c->what = "HEAD " + c->key;
-  auto r = executeAndWait(std::move(c));
+  auto r = executeAndWait(c);
   if (r.ok()) return true;
   if (r.error().errorClass() == ErrorClass::kNotFound) return false;
   return r.error();

@@ -132,22 +132,22 @@ class S3BlobStore final : public BlobStore {
 
   // One S3 request with signing, classification and retries; `done` gets a 2xx response or
   // the classified error.
-  void execute(std::shared_ptr<Call> call, ResponseFn done);
-  void attempt(std::shared_ptr<Call> call, uint32_t n, ResponseFn done);
-  void onResponse(std::shared_ptr<Call> call, uint32_t n, Result<http::Response> r, ResponseFn done);
-  Result<http::Response> executeAndWait(std::shared_ptr<Call> call);
+  void execute(const std::shared_ptr<Call>& call, ResponseFn done);
+  void attempt(const std::shared_ptr<Call>& call, uint32_t n, ResponseFn done);
+  void onResponse(const std::shared_ptr<Call>& call, uint32_t n, Result<http::Response> r, ResponseFn done);
+  Result<http::Response> executeAndWait(const std::shared_ptr<Call>& call);
   Millis backoff(uint32_t retry);
 
   // Upload state machine (single PutObject, or Create → parts → Complete | Abort).
   std::shared_ptr<Upload> makeUpload(std::string_view key, std::shared_ptr<const std::string> bytes);
   void admit(std::shared_ptr<Upload> u, bool wait_for_slot);
-  void start(std::shared_ptr<Upload> u);
-  void putObject(std::shared_ptr<Upload> u);
-  void createMultipart(std::shared_ptr<Upload> u);
-  void nextPart(std::shared_ptr<Upload> u);
-  void sendPart(std::shared_ptr<Upload> u, std::shared_ptr<const std::string> owner, std::string_view body);
-  void completeMultipart(std::shared_ptr<Upload> u);
-  void abortMultipart(std::shared_ptr<Upload> u, Error error);
+  void start(const std::shared_ptr<Upload>& u);
+  void putObject(const std::shared_ptr<Upload>& u);
+  void createMultipart(const std::shared_ptr<Upload>& u);
+  void nextPart(const std::shared_ptr<Upload>& u);
+  void sendPart(const std::shared_ptr<Upload>& u, std::shared_ptr<const std::string> owner, std::string_view body);
+  void completeMultipart(const std::shared_ptr<Upload>& u);
+  void abortMultipart(const std::shared_ptr<Upload>& u, Error error);
   void finish(std::shared_ptr<Upload> u, Status status);
   Status waitFor(std::shared_ptr<Group> g);
 

@@ -33,8 +33,11 @@ namespace mx::store {
             "One object's upload, from its start to S3's acknowledgement, retries included")
 // clang-format on
 
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_S3_COUNTER_MEMBER(member, name, help) std::atomic<uint64_t> member{0};
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_S3_GAUGE_MEMBER(member, name, help) std::atomic<int64_t> member{0};
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_S3_HISTOGRAM_MEMBER(member, name, help) LatencyHistogram member;
 
 struct S3StoreMetrics {
