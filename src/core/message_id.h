@@ -30,6 +30,8 @@ class MessageId {
 
   std::string toString() const;
   uint64_t millis() const { return millis_; }
+  uint16_t randomHigh() const { return rand_hi_; }
+  uint64_t randomLow() const { return rand_lo_; }
   bool operator==(const MessageId&) const = default;
   auto operator<=>(const MessageId&) const = default;
 

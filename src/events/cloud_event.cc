@@ -1,10 +1,23 @@
 // events/cloud_event.cc — see cloud_event.h.
 #include "events/cloud_event.h"
 
+#include <cstdio>
+
 #include "core/json_writer.h"
 #include "core/time_format.h"
 
 namespace mx::events {
+
+std::string traceparentOf(const MessageId& id) {
+  // trace-id: the id's 128 bits (48 of time, 80 random), never all zero; parent-id: its low
+  // 64 random bits (1 if they are zero, which W3C forbids); sampled.
+  char buf[64];
+  uint64_t parent = id.randomLow() != 0 ? id.randomLow() : 1;
+  std::snprintf(buf, sizeof buf, "00-%012llx%04x%016llx-%016llx-01", static_cast<unsigned long long>(id.millis()),
+                static_cast<unsigned>(id.randomHigh()), static_cast<unsigned long long>(id.randomLow()),
+                static_cast<unsigned long long>(parent));
+  return buf;
+}
 
 std::string buildMessageReceivedJson(const MessageReceived& m) {
   const Envelope& e = *m.envelope;
@@ -21,6 +34,7 @@ std::string buildMessageReceivedJson(const MessageReceived& m) {
   w.field("time", time);
   w.field("datacontenttype", "application/json");
   w.field("subject", id);
+  w.field("traceparent", traceparentOf(e.id));
   w.key("data").beginObject();
   w.field("id", id);
   w.field("tenant", m.tenant);
@@ -53,7 +67,7 @@ std::string buildMessageReceivedJson(const MessageReceived& m) {
 }
 
 Event makeMessageReceivedEvent(const MessageReceived& m) {
-  return Event{m.envelope->id.toString(), std::string(kMessageReceivedType), buildMessageReceivedJson(m)};
+  return Event{m.envelope->id.toString(), std::string(kMessageReceivedType), m.tenant, buildMessageReceivedJson(m)};
 }
 
 }  // namespace mx::events

@@ -6,8 +6,13 @@
 //   {"specversion":"1.0","type":"mxgate.message.received",
 //    "source":"mxgate://<hostname>/<listener>","id":"<message id>","time":"<RFC 3339>",
 //    "datacontenttype":"application/json","subject":"<message id>",
+//    "traceparent":"00-<trace id>-<parent id>-01",
 //    "data":{"id","tenant","envelope":{...},"received_at","size","sha256",
 //            "storage":{"raw","parsed"|null,"attachments":[...]},"summary":{...}|null}}
+//
+// traceparent is the CloudEvents distributed-tracing extension (W3C Trace Context): the
+// trace id is the message id's 128 bits, so every event, retry and sink of one message
+// carries the same trace, and a consumer can follow it from SMTP on.
 //
 // data.envelope is the one envelope JSON shape (core/envelope.h writeEnvelopeJson), the
 // same object the parsed document carries.
@@ -43,6 +48,9 @@ struct MessageReceived {
   std::vector<std::string> attachment_keys;
   std::optional<std::string> summary_json;  // a JSON object, or nullopt (null in JSON)
 };
+
+// The W3C traceparent of the message `id`: "00-" 32 hex "-" 16 hex "-01".
+std::string traceparentOf(const MessageId& id);
 
 // The CloudEvents JSON text for `m`, one line.
 std::string buildMessageReceivedJson(const MessageReceived& m);

@@ -53,6 +53,9 @@ TEST(CloudEvent, ShapeWithNulls) {
   EXPECT_EQ(j["subject"], "01HF0000000000000000000000");
   EXPECT_EQ(j["time"], "2023-11-14T22:13:20.123Z");
   EXPECT_EQ(j["datacontenttype"], "application/json");
+  // W3C trace context from the id: trace id = the id's 128 bits; parent id = the low 64
+  // random bits, or 1 when they are zero (an all-zero parent id is invalid).
+  EXPECT_EQ(j["traceparent"], "00-018bc000000000000000000000000000-0000000000000001-01");
   const json& d = j["data"];
   EXPECT_EQ(d["id"], "01HF0000000000000000000000");
   EXPECT_EQ(d["tenant"], "acme");
@@ -83,7 +86,7 @@ TEST(CloudEvent, ShapeWithNulls) {
   for (auto it = j.begin(); it != j.end(); ++it) top.push_back(it.key());
   std::sort(top.begin(), top.end());
   EXPECT_EQ(top, (std::vector<std::string>{"data", "datacontenttype", "id", "source", "specversion",
-                                           "subject", "time", "type"}));
+                                           "subject", "time", "traceparent", "type"}));
 }
 
 TEST(CloudEvent, ShapeWithEverythingSet) {
@@ -212,6 +215,13 @@ TEST(FileEventSink, TornLastLineIsCutOnOpen) {
   auto s2 = FileEventSink::open({p2, false});
   ASSERT_TRUE(s2.ok());
   EXPECT_EQ(fs::file_size(p2), 0u);
+}
+
+TEST(CloudEvent, TraceparentCarriesTheWholeIdAndIsStablePerMessage) {
+  MessageId id(0x0123456789ABull, 0xCDEF, 0x0011223344556677ull);
+  EXPECT_EQ(traceparentOf(id), "00-0123456789abcdef0011223344556677-0011223344556677-01");
+  EXPECT_EQ(traceparentOf(id), traceparentOf(*MessageId::parse(id.toString())));
+  EXPECT_NE(traceparentOf(id), traceparentOf(MessageId(0x0123456789ABull, 0xCDEF, 0x0011223344556678ull)));
 }
 
 }  // namespace
