@@ -85,8 +85,8 @@ TEST(CloudEvent, ShapeWithNulls) {
   std::vector<std::string> top;
   for (auto it = j.begin(); it != j.end(); ++it) top.push_back(it.key());
   std::sort(top.begin(), top.end());
-  EXPECT_EQ(top, (std::vector<std::string>{"data", "datacontenttype", "id", "source", "specversion",
-                                           "subject", "time", "traceparent", "type"}));
+  EXPECT_EQ(top, (std::vector<std::string>{"data", "datacontenttype", "id", "source", "specversion", "subject", "time",
+                                           "traceparent", "type"}));
 }
 
 TEST(CloudEvent, ShapeWithEverythingSet) {

@@ -82,7 +82,8 @@ std::vector<Event> makeBatch(int n) {
   std::vector<Event> out;
   for (int i = 0; i < n; ++i) {
     std::string id = "e" + std::to_string(i);
-    out.push_back(Event{id, "mxgate.message.received", "acme", R"({"id":")" + id + R"(","data":{"n":)" + std::to_string(i) + "}}"});
+    out.push_back(Event{id, "mxgate.message.received", "acme",
+                        R"({"id":")" + id + R"(","data":{"n":)" + std::to_string(i) + "}}"});
   }
   return out;
 }
