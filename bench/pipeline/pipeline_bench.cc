@@ -18,12 +18,12 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/message_id.h"
 #include "events/file/file_event_sink.h"
-#include "events/dead_letter.h"
-#include "events/retrying_sink.h"
+#include "events/outbox/outbox.h"
 #include "pipeline/message_handler.h"
 #include "pipeline/mime_processor.h"
 #include "pipeline/quarantine.h"
@@ -128,24 +128,25 @@ bool drain(const std::string& dir, const Args& a, RunResult* out) {
   lso.sync_method = a.sync;
   auto blobs = store::LocalBlobStore::open(lso);
   auto sink = events::FileEventSink::open({dir + "/events.jsonl", true});
-  auto dead = events::DeadLetterFile::open(dir + "/dead.jsonl");
   auto quarantine = pipeline::Quarantine::open({dir + "/spool/quarantine", true, true});
-  if (!sp.ok() || !blobs.ok() || !sink.ok() || !dead.ok() || !quarantine.ok()) return false;
+  if (!sp.ok() || !blobs.ok() || !sink.ok() || !quarantine.ok()) return false;
+  events::OutboxOptions oo;
+  oo.dir = dir + "/outbox";
+  auto outbox = events::Outbox::open(oo, {{"file", sink->get(), nullptr, {}}});
+  if (!outbox.ok()) return false;
   pipeline::MimeProcessor proc(pipeline::MimeProcessorOptions{});
   pipeline::PipelineMetrics metrics;
-  pipeline::MetricsDeliveryObserver observer(metrics);
   events::StopWaiter stop;
   auto t0 = SteadyClock::now();
   pipeline::MessageHandler handler(**blobs, a.parse ? &proc : nullptr, {"bench", "", {}}, metrics);
-  events::RetryingSinkOptions rso;
-  rso.waiter = &stop;
-  rso.observer = &observer;
-  events::RetryingSink retrying(**sink, **dead, rso);
   pipeline::SpoolConsumerOptions po;
   po.batch_max = a.batch;
   po.stop_waiter = &stop;
-  pipeline::SpoolConsumer consumer((*sp)->reader(), handler, retrying, **quarantine, po, metrics);
+  pipeline::SpoolConsumer consumer((*sp)->reader(), handler, **outbox, **quarantine, po, metrics);
+  (*outbox)->start();  // the events file is written by the outbox's dispatcher, as in mxgate
   Status s = consumer.runUntilIdle();
+  while ((*outbox)->status(0).depth > 0 && s.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  (*outbox)->stop();
   out->seconds = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   out->processed = metrics.records_processed.load();
   if (!s.ok()) std::fprintf(stderr, "drain: %s\n", s.error().message().c_str());

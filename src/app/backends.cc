@@ -57,9 +57,10 @@ std::string s3KeyPrefix(const Config& c) { return c.store.s3.prefix; }
 #endif
 
 #ifdef MXGATE_WITH_EVENTS_FILE
-Result<events::EventSinkPtr> makeFileSink(const Config& c) {
-  auto s = events::FileEventSink::open({c.events.file, true});
-  if (!s.ok()) return Error(s.error().errorClass(), "events.file " + c.events.file + ": " + s.error().message());
+Result<events::EventSinkPtr> makeFileSink(const Config&, const events::SinkSettings& sink, SinkContext&) {
+  auto s = events::FileEventSink::open({sink.path, true});
+  if (!s.ok())
+    return Error(s.error().errorClass(), "sink " + sink.name + " path " + sink.path + ": " + s.error().message());
   return events::EventSinkPtr(std::move(*s));
 }
 #endif
@@ -77,7 +78,7 @@ constexpr StoreBackend kStoreBackends[] = {
 
 constexpr SinkBackend kSinkBackends[] = {
 #ifdef MXGATE_WITH_EVENTS_FILE
-    {"file", "one CloudEvents JSON line per message appended to events.file", makeFileSink},
+    {"file", "one CloudEvents JSON line per message appended to the sink's path", makeFileSink},
 #endif
     {{}, {}, nullptr},
 };
@@ -121,9 +122,18 @@ void validateBackends(const Config& c, std::vector<ConfigError>* errors) {
     errors->push_back({"store.backend", lineOf(c, "store.backend"),
                        "unknown backend \"" + c.store.backend + "\"; " + known(storeBackends(), "STORE")});
   }
-  if (!find(sinkBackends(), c.events.sink)) {
-    errors->push_back({"events.sink", lineOf(c, "events.sink"),
-                       "unknown sink \"" + c.events.sink + "\"; " + known(sinkBackends(), "EVENTS")});
+  if (c.sinks.empty()) {
+    if (!find(sinkBackends(), c.events.sink)) {
+      errors->push_back({"events.sink", lineOf(c, "events.sink"),
+                         "unknown sink \"" + c.events.sink + "\"; " + known(sinkBackends(), "EVENTS")});
+    }
+  }
+  for (const auto& s : c.sinks) {
+    if (!find(sinkBackends(), s.kind)) {
+      const std::string key = "sink." + s.name + ".kind";
+      errors->push_back({key, lineOf(c, key.c_str()),
+                         "this build has no \"" + s.kind + "\" sink; " + known(sinkBackends(), "EVENTS")});
+    }
   }
 }
 
@@ -143,10 +153,10 @@ std::string storeKeyPrefix(const Config& c) {
   return b && b->key_prefix ? b->key_prefix(c) : std::string();
 }
 
-Result<events::EventSinkPtr> makeSink(const Config& c) {
-  const SinkBackend* b = find(sinkBackends(), c.events.sink);
-  if (!b) return Error(ErrorClass::kConfig, "events.sink: unknown sink \"" + c.events.sink + "\"");
-  return b->make(c);
+Result<events::EventSinkPtr> makeSink(const Config& c, const events::SinkSettings& sink, SinkContext& ctx) {
+  const SinkBackend* b = find(sinkBackends(), sink.kind);
+  if (!b) return Error(ErrorClass::kConfig, "sink " + sink.name + ": this build has no \"" + sink.kind + "\" sink");
+  return b->make(c, sink, ctx);
 }
 
 }  // namespace mx::app

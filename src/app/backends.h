@@ -11,14 +11,17 @@
 // Trust: the Config has passed validateConfig().
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "app/config.h"
+#include "aws/credentials.h"
 #include "core/result.h"
 #include "events/event_sink.h"
+#include "http/client.h"
 #include "store/blob_store.h"
 
 namespace mx::app {
@@ -33,22 +36,33 @@ struct StoreBackend {
   std::string (*key_prefix)(const Config& config) = nullptr;
 };
 
+// What sink factories share: one HTTP client and one AWS credential chain for every sink
+// that needs them (created on first use, owned here, outliving the sinks).
+class SinkContext {
+ public:
+  virtual ~SinkContext() = default;
+  virtual Result<http::HttpClient*> http(const std::string& ca_file) = 0;
+  virtual Result<aws::CredentialsProvider*> credentials(const std::string& region) = 0;
+};
+
 struct SinkBackend {
-  std::string_view name;         // the events.sink value
+  std::string_view name;  // the [[sink]] kind (events.sink without [[sink]] entries)
   std::string_view description;
-  Result<events::EventSinkPtr> (*make)(const Config& config);
+  Result<events::EventSinkPtr> (*make)(const Config& config, const events::SinkSettings& sink, SinkContext& ctx);
 };
 
 std::span<const StoreBackend> storeBackends();
 std::span<const SinkBackend> sinkBackends();
 
-// Appends an error for each of store.backend and events.sink that names no backend of
-// this build.
+// Appends an error for store.backend and for each sink kind that names no backend of this
+// build.
 void validateBackends(const Config& config, std::vector<ConfigError>* errors);
 
 // The configured backends, built by their factories (validateBackends() first).
 Result<store::BlobStorePtr> makeStore(const Config& config);
-Result<events::EventSinkPtr> makeSink(const Config& config);
+Result<events::EventSinkPtr> makeSink(const Config& config, const events::SinkSettings& sink, SinkContext& ctx);
+// The SinkContext of a running mxgate (its HTTP client and credential chain).
+std::unique_ptr<SinkContext> makeSinkContext(const Config& config);
 
 // The configured store backend's /metrics lines ("" when it has none); `store` is what
 // makeStore(config) returned.

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <set>
 #include <sstream>
 
 extern char** environ;
@@ -172,6 +173,12 @@ std::vector<std::unique_ptr<Binding>> bindings(Config& c) {
         l.kind = "smtp";
         return l;
       }));
+  b.push_back(std::make_unique<ArrayBinding<events::SinkSettings>>(events::sinkTable(), c.sinks,
+                                                                   [](const std::string& name, const std::string&) {
+                                                                     events::SinkSettings s;
+                                                                     s.name = name;
+                                                                     return s;
+                                                                   }));
   b.push_back(std::make_unique<ArrayBinding<policy::TenantConfig>>(
       policy::tenantTable(), c.tenants, [](const std::string& name, const std::string&) {
         policy::TenantConfig t;
@@ -205,6 +212,22 @@ bool toInput(const toml::node& n, Input* in) {
     for (const auto& e : *a) {
       if (!e.is_string()) return false;
       in->list.push_back(*e.value<std::string>());
+    }
+  } else if (const toml::table* t = n.as_table()) {
+    // A table of scalars ([sink.properties]): each value as text.
+    in->kind = Input::Kind::kTable;
+    for (const auto& [k, v] : *t) {
+      std::string text;
+      if (v.is_string()) {
+        text = *v.value<std::string>();
+      } else if (v.is_boolean()) {
+        text = *v.value<bool>() ? "true" : "false";
+      } else if (v.is_integer()) {
+        text = std::to_string(*v.value<int64_t>());
+      } else {
+        return false;
+      }
+      in->table.emplace_back(std::string(k.str()), std::move(text));
     }
   } else {
     return false;
@@ -494,6 +517,39 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
   }
   std::string dir_error;
   if (!policy::Directory::build(c.tenants, c.users, &dir_error)) errors->push_back({"tenant/user", 0, dir_error});
+  std::set<std::string> sink_names;
+  for (const auto& s : c.sinks) {
+    const std::string where = "sink." + s.name;
+    if (!sink_names.insert(s.name).second) errors->push_back({where, s.line, "sink name used twice"});
+    for (const auto& e : events::checkSinkSettings(s)) {
+      errors->push_back(
+          {where + "." + e.key, c.lineOf(where + "." + e.key) ? c.lineOf(where + "." + e.key) : s.line, e.message});
+    }
+  }
+  for (const auto& s : c.sinks) {
+    if (!s.dead_letter_sink.empty() && !sink_names.count(s.dead_letter_sink)) {
+      errors->push_back({"sink." + s.name + ".dead_letter_sink", c.lineOf("sink." + s.name + ".dead_letter_sink"),
+                         "names no [[sink]]: \"" + s.dead_letter_sink + "\""});
+    }
+  }
+  for (const auto& t : c.tenants) {
+    for (const auto& name : t.sinks) {
+      bool known = c.sinks.empty() ? name == c.events.sink : sink_names.count(name) > 0;
+      if (!known) {
+        errors->push_back({"tenant." + t.name + ".sinks", c.lineOf("tenant." + t.name + ".sinks"),
+                           "names no sink: \"" + name + "\""});
+      }
+    }
+  }
+}
+
+std::vector<events::SinkSettings> effectiveSinks(const Config& c) {
+  if (!c.sinks.empty()) return c.sinks;
+  events::SinkSettings s;
+  s.name = c.events.sink;
+  s.kind = c.events.sink;
+  if (s.kind == "file") s.path = c.events.file;
+  return {s};
 }
 
 std::vector<server::ListenerOptions> listenerOptions(const Config& c) {

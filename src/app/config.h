@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "events/events_config.h"
+#include "events/sink_config.h"
 #include "pipeline/pipeline_config.h"
 #include "policy/policy_config.h"
 #include "server/server_config.h"
@@ -44,6 +45,7 @@ struct Config {
   spool::SpoolOptions spool;                        // [spool]
   store::StoreSettings store;                       // [store]
   events::EventsSettings events;                    // [events]
+  std::vector<events::SinkSettings> sinks;          // [[sink]] (empty: the one sink of [events])
   pipeline::PipelineSettings pipeline;              // [pipeline]
   server::HttpSettings http;                        // [http]
   server::LogSettings log;                          // [log]
@@ -81,6 +83,10 @@ Config loadConfigText(const std::string& text, const std::string& source, const 
 // Checks cross-field rules (listener names unique, addresses parse, at least one
 // listener, tenants and users consistent, …). Appends to *errors.
 void validateConfig(const Config& c, std::vector<ConfigError>* errors);
+
+// The sinks in use: the [[sink]] entries, or without any, the one sink [events] describes
+// (named after its kind, e.g. "file").
+std::vector<events::SinkSettings> effectiveSinks(const Config& c);
 
 // The listeners as the server takes them (validateConfig() passed).
 std::vector<server::ListenerOptions> listenerOptions(const Config& c);

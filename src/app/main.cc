@@ -1,5 +1,5 @@
 // app/main.cc — the `mxgate` binary: subcommands serve, check-config, config-reference,
-// version, parse, bench and quarantine. Concrete backends are named only in app/backends.cc
+// version, parse, bench, quarantine and outbox. Concrete backends are named only in app/backends.cc
 // (by their config names); app/wiring.cc wires the modules together (DESIGN.md "Modules").
 //
 // Signals (serve): SIGTERM/SIGINT drain gracefully (stop accepting, let sessions finish up
@@ -16,6 +16,7 @@
 
 #include "app/backends.h"
 #include "app/config.h"
+#include "app/events_wiring.h"
 #include "app/loadgen.h"
 #include "app/wiring.h"
 #include "mime/cli.h"
@@ -80,6 +81,17 @@ int run(int argc, char** argv) {
   qretry->add_option("ids", quarantine_ids, "message ids (from quarantine list)");
   qretry->add_flag("--all", quarantine_all, "every entry");
 
+  auto* outbox = cli.add_subcommand("outbox",
+                                    "the event sinks' outboxes: status (depth, oldest event, dead letters) "
+                                    "or replay a sink's dead letters (works while serve runs)");
+  outbox->add_option("-c,--config", config_path, "TOML config file (events.outbox_dir and the sinks)");
+  outbox->require_subcommand(1);
+  std::string outbox_sink, outbox_since;
+  outbox->add_subcommand("status", "per sink: depth, oldest undelivered event, dead letters");
+  auto* oreplay = outbox->add_subcommand("replay", "put a sink's dead letters back into its outbox");
+  oreplay->add_option("--sink", outbox_sink, "the sink's name")->required();
+  oreplay->add_option("--since", outbox_since, "only letters dead-lettered at or after this (RFC 3339 or Unix ms)");
+
   app::LoadOptions load;
   std::string server_addr = "127.0.0.1:2525";
   bool quiet = false;
@@ -128,6 +140,24 @@ int run(int argc, char** argv) {
       return 2;
     }
     return pipeline::runQuarantineRetry(app::quarantineDir(c), quarantine_ids, quarantine_all, std::cout, std::cerr);
+  }
+  if (cli.got_subcommand("outbox")) {
+    std::vector<app::ConfigError> errors;
+    app::Config c = app::loadConfig(defaultConfigPath(config_path), app::processEnvironment(), &errors);
+    if (errors.empty()) app::validateConfig(c, &errors);
+    for (const auto& e : errors) std::fprintf(stderr, "mxgate: config: %s\n", e.format(c.source).c_str());
+    if (!errors.empty()) return 2;
+    std::vector<std::string> args;
+    if (oreplay->parsed()) {
+      args = {"replay", "--sink", outbox_sink};
+      if (!outbox_since.empty()) {
+        args.push_back("--since");
+        args.push_back(outbox_since);
+      }
+    } else {
+      args = {"status"};
+    }
+    return app::runOutboxCommand(c, args);
   }
   if (cli.got_subcommand("bench")) {
     std::string host;

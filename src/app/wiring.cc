@@ -11,10 +11,9 @@
 #include <thread>
 
 #include "app/backends.h"
+#include "app/events_wiring.h"
 #include "app/store_ack_gate.h"
 #include "core/clock.h"
-#include "events/dead_letter.h"
-#include "events/retrying_sink.h"
 #include "mime/cli.h"
 #include "pipeline/message_handler.h"
 #include "pipeline/metrics.h"
@@ -90,15 +89,13 @@ int runServe(const Config& c) {
   auto directory = policy::Directory::build(c.tenants, c.users, &error);
   if (!directory) return fail(logger, error);
 
-  // The embedded pipeline: spool -> MessageHandler (MIME, store) -> RetryingSink (sink,
-  // dead letters) -> checkpoint; permanent failures to <spool.dir>/quarantine.
+  // The embedded pipeline: spool -> MessageHandler (MIME, store) -> Outbox (one durable
+  // queue per sink, one dispatcher each: retries, dead letters) -> checkpoint; permanent
+  // failures to <spool.dir>/quarantine.
   pipeline::PipelineMetrics pipeline_metrics;
-  pipeline::MetricsDeliveryObserver delivery_observer(pipeline_metrics);
   events::StopWaiter pipeline_stop;
   store::BlobStorePtr blob_store;
-  events::EventSinkPtr sink;
-  std::unique_ptr<events::DeadLetterFile> dead_letters;
-  std::unique_ptr<events::RetryingSink> retrying_sink;
+  std::unique_ptr<EventsRuntime> events_runtime;
   std::unique_ptr<pipeline::Quarantine> quarantine;
   std::unique_ptr<pipeline::MimeProcessor> processor;
   std::unique_ptr<pipeline::MessageHandler> handler;
@@ -115,18 +112,12 @@ int runServe(const Config& c) {
     if (c.store.backend == "s3" && c.store.s3.ack_after == "store") {
       ack_gate = std::make_unique<StoreAckGate>(*blob_store, storeKeyPrefix(c), c.server.store_ack_timeout);
     }
-    auto fs = makeSink(c);
-    if (!fs.ok()) return fail(logger, fs.error().message());
-    sink = std::move(fs.value());
-    auto dl = events::DeadLetterFile::open(c.events.dead_letter_file);
-    if (!dl.ok()) return fail(logger, "events.dead_letter_file " + c.events.dead_letter_file + ": " + dl.error().message());
-    dead_letters = std::move(dl.value());
-    events::RetryingSinkOptions rso;
-    rso.sink_name = c.events.sink;
-    rso.waiter = &pipeline_stop;
-    rso.observer = &delivery_observer;
-    rso.log = pipeline_log;
-    retrying_sink = std::make_unique<events::RetryingSink>(*sink, *dead_letters, std::move(rso));
+    auto ev = makeEventsRuntime(c, /*with_backends=*/true, [&logger](std::string_view line) {
+      logger.event("events", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
+    });
+    if (!ev.ok()) return fail(logger, "events: " + ev.error().message());
+    events_runtime = std::move(ev.value());
+    events_runtime->outbox->start();
     auto q = pipeline::Quarantine::open({quarantineDir(c), c.spool.fsync, /*owner=*/true});
     if (!q.ok()) return fail(logger, "quarantine: " + q.error().message());
     quarantine = std::move(q.value());
@@ -143,7 +134,7 @@ int runServe(const Config& c) {
     po.retry.give_up_after = c.pipeline.give_up_after;
     po.stop_waiter = &pipeline_stop;
     po.log = pipeline_log;
-    consumer = std::make_unique<pipeline::SpoolConsumer>(spool.value()->reader(), *handler, *retrying_sink,
+    consumer = std::make_unique<pipeline::SpoolConsumer>(spool.value()->reader(), *handler, *events_runtime->outbox,
                                                          *quarantine, std::move(po), pipeline_metrics);
     consumer->start();
   }
@@ -172,9 +163,10 @@ int runServe(const Config& c) {
     server::splitHostPort(c.http.listen, &host, &port);
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
-    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &c] {
+    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &events_runtime, &c] {
       std::string extra = pipeline::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
       if (blob_store) extra += renderStoreMetrics(c, *blob_store);  // the backend's own table
+      if (events_runtime) extra += events_runtime->outbox->renderMetrics();
       return metrics.renderPrometheus(extra);
     };
     http = std::make_unique<server::HttpStatusServer>(host, port, std::move(h));
@@ -223,6 +215,8 @@ int runServe(const Config& c) {
   // Every acknowledged message is durable in the spool; the pipeline finishes what is there
   // (a node's spool is drained before exit, DESIGN.md "Scaling out").
   if (consumer) consumer->stop();
+  // Events not yet delivered stay in the outboxes for the next start.
+  if (events_runtime) events_runtime->outbox->stop();
   spool.value()->close();
   logger.info("stopped", "all sessions closed, pipeline drained, spool closed", clock.wall());
   return 0;

@@ -1,6 +1,6 @@
 // app/wiring.h — builds the running gateway from a validated Config: the spool, the store
 // and event sink (by name, from the registry in backends.h), the pipeline (MessageHandler,
-// RetryingSink, quarantine, SpoolConsumer), TLS, server and HTTP status endpoint, and runs
+// Outbox and its dispatchers, quarantine, SpoolConsumer), TLS, server and HTTP status endpoint, and runs
 // the signal loop. Also the `parse` subcommand. Only src/app names concrete backends.
 // Trust: the Config has passed validateConfig(); runtime failures (a port in use, an
 // unwritable directory) are reported with the key or path at fault and exit non-zero.

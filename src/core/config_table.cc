@@ -36,6 +36,8 @@ std::string_view typeDescription(Type t) {
     case Type::kSize: return "a size (bytes, or a number with KiB/MiB/GiB/KB/MB/GB)";
     case Type::kDuration: return "a duration such as \"500ms\", \"30s\", \"5m\" or \"1h\"";
     case Type::kList: return "a list of strings";
+    case Type::kMap:
+      return "a table of names to values (\"k=v,k=v\" in the environment)";
   }
   return "a value";
 }
@@ -201,6 +203,24 @@ std::string assign(std::vector<std::string>& out, const Input& in, const Check& 
   return {};
 }
 
+std::string assign(std::map<std::string, std::string>& out, const Input& in, const Check& c) {
+  std::map<std::string, std::string> m;
+  if (in.kind == Input::Kind::kTable) {
+    for (const auto& [k, v] : in.table) m[k] = v;
+  } else if (in.kind == Input::Kind::kText) {
+    for (const auto& item : splitList(in.text)) {
+      size_t eq = item.find('=');
+      if (eq == std::string::npos || eq == 0) return "must be name=value pairs separated by commas";
+      m[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+  } else {
+    return mustBe(Type::kMap);
+  }
+  if (c.non_empty && m.empty()) return "must not be empty";
+  out = std::move(m);
+  return {};
+}
+
 std::string render(const std::string& v) {
   std::string out = "\"";
   for (char ch : v) {
@@ -220,6 +240,16 @@ std::string render(const std::vector<std::string>& v) {
   std::string out = "[";
   for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + render(v[i]);
   return out + "]";
+}
+
+std::string render(const std::map<std::string, std::string>& v) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [k, val] : v) {
+    out += (first ? " " : ", ") + render(k) + " = " + render(val);
+    first = false;
+  }
+  return out + (v.empty() ? "}" : " }");
 }
 
 }  // namespace detail

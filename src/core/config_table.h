@@ -17,11 +17,13 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -31,12 +33,13 @@ namespace mx::config {
 // One value as written: a TOML scalar or array, or an environment variable's text (which
 // every type parses from).
 struct Input {
-  enum class Kind : uint8_t { kText, kString, kBool, kInteger, kList };
+  enum class Kind : uint8_t { kText, kString, kBool, kInteger, kList, kTable };
   Kind kind = Kind::kText;
   std::string text;                // kText and kString
   bool boolean = false;            // kBool
   int64_t integer = 0;             // kInteger
   std::vector<std::string> list;   // kList (strings only)
+  std::vector<std::pair<std::string, std::string>> table;  // kTable: a TOML table of scalars, as text
 
   static Input fromText(std::string t) {
     Input i;
@@ -45,7 +48,7 @@ struct Input {
   }
 };
 
-enum class Type : uint8_t { kString, kBool, kCount, kSize, kDuration, kList };
+enum class Type : uint8_t { kString, kBool, kCount, kSize, kDuration, kList, kMap };
 // "a string", "a boolean", "a non-negative integer", … (for error messages).
 std::string_view typeDescription(Type t);
 
@@ -111,6 +114,8 @@ constexpr Type typeOf() {
   else if constexpr (std::is_same_v<M, uint64_t>) return Type::kSize;
   else if constexpr (std::is_same_v<M, Millis>) return Type::kDuration;
   else if constexpr (std::is_same_v<M, std::vector<std::string>>) return Type::kList;
+  else if constexpr (std::is_same_v<M, std::map<std::string, std::string>>)
+    return Type::kMap;
   else static_assert(sizeof(M) == 0, "unsupported config member type");
 }
 
@@ -121,12 +126,15 @@ std::string assign(uint32_t& out, const Input& in, const Check& c);
 std::string assign(uint64_t& out, const Input& in, const Check& c);
 std::string assign(Millis& out, const Input& in, const Check& c);
 std::string assign(std::vector<std::string>& out, const Input& in, const Check& c);
+// A map: a TOML table of scalars, or in text "k=v,k=v" (environment).
+std::string assign(std::map<std::string, std::string>& out, const Input& in, const Check& c);
 std::string render(const std::string& v);
 std::string render(bool v);
 std::string render(uint32_t v);
 std::string render(uint64_t v);
 std::string render(Millis v);
 std::string render(const std::vector<std::string>& v);
+std::string render(const std::map<std::string, std::string>& v);
 
 }  // namespace detail
 

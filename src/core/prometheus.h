@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/latency_histogram.h"
 
@@ -27,5 +28,15 @@ void gauge(std::string& out, const char* name, const char* help, int64_t value);
 void histogram(std::string& out, const char* name, const char* help, const uint64_t* bounds_us, size_t n_bounds,
                const std::function<uint64_t(size_t)>& bucket, uint64_t sum_us, uint64_t count);
 void histogram(std::string& out, const char* name, const char* help, const LatencyHistogram& h);
+
+// Labelled families (one HELP/TYPE, then a sample per label set, e.g. one per event sink):
+// family() writes the HELP and TYPE lines once; labelled() one sample line; `labels` is the
+// text inside the braces, already escaped (escapeLabel), e.g. sink="app".
+void family(std::string& out, const char* name, const char* type, const char* help);
+void labelled(std::string& out, const char* name, std::string_view labels, double value);
+// A histogram's bucket, _sum and _count lines for one label set (after family(..., "histogram", ...)).
+void labelledHistogram(std::string& out, const char* name, std::string_view labels, const LatencyHistogram& h);
+// A label value escaped as the text format wants (backslash, double quote, newline).
+std::string escapeLabel(std::string_view value);
 
 }  // namespace mx::prometheus

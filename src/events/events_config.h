@@ -1,6 +1,7 @@
 // events/events_config.h — the [events] section, owned by the events module
-// (config_table.h). Which sink names exist depends on the build; src/app's registry
-// checks the name.
+// (config_table.h): where the outboxes live, and the single sink used when the file has no
+// [[sink]] entries (sink_config.h). Which sink kinds exist depends on the build; src/app's
+// registry checks the name.
 #pragma once
 
 #include <string>
@@ -10,9 +11,11 @@
 namespace mx::events {
 
 struct EventsSettings {
-  std::string sink = "file";               // the registry's name: file, (webhook, kafka, sqs …)
-  std::string file = "var/events.jsonl";   // the file sink's JSON-lines file
-  std::string dead_letter_file = "var/events.dead-letter.jsonl";  // events a sink refused for good
+  std::string outbox_dir = "var/outbox";  // one durable outbox (and dead-letter log) per sink
+  // Without [[sink]] entries: the one sink's kind, its file and its dead letters' JSON lines.
+  std::string sink = "file";
+  std::string file = "var/events.jsonl";
+  std::string dead_letter_file = "var/events.dead-letter.jsonl";
 };
 
 const config::Table<EventsSettings>& eventsTable();

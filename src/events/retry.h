@@ -3,7 +3,7 @@
 // and an interruptible wait (injectable, so tests run retries without sleeping).
 //
 // dispositionOf() is the one table from ErrorClass to "try again" or "refused for good";
-// the sink decorator (retrying_sink.h: refused -> dead letter) and the pipeline's
+// the outbox's dispatcher (outbox/dispatcher.h: refused -> dead letter) and the pipeline's
 // FailurePolicy (pipeline/failure_policy.h: refused -> quarantine) both read it, so a class
 // never means one thing to the sink and another to the pipeline.
 // (These belong in core beside error.h; they live here, the lowest module both users

@@ -17,7 +17,6 @@
 
 #include "core/clock.h"
 #include "core/latency_histogram.h"
-#include "events/retrying_sink.h"
 #include "spool/spool.h"
 
 namespace mx::pipeline {
@@ -44,16 +43,11 @@ using LatencyHistogram = mx::LatencyHistogram;
   COUNTER(attachments_stored, "mxgate_pipeline_attachments_stored_total", "Attachment objects put into the store") \
   COUNTER(processor_errors, "mxgate_pipeline_processor_errors_total",                                          \
           "Messages the MIME processor failed on (raw message stored, event without summary)")                 \
-  COUNTER(events_delivered, "mxgate_events_delivered_total", "Events the sink accepted")                       \
-  COUNTER(events_publish_failures, "mxgate_events_publish_failures_total",                                     \
-          "Failed publish attempts (transient: retried; refused: dead-lettered)")                              \
-  COUNTER(events_dead_lettered, "mxgate_events_dead_lettered_total",                                           \
-          "Events the sink refused for good, written to events.dead_letter_file")                              \
   HISTOGRAM(parse_seconds, "mxgate_pipeline_parse_seconds", "MIME parse of one message")                       \
   HISTOGRAM(store_seconds, "mxgate_pipeline_store_seconds",                                                    \
             "Putting one message's objects into the store (made durable by the batch sync)")                   \
   HISTOGRAM(store_sync_seconds, "mxgate_pipeline_store_sync_seconds", "Making one batch's objects durable")    \
-  HISTOGRAM(publish_seconds, "mxgate_pipeline_publish_seconds", "Publishing one batch's events, retries included")
+  HISTOGRAM(publish_seconds, "mxgate_pipeline_publish_seconds", "Appending one batch's events to the sinks' outboxes (durable), retries included")
 // clang-format on
 
 // NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
@@ -72,19 +66,6 @@ struct PipelineMetrics {
   std::atomic<int64_t> oldest_pending_unix_ms{0};
 
   static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
-};
-
-// Counts the sink decorator's outcomes (events/retrying_sink.h) into PipelineMetrics.
-class MetricsDeliveryObserver final : public events::DeliveryObserver {
- public:
-  explicit MetricsDeliveryObserver(PipelineMetrics& m) : m_(m) {}
-  // events::DeliveryObserver
-  void onDelivered(size_t n) override { PipelineMetrics::bump(m_.events_delivered, n); }
-  void onAttemptFailed(const Error&) override { PipelineMetrics::bump(m_.events_publish_failures); }
-  void onDeadLettered(size_t n) override { PipelineMetrics::bump(m_.events_dead_lettered, n); }
-
- private:
-  PipelineMetrics& m_;
 };
 
 // The pipeline's figures (MX_PIPELINE_METRICS) and the spool's: depth (records durable and

@@ -129,7 +129,7 @@ Result<SpoolConsumer::Outcome> SpoolConsumer::handleMessage(std::string_view raw
 }
 
 Status SpoolConsumer::publish(std::vector<events::Event>& events) {
-  // Through RetryingSink this fails only when told to stop; a bare sink is retried here.
+  // The outbox fails only on its own disk or when full: retried here, with backoff.
   FailureState st = policy_.begin();
   auto t0 = SteadyClock::now();
   for (;;) {

@@ -2,7 +2,7 @@
 // "Data flow"). One thread reads durable records, hands each to the MessageHandler
 // (objects stored, event built), and per batch of up to batch_max records: makes the
 // batch's objects durable (one MessageHandler::syncObjects()), publishes the batch's events
-// (one EventSink::publish(), normally through events::RetryingSink), then checkpoints the
+// (one EventSink::publish(), in mxgate into the sinks' durable outboxes), then checkpoints the
 // spool reader past the batch. Between batches (and when idle, every retry_poll) it also
 // takes the quarantine's retry inbox (quarantine.h) through the same handler.
 //
@@ -57,7 +57,7 @@ struct SpoolConsumerOptions {
   // Where failures and quarantining are reported (one line each). Empty: stderr. Called on
   // the consumer thread.
   std::function<void(std::string_view)> log;
-  // Shared with the RetryingSink, so stop() also ends the sink's waits. Null: an own one.
+  // Ends the consumer's waits on stop(); may be shared with others that should stop too. Null: an own one.
   events::StopWaiter* stop_waiter = nullptr;
   // Tests: waits go here instead of sleeping (stop is still checked). Null: stop_waiter.
   events::Waiter* waiter_for_test = nullptr;

@@ -9,6 +9,7 @@ const config::Table<TenantConfig>& tenantTable() {
     t.add("domains", &TenantConfig::domains,
           "recipient domains of this tenant (case-insensitive); a recipient in no tenant's domain is "
           "refused with `550 5.7.1` unless the session is authenticated");
+    t.add("sinks", &TenantConfig::sinks, "the [[sink]] names this tenant's events go to (empty: every sink)");
     return t;
   }();
   return t;
@@ -26,6 +27,6 @@ const config::Table<UserConfig>& userTable() {
   return t;
 }
 
-std::vector<TenantConfig> defaultTenants() { return {{"default", {"example.test", "localhost"}}}; }
+std::vector<TenantConfig> defaultTenants() { return {{"default", {"example.test", "localhost"}, {}}}; }
 
 }  // namespace mx::policy

@@ -29,6 +29,7 @@ namespace mx::policy {
 struct TenantConfig {
   std::string name;
   std::vector<std::string> domains;
+  std::vector<std::string> sinks;  // the [[sink]] names its events go to; empty: every sink
 };
 
 struct UserConfig {

@@ -73,9 +73,14 @@ TEST(Backends, FactoriesBuildWorkingBackendsFromTheConfig) {
   ASSERT_TRUE((*store)->put("t/raw/x.eml", "bytes").ok());
   EXPECT_EQ(*(*store)->get("t/raw/x.eml"), "bytes");
   EXPECT_TRUE(fs::exists(dir + "/store/t/raw/x.eml"));
-  auto sink = makeSink(c);
+  auto ctx = makeSinkContext(c);
+  auto sinks = effectiveSinks(c);  // no [[sink]]: the one sink of [events]
+  ASSERT_EQ(sinks.size(), 1u);
+  EXPECT_EQ(sinks[0].name, "file");
+  EXPECT_EQ(sinks[0].path, dir + "/ev.jsonl");
+  auto sink = makeSink(c, sinks[0], *ctx);
   ASSERT_TRUE(sink.ok());
-  events::Event ev{"id1", "t", "{\"id\":\"id1\"}"};
+  events::Event ev{"id1", "t", "acme", "{\"id\":\"id1\"}"};
   ASSERT_TRUE((*sink)->publish(std::span<const events::Event>(&ev, 1)).ok());
   std::ifstream in(dir + "/ev.jsonl");
   std::string line;

@@ -1,8 +1,9 @@
 // tests/pipeline/pipeline_crash_helper.cc — the process the pipeline crash test kills.
 // Mode "run": opens the spool, local blob store (behind a decorator that refuses, for good,
-// the raw objects of ids crashRefuses() names), JSONL event file and quarantine, starts the
-// consumer, and from two lanes commits records forever, printing "ACK <id>" (flushed) for
-// each acknowledged commit. Mode "drain": runs the consumer until the spool is empty and exits.
+// the raw objects of ids crashRefuses() names), JSONL event file behind the outbox, and the
+// quarantine, starts the outbox's dispatcher and the consumer, and from two lanes commits records forever, printing
+// "ACK <id>" (flushed) for each acknowledged commit. Mode "drain": runs the consumer until the spool is empty, then the
+// dispatcher until the outbox is, and exits.
 // Usage: pipeline_crash_helper run|drain DIR SEED
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 
 #include "../spool/crash_common.h"
 #include "events/file/file_event_sink.h"
+#include "events/outbox/outbox.h"
 #include "pipeline_test_util.h"
 #include "store/local/local_blob_store.h"
 
@@ -53,33 +55,41 @@ int main(int argc, char** argv) {
     return pipeline::testing::crashRefuses(key.substr(0, key.size() - 4));
   });
   auto quarantine = pipeline::Quarantine::open({dir + "/spool/quarantine", true, true});
-  auto dead = events::DeadLetterFile::open(dir + "/var/dead.jsonl");
-  if (!quarantine.ok() || !dead.ok()) {
-    std::fprintf(stderr, "quarantine/dead letters open failed\n");
+  events::OutboxOptions oo;
+  oo.dir = dir + "/var/outbox";
+  oo.log = logLine;
+  events::DispatchOptions fast;
+  fast.retry = {Millis(5), Millis(50)};
+  auto outbox = events::Outbox::open(oo, {{"file", sink->get(), nullptr, fast}});
+  if (!quarantine.ok() || !outbox.ok()) {
+    std::fprintf(stderr, "quarantine/outbox open failed\n");
     return 1;
   }
   pipeline::PipelineMetrics metrics;
   pipeline::MessageHandler handler(refusing, nullptr, {"crashtest", "", logLine}, metrics);
   events::StopWaiter stop;
-  events::RetryingSinkOptions rso;
-  rso.waiter = &stop;
-  rso.log = logLine;
-  events::RetryingSink retrying(**sink, **dead, rso);
   pipeline::SpoolConsumerOptions po;
   po.batch_max = 16;
   po.idle_wait = Millis(20);
   po.log = logLine;
   po.stop_waiter = &stop;
-  pipeline::SpoolConsumer p((*sp)->reader(), handler, retrying, **quarantine, po, metrics);
+  pipeline::SpoolConsumer p((*sp)->reader(), handler, **outbox, **quarantine, po, metrics);
   if (mode == "drain") {
     auto s = p.runUntilIdle();
     if (!s.ok()) {
       std::fprintf(stderr, "drain: %s\n", s.error().message().c_str());
       return 1;
     }
+    (*outbox)->dispatcher(0).runUntilIdle(Millis(30'000));
+    if ((*outbox)->status(0).depth != 0) {
+      std::fprintf(stderr, "drain: %llu events left in the outbox\n",
+                   static_cast<unsigned long long>((*outbox)->status(0).depth));
+      return 1;
+    }
     std::printf("DRAINED %llu\n", static_cast<unsigned long long>(metrics.records_processed.load()));
     return 0;
   }
+  (*outbox)->start();
   p.start();
   std::vector<std::thread> threads;
   for (size_t l = 0; l < so.lanes; ++l) {

@@ -1,8 +1,9 @@
 // tests/pipeline/pipeline_test_util.h — test doubles and one assembly of the pipeline for
 // the consumer tests: a capturing EventSink that can fail on demand, a store decorator that
 // refuses chosen keys, a Waiter that advances a ManualClock instead of sleeping, and
-// Rig = MessageHandler + RetryingSink (real dead-letter file) + Quarantine (real files) +
-// SpoolConsumer over a real spool in a temporary directory.
+// Rig = MessageHandler + Quarantine (real files) + SpoolConsumer over a real spool in a
+// temporary directory, publishing to the sink given (in production: the Outbox, see
+// events/outbox/outbox.h; the tests that need it put one in front of their sink).
 // Trust: test code only.
 #pragma once
 
@@ -14,8 +15,6 @@
 #include <vector>
 
 #include "../spool/spool_test_util.h"
-#include "events/dead_letter.h"
-#include "events/retrying_sink.h"
 #include "pipeline/message_handler.h"
 #include "pipeline/metrics.h"
 #include "pipeline/quarantine.h"
@@ -152,7 +151,7 @@ inline std::unique_ptr<spool::Spool> openSpool(const std::string& dir, size_t la
 }
 
 // The assembled pipeline over `store` and `sink` (a spool at dir/spool, the quarantine at
-// dir/spool/quarantine, dead letters at dir/dead.jsonl).
+// dir/spool/quarantine).
 struct Rig {
   Rig(const std::string& dir, store::BlobStore& store, events::EventSink& sink, MessageProcessor* processor,
       SpoolConsumerOptions options = fastOptions(), size_t lanes = 1, MessageHandlerOptions hopts = {})
@@ -160,31 +159,19 @@ struct Rig {
     auto q = Quarantine::open({dir + "/spool/quarantine", true, true});
     if (!q.ok()) std::abort();
     quarantine = std::move(*q);
-    auto d = events::DeadLetterFile::open(dir + "/dead.jsonl");
-    if (!d.ok()) std::abort();
-    dead = std::move(*d);
     if (hopts.hostname.empty()) hopts.hostname = "testhost";
     hopts.log = [](std::string_view) {};
     handler = std::make_unique<MessageHandler>(store, processor, hopts, metrics);
-    events::RetryingSinkOptions so;
-    so.backoff = options.retry.backoff;
-    so.waiter = options.waiter_for_test ? options.waiter_for_test : &stop;
-    so.observer = &observer;
-    so.log = [](std::string_view) {};
-    retrying = std::make_unique<events::RetryingSink>(sink, *dead, so);
     options.stop_waiter = &stop;
-    consumer = std::make_unique<SpoolConsumer>(spool->reader(), *handler, *retrying, *quarantine, options, metrics);
+    consumer = std::make_unique<SpoolConsumer>(spool->reader(), *handler, sink, *quarantine, options, metrics);
   }
   ~Rig() { consumer.reset(); }
 
   PipelineMetrics metrics;
-  MetricsDeliveryObserver observer{metrics};
   events::StopWaiter stop;
   std::unique_ptr<spool::Spool> spool;
   std::unique_ptr<Quarantine> quarantine;
-  std::unique_ptr<events::DeadLetterFile> dead;
   std::unique_ptr<MessageHandler> handler;
-  std::unique_ptr<events::RetryingSink> retrying;
   std::unique_ptr<SpoolConsumer> consumer;
 };
 
