@@ -1,0 +1,5 @@
+# Replays the event sinks' fuzz corpora in the normal ctest run.
+if(TARGET mx_events_webhook)
+  mx_add_fuzz_replay(retry_after_fuzz
+    SOURCES ${PROJECT_SOURCE_DIR}/fuzz/events/retry_after_fuzz.cc LIBS mx_events_webhook)
+endif()
