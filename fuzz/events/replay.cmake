@@ -3,3 +3,7 @@ if(TARGET mx_events_webhook)
   mx_add_fuzz_replay(retry_after_fuzz
     SOURCES ${PROJECT_SOURCE_DIR}/fuzz/events/retry_after_fuzz.cc LIBS mx_events_webhook)
 endif()
+if(TARGET mx_events_sqs)
+  mx_add_fuzz_replay(sqs_response_fuzz
+    SOURCES ${PROJECT_SOURCE_DIR}/fuzz/events/sqs_response_fuzz.cc LIBS mx_events_sqs)
+endif()
