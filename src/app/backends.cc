@@ -14,6 +14,12 @@
 #ifdef MXGATE_WITH_EVENTS_FILE
 #include "events/file/file_event_sink.h"
 #endif
+#ifdef MXGATE_WITH_EVENTS_WEBHOOK
+#include "events/webhook/webhook_sink.h"
+#endif
+#ifdef MXGATE_WITH_EVENTS_SQS
+#include "events/sqs/sqs_sink.h"
+#endif
 
 namespace mx::app {
 namespace {
@@ -65,6 +71,39 @@ Result<events::EventSinkPtr> makeFileSink(const Config&, const events::SinkSetti
 }
 #endif
 
+#ifdef MXGATE_WITH_EVENTS_WEBHOOK
+Result<events::EventSinkPtr> makeWebhookSink(const Config&, const events::SinkSettings& sink, SinkContext& ctx) {
+  auto http = ctx.http(sink.ca_file);
+  if (!http.ok()) return Error(http.error().errorClass(), "sink " + sink.name + " " + http.error().message());
+  events::WebhookSinkOptions o;
+  o.url = sink.url;
+  o.secret = sink.secret;
+  o.concurrency = sink.concurrency;
+  o.timeout = sink.timeout;
+  o.allow_plain_http = sink.allow_plain_http;
+  auto s = events::WebhookSink::open(**http, std::move(o));
+  if (!s.ok()) return Error(s.error().errorClass(), "sink " + sink.name + ": " + s.error().message());
+  return events::EventSinkPtr(std::move(*s));
+}
+#endif
+
+#ifdef MXGATE_WITH_EVENTS_SQS
+Result<events::EventSinkPtr> makeSqsSink(const Config&, const events::SinkSettings& sink, SinkContext& ctx) {
+  auto http = ctx.http("");
+  if (!http.ok()) return Error(http.error().errorClass(), "sink " + sink.name + " " + http.error().message());
+  auto creds = ctx.credentials(sink.region);
+  if (!creds.ok()) return Error(creds.error().errorClass(), "sink " + sink.name + ": " + creds.error().message());
+  events::SqsSinkOptions o;
+  o.queue_url = sink.queue_url;
+  o.region = sink.region;
+  o.concurrency = sink.concurrency;
+  o.timeout = sink.timeout;
+  auto s = events::SqsSink::open(**http, **creds, std::move(o));
+  if (!s.ok()) return Error(s.error().errorClass(), "sink " + sink.name + ": " + s.error().message());
+  return events::EventSinkPtr(std::move(*s));
+}
+#endif
+
 constexpr StoreBackend kStoreBackends[] = {
 #ifdef MXGATE_WITH_STORE_LOCAL
     {"local", "a directory tree under store.dir (durable puts, batch sync per store.sync)", makeLocalStore},
@@ -79,6 +118,12 @@ constexpr StoreBackend kStoreBackends[] = {
 constexpr SinkBackend kSinkBackends[] = {
 #ifdef MXGATE_WITH_EVENTS_FILE
     {"file", "one CloudEvents JSON line per message appended to the sink's path", makeFileSink},
+#endif
+#ifdef MXGATE_WITH_EVENTS_WEBHOOK
+    {"webhook", "a signed HTTPS POST per event (Standard Webhooks, CloudEvents structured mode)", makeWebhookSink},
+#endif
+#ifdef MXGATE_WITH_EVENTS_SQS
+    {"sqs", "Amazon SQS SendMessageBatch (standard or FIFO queue), SigV4, the AWS credential chain", makeSqsSink},
 #endif
     {{}, {}, nullptr},
 };

@@ -24,6 +24,7 @@ const std::vector<KindKey>& kindKeys() {
       {"url", {"webhook"}, same(&SinkSettings::url)},
       {"secret", {"webhook"}, same(&SinkSettings::secret)},
       {"ca_file", {"webhook", "kafka"}, same(&SinkSettings::ca_file)},
+      {"allow_plain_http", {"webhook"}, same(&SinkSettings::allow_plain_http)},
       {"concurrency", {"webhook", "sqs"}, same(&SinkSettings::concurrency)},
       {"brokers", {"kafka"}, same(&SinkSettings::brokers)},
       {"topic", {"kafka"}, same(&SinkSettings::topic)},
@@ -77,6 +78,8 @@ const config::Table<SinkSettings>& sinkTable() {
         "secret", [](SinkSettings& s) -> std::string& { return s.secret; },
         "webhook: the signing key, `whsec_<base64>` (Standard Webhooks) or raw bytes");
     t.add("ca_file", &SinkSettings::ca_file, "webhook, kafka: a PEM CA bundle instead of the system's");
+    t.add("allow_plain_http", &SinkSettings::allow_plain_http,
+          "webhook: accept an http:// URL (a receiver on loopback or a trusted network); events are signed either way");
     t.add("brokers", &SinkSettings::brokers, "kafka: bootstrap brokers, \"host:port,host:port\"");
     t.add("topic", &SinkSettings::topic, "kafka: the topic; {tenant} is replaced by the event's tenant");
     t.add("key", &SinkSettings::key, "kafka: the message key, the message id or the tenant",

@@ -38,6 +38,7 @@ struct SinkSettings {
   std::string url;      // webhook
   std::string secret;   // webhook: Standard Webhooks key ("whsec_<base64>" or raw)
   std::string ca_file;  // webhook, kafka: PEM CA bundle (empty: the system's)
+  bool allow_plain_http = false;  // webhook: accept an http:// URL (loopback, a trusted network)
 
   std::string brokers;  // kafka: "host:port,host:port"
   std::string topic = "mail.{tenant}.received";
