@@ -3,6 +3,7 @@
 #include "app/backends.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #ifdef MXGATE_WITH_STORE_LOCAL
 #include "store/local/local_blob_store.h"
@@ -19,6 +20,9 @@
 #endif
 #ifdef MXGATE_WITH_EVENTS_SQS
 #include "events/sqs/sqs_sink.h"
+#endif
+#ifdef MXGATE_WITH_EVENTS_KAFKA
+#include "events/kafka/kafka_sink.h"
 #endif
 
 namespace mx::app {
@@ -104,6 +108,39 @@ Result<events::EventSinkPtr> makeSqsSink(const Config&, const events::SinkSettin
 }
 #endif
 
+#ifdef MXGATE_WITH_EVENTS_KAFKA
+Result<events::EventSinkPtr> makeKafkaSink(const Config&, const events::SinkSettings& sink, SinkContext& ctx) {
+  events::KafkaSinkOptions o;
+  o.brokers = sink.brokers;
+  o.topic = sink.topic;
+  o.key = sink.key;
+  o.mode = sink.mode;
+  o.auth = sink.auth;
+  o.sasl_mechanism = sink.sasl_mechanism;
+  o.username = sink.username;
+  o.password = sink.password;
+  o.ca_file = sink.ca_file;
+  o.cert_file = sink.cert_file;
+  o.key_file = sink.key_file;
+  o.region = sink.region;
+  o.properties = sink.properties;
+  o.delivery_timeout = sink.timeout;
+  if (sink.auth == "msk_iam") {
+    if (o.region.empty()) {
+      if (const char* r = std::getenv("AWS_REGION")) o.region = r;
+    }
+    if (o.region.empty())
+      return Error(ErrorClass::kConfig, "sink " + sink.name + ": msk_iam needs region (or AWS_REGION)");
+    auto creds = ctx.credentials(o.region);
+    if (!creds.ok()) return Error(creds.error().errorClass(), "sink " + sink.name + ": " + creds.error().message());
+    o.credentials = *creds;
+  }
+  auto s = events::KafkaSink::open(std::move(o));
+  if (!s.ok()) return Error(s.error().errorClass(), "sink " + sink.name + ": " + s.error().message());
+  return events::EventSinkPtr(std::move(*s));
+}
+#endif
+
 constexpr StoreBackend kStoreBackends[] = {
 #ifdef MXGATE_WITH_STORE_LOCAL
     {"local", "a directory tree under store.dir (durable puts, batch sync per store.sync)", makeLocalStore},
@@ -121,6 +158,10 @@ constexpr SinkBackend kSinkBackends[] = {
 #endif
 #ifdef MXGATE_WITH_EVENTS_WEBHOOK
     {"webhook", "a signed HTTPS POST per event (Standard Webhooks, CloudEvents structured mode)", makeWebhookSink},
+#endif
+#ifdef MXGATE_WITH_EVENTS_KAFKA
+    {"kafka", "Kafka / Amazon MSK (librdkafka: idempotent, acks=all; CloudEvents Kafka binding; SCRAM, mTLS, MSK IAM)",
+     makeKafkaSink},
 #endif
 #ifdef MXGATE_WITH_EVENTS_SQS
     {"sqs", "Amazon SQS SendMessageBatch (standard or FIFO queue), SigV4, the AWS credential chain", makeSqsSink},

@@ -87,8 +87,10 @@ int run(int argc, char** argv) {
   outbox->add_option("-c,--config", config_path, "TOML config file (events.outbox_dir and the sinks)");
   outbox->require_subcommand(1);
   std::string outbox_sink, outbox_since;
-  outbox->add_subcommand("status", "per sink: depth, oldest undelivered event, dead letters");
+  auto* ostatus = outbox->add_subcommand("status", "per sink: depth, oldest undelivered event, dead letters");
+  ostatus->add_option("-c,--config", config_path, "TOML config file");
   auto* oreplay = outbox->add_subcommand("replay", "put a sink's dead letters back into its outbox");
+  oreplay->add_option("-c,--config", config_path, "TOML config file");
   oreplay->add_option("--sink", outbox_sink, "the sink's name")->required();
   oreplay->add_option("--since", outbox_since, "only letters dead-lettered at or after this (RFC 3339 or Unix ms)");
 

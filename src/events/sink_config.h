@@ -35,9 +35,9 @@ struct SinkSettings {
 
   std::string path;  // file: the JSON-lines file
 
-  std::string url;      // webhook
-  std::string secret;   // webhook: Standard Webhooks key ("whsec_<base64>" or raw)
-  std::string ca_file;  // webhook, kafka: PEM CA bundle (empty: the system's)
+  std::string url;                // webhook
+  std::string secret;             // webhook: Standard Webhooks key ("whsec_<base64>" or raw)
+  std::string ca_file;            // webhook, kafka: PEM CA bundle (empty: the system's)
   bool allow_plain_http = false;  // webhook: accept an http:// URL (loopback, a trusted network)
 
   std::string brokers;  // kafka: "host:port,host:port"

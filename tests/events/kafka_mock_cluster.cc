@@ -9,6 +9,9 @@
 //     up          every broker up again
 //     errors N    the next N Produce requests fail with NOT_ENOUGH_REPLICAS (retriable)
 //     topic NAME P  create topic NAME with P partitions (otherwise auto-created, 4 partitions)
+//     consume NAME  reads topic NAME from the beginning of every partition to its end and
+//                 prints one line per record, "record <partition> <offset> <key> <ce_id>"
+//                 ("-" for a missing key or header), before the closing "ok <count>"
 //   EOF on stdin: the cluster is destroyed and the process exits 0.
 // Threads: the mock cluster runs on librdkafka's threads; main only reads stdin.
 // Trust: commands come from the test harness; a malformed one gets "error: ..." and is ignored.
@@ -27,6 +30,68 @@ namespace {
 constexpr int16_t kProduceApiKey = 0;  // Kafka protocol ApiKey of Produce
 
 void quietLog(const rd_kafka_t* /*rk*/, int /*level*/, const char* /*fac*/, const char* /*buf*/) {}
+
+// Reads every record of `topic` (assign(), not a group join: that costs seconds); prints
+// the record lines and returns the closing answer.
+std::string consume(const std::string& bootstrap, const std::string& topic) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, quietLog);
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "group.id", "kafka-mock-cluster-reader", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    return std::string("error: ") + errstr;
+  }
+  rd_kafka_t* c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (c == nullptr) return std::string("error: ") + errstr;
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(c, topic.c_str(), nullptr);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(c, 0, t, &md, 5000);
+  rd_kafka_topic_destroy(t);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(c);
+    return "error: no such topic " + topic;
+  }
+  const int partitions = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(parts, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(c, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  int at_end = 0, count = 0, idle = 0;
+  while (at_end < partitions && idle < 100) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(c, 100);
+    if (m == nullptr) {
+      ++idle;
+      continue;
+    }
+    idle = 0;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      ++at_end;
+    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::string key = m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : "-";
+      std::string ce_id = "-";
+      rd_kafka_headers_t* h = nullptr;
+      const void* v = nullptr;
+      size_t n = 0;
+      if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          rd_kafka_header_get_last(h, "ce_id", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ce_id.assign(static_cast<const char*>(v), n);
+      }
+      std::cout << "record " << m->partition << " " << m->offset << " " << key << " " << ce_id << "\n";
+      ++count;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(c);
+  rd_kafka_destroy(c);
+  if (at_end < partitions) return "error: timed out before the end of every partition";
+  return "ok " + std::to_string(count);
+}
 
 }  // namespace
 
@@ -86,6 +151,10 @@ int main(int argc, char** argv) {
                  err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         answer = std::string("error: ") + rd_kafka_err2str(err);
       }
+    } else if (cmd == "consume") {
+      std::string name;
+      in >> name;
+      answer = name.empty() ? "error: consume NAME" : consume(rd_kafka_mock_cluster_bootstraps(mc), name);
     } else if (cmd.empty()) {
       continue;
     } else {
