@@ -6,44 +6,51 @@
 # replays and integration scenarios built with clang + ASan/UBSan, the integration
 # scenarios once more on a ThreadSanitizer build, and a brief libFuzzer run of every fuzz
 # target. .ci/run calls exactly this.
-#   MXGATE_FUZZ_SECONDS    seconds per fuzz target (default 20; 0 skips fuzzing)
+#   MXGATE_FUZZ_SECONDS    seconds per fuzz target (default 10; 0 skips fuzzing)
 #   MXGATE_TEST_SANITIZE   1 (default): the ASan/UBSan (./build-fuzz) and TSan (./build-tsan)
 #                          runs; 0 skips both
 #   MXGATE_TEST_STYLE      1 (default): scripts/check-style.sh; 0 skips it
-#   MXGATE_TSAN_TESTS      ctest regex of the scenarios run on the TSan build
-#                          (default: every integration scenario)
+#   MXGATE_TSAN_TESTS      ctest regex of the scenarios run on the TSan build (default: the
+#                          ones whose threads share state: server loops, pipeline, outbox
+#                          dispatchers, HTTP client; not the single-threaded client matrices)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each phase's wall time, so the CI budget (30 min) can be watched: "== [mm:ss] phase".
+phase() { printf '== [%02d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$1"; }
 ./scripts/install-deps.sh
+phase "build"
 ./scripts/build.sh
 if [ "${MXGATE_TEST_STYLE:-1}" != "0" ]; then
-  echo "== style"
+  phase "style"
   ./scripts/check-style.sh
 fi
-echo "== ctest"
+phase "ctest"
 ctest --test-dir "${MXGATE_BUILD_DIR:-build}" --output-on-failure -j2 --timeout 900
 if [ "${MXGATE_TEST_SANITIZE:-1}" != "0" ]; then
   # One clang build with ASan/UBSan serves the sanitizer run of the unit tests (with every
   # fuzz-corpus replay), of the integration scenarios (its own mxgate binary: a sanitizer
   # report in the server's stderr fails the scenario, see tests/integration/harness.py),
   # and the fuzzers below.
-  echo "== unit tests, corpus replays and integration scenarios under ASan/UBSan (clang, build-fuzz)"
+  phase "unit tests, corpus replays and integration scenarios under ASan/UBSan (clang, build-fuzz)"
   ./scripts/fuzz.sh --build-only
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-fuzz --output-on-failure -j2 --timeout 900
   # ThreadSanitizer: only the binary is built (the scenarios are what cross threads: event
   # loops, the spool's sync thread, the pipeline, the HTTP client's threads).
-  echo "== integration scenarios under TSan (clang, build-tsan)"
+  phase "integration scenarios under TSan (clang, build-tsan)"
+  TSAN_DEFAULT='^integration\.(test_server_behaviour|test_parse_pipeline|test_quarantine|test_s3_store|test_event_sinks)$'
   if [ ! -f build-tsan/build.ninja ]; then
     CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DMXGATE_TSAN=ON -DMXGATE_TESTS=ON -DMXGATE_BENCH=OFF
   fi
-  ninja -C build-tsan mxgate
+  # The Kafka mock cluster helper too, when this build has the Kafka sink (test_event_sinks).
+  extra=$(ninja -C build-tsan -t targets all | grep -q '^kafka_mock_cluster:' && echo kafka_mock_cluster || true)
+  ninja -C build-tsan mxgate $extra
   TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
-    ctest --test-dir build-tsan --output-on-failure --timeout 900 -R "${MXGATE_TSAN_TESTS:-^integration\.}"
+    ctest --test-dir build-tsan --output-on-failure --timeout 900 -R "${MXGATE_TSAN_TESTS:-$TSAN_DEFAULT}"
 fi
-if [ "${MXGATE_FUZZ_SECONDS:-20}" != "0" ]; then
-  echo "== fuzz (${MXGATE_FUZZ_SECONDS:-20}s per target)"
-  ./scripts/fuzz.sh "${MXGATE_FUZZ_SECONDS:-20}"
+if [ "${MXGATE_FUZZ_SECONDS:-10}" != "0" ]; then
+  phase "fuzz (${MXGATE_FUZZ_SECONDS:-10}s per target)"
+  ./scripts/fuzz.sh "${MXGATE_FUZZ_SECONDS:-10}"
 fi
-echo "== all tests passed"
+phase "all tests passed"
