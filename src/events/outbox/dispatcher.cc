@@ -203,6 +203,7 @@ bool Dispatcher::fill() {
     Item it;
     it.lane = rec.lane;
     it.sequence = rec.sequence;
+    it.enqueued_ms = unixMillis(rec.envelope.received_at);
     it.entry.event.id = rec.envelope.id.toString();
     it.entry.event.tenant = rec.envelope.tenant;
     Status s = decodeOutboxBody(rec.body, &it.entry);
@@ -254,6 +255,7 @@ bool Dispatcher::deliverDue(int64_t now_ms) {
       if (auto id = MessageId::parse(it.entry.event.id)) {
         metrics_.delivery_seconds.observe(Millis(std::max<int64_t>(0, after - static_cast<int64_t>(id->millis()))));
       }
+      metrics_.dispatch_seconds.observe(Millis(std::max<int64_t>(0, after - it.enqueued_ms)));
       continue;
     }
     const Error& e = d.status.error();

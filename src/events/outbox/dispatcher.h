@@ -112,6 +112,7 @@ class Dispatcher {
   struct Item {
     OutboxEntry entry;
     uint64_t lane = 0, sequence = 0;
+    int64_t enqueued_ms = 0;  // appended to the outbox (the record's received_at)
     State state = State::kWaiting;
     ErrorClass last_class = ErrorClass::kTransientBackend;  // of the last failed attempt
   };

@@ -29,7 +29,9 @@ namespace mx::events {
         "Reception time (Unix ms) of the oldest event the dispatcher holds undelivered; 0: none")               \
   GAUGE(dead_letter_depth, "mxgate_outbox_dead_letters", "Events in the dead-letter log (replayable)")          \
   HISTOGRAM(delivery_seconds, "mxgate_outbox_delivery_seconds",                                                 \
-            "From the message's 250 (its id's time) to the sink's confirmation of its event")
+            "From the message's 250 (its id's time) to the sink's confirmation of its event")                   \
+  HISTOGRAM(dispatch_seconds, "mxgate_outbox_dispatch_seconds",                                                 \
+            "From the event's append to this outbox to the sink's confirmation (the sink's own share, retries included)")
 // clang-format on
 
 // NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.

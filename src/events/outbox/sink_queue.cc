@@ -54,13 +54,14 @@ std::shared_ptr<AppendTicket> SinkQueue::appendAsync(std::span<const OutboxEntry
   if (entries.empty()) return ticket;
   ticket->pending_ = entries.size();
   spool::Lane& lane = spool_->lane(0);
+  const WallTime appended = RealClock().wall();
   for (const auto& e : entries) {
     auto w = lane.begin();
     Status a = w->append(encodeOutboxBody(e));
     Envelope env;
     if (auto id = MessageId::parse(e.event.id)) env.id = *id;
     env.tenant = e.event.tenant;
-    env.received_at = WallTime(std::chrono::milliseconds(env.id.millis()));
+    env.received_at = appended;  // when it entered this queue (the dispatch latency's start)
     if (!a.ok()) {
       ticket->done(a);
       continue;

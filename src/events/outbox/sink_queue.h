@@ -3,8 +3,8 @@
 // docs/spool.md). Each configured sink has two: its outbox (events not yet confirmed by the
 // sink) and its dead-letter log (events given up on, kept for `mxgate outbox replay`).
 //
-// append() writes each entry as one spool record (envelope: the event's id and tenant;
-// body: outbox_record.h) and returns once all of them are on stable storage (one
+// append() writes each entry as one spool record (envelope: the event's id and tenant, and
+// as received_at the time of the append; body: outbox_record.h) and returns once all of them are on stable storage (one
 // fdatasync for the lot, whatever the number). The queue's single reader hands records
 // back in append order, across restarts, from the last checkpoint.
 //
