@@ -384,6 +384,17 @@ TEST(Outbox, AnEventThatKeepsGetting429DoesNotHoldTheOthersBack) {
   EXPECT_EQ((*o)->status(0).depth, 1u);    // only it is left, durably
 }
 
+TEST(Outbox, TheWindowGrowsToTwoBatchesOfALargeBatchSink) {
+  Fixture f;
+  ScriptedSink s;
+  s.max_batch = 1500;  // a Kafka-like sink: the default window (1,024) would cut its batches
+  auto o = f.open({{"s", &s, nullptr, fastRetries()}});
+  ASSERT_TRUE((*o)->publish(makeEvents(3000)).ok());
+  (*o)->dispatcher(0).runUntilIdle(5s);
+  EXPECT_EQ(s.deliveredIds().size(), 3000u);
+  EXPECT_EQ(s.calls, 2);  // two full batches, not three windows' worth
+}
+
 TEST(Outbox, OverItsSizeBoundPublishFailsTransiently) {
   Fixture f;
   ScriptedSink s;

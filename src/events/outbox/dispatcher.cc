@@ -116,7 +116,7 @@ Dispatcher::Dispatcher(SinkFiles files, EventSink& sink, EventSink* dead_letter_
       clock_(clock),
       random_(random ? std::move(random) : defaultRandom()),
       log_(std::move(log)) {
-  if (options_.window == 0) options_.window = 1;
+  options_.window = std::max<size_t>({options_.window, 1, std::min<size_t>(2 * sink_.maxBatch(), 16384)});
   metrics_.dead_letter_depth.store(static_cast<int64_t>(files_.dead->backlog()), std::memory_order_relaxed);
 }
 
@@ -178,10 +178,7 @@ bool Dispatcher::round() {
   rotateHead(nowMs());
   int64_t oldest = 0;
   for (const auto& it : window_) {
-    if (it.state != State::kWaiting) continue;
-    auto id = MessageId::parse(it.entry.event.id);
-    int64_t ms = id ? static_cast<int64_t>(id->millis()) : 0;
-    if (ms != 0 && (oldest == 0 || ms < oldest)) oldest = ms;
+    if (it.state == State::kWaiting && it.id_ms != 0 && (oldest == 0 || it.id_ms < oldest)) oldest = it.id_ms;
   }
   metrics_.oldest_unix_ms.store(oldest, std::memory_order_relaxed);
   metrics_.depth.store(static_cast<int64_t>(files_.queue->backlog()), std::memory_order_relaxed);
@@ -205,6 +202,7 @@ bool Dispatcher::fill() {
     it.sequence = rec.sequence;
     it.enqueued_ms = unixMillis(rec.envelope.received_at);
     it.entry.event.id = rec.envelope.id.toString();
+    it.id_ms = static_cast<int64_t>(rec.envelope.id.millis());
     it.entry.event.tenant = rec.envelope.tenant;
     Status s = decodeOutboxBody(rec.body, &it.entry);
     window_.push_back(std::move(it));
@@ -252,9 +250,7 @@ bool Dispatcher::deliverDue(int64_t now_ms) {
       it.state = State::kDone;
       ++ok;
       OutboxMetrics::bump(metrics_.delivered);
-      if (auto id = MessageId::parse(it.entry.event.id)) {
-        metrics_.delivery_seconds.observe(Millis(std::max<int64_t>(0, after - static_cast<int64_t>(id->millis()))));
-      }
+      if (it.id_ms != 0) metrics_.delivery_seconds.observe(Millis(std::max<int64_t>(0, after - it.id_ms)));
       metrics_.dispatch_seconds.observe(Millis(std::max<int64_t>(0, after - it.enqueued_ms)));
       continue;
     }

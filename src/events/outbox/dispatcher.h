@@ -113,6 +113,7 @@ class Dispatcher {
     OutboxEntry entry;
     uint64_t lane = 0, sequence = 0;
     int64_t enqueued_ms = 0;  // appended to the outbox (the record's received_at)
+    int64_t id_ms = 0;        // the message id's time (its 250); 0 if the id does not parse
     State state = State::kWaiting;
     ErrorClass last_class = ErrorClass::kTransientBackend;  // of the last failed attempt
   };

@@ -85,7 +85,9 @@ class WebhookSink final : public EventSink {
   // retried), else the first refused one.
   Status publish(std::span<const Event> batch) override;
   std::vector<Delivery> publishEach(std::span<const Event> batch) override;
-  size_t maxBatch() const override { return options_.concurrency; }
+  // Four rounds of `concurrency` per call: the in-flight limit keeps `concurrency` requests on
+  // the wire, and one slow answer no longer holds up the next requests of the same call.
+  size_t maxBatch() const override { return 4 * static_cast<size_t>(options_.concurrency); }
 
   // The URL's scheme://authority, as messages name it.
   const std::string& origin() const { return origin_; }
