@@ -19,6 +19,21 @@ std::string tempDir() {
   return ::mkdtemp(t.data());
 }
 
+// The sink kinds this build has, in the registry's order.
+std::vector<std::string> builtSinks() {
+  std::vector<std::string> v{"file"};
+#ifdef MXGATE_TEST_WITH_EVENTS_WEBHOOK
+  v.emplace_back("webhook");
+#endif
+#ifdef MXGATE_TEST_WITH_EVENTS_KAFKA
+  v.emplace_back("kafka");
+#endif
+#ifdef MXGATE_TEST_WITH_EVENTS_SQS
+  v.emplace_back("sqs");
+#endif
+  return v;
+}
+
 TEST(Backends, ThisBuildHasTheEmbeddedDefaults) {
   std::vector<std::string> stores, sinks;
   for (const auto& b : storeBackends()) stores.emplace_back(b.name);
@@ -28,7 +43,7 @@ TEST(Backends, ThisBuildHasTheEmbeddedDefaults) {
 #else
   EXPECT_EQ(stores, std::vector<std::string>{"local"});
 #endif
-  EXPECT_EQ(sinks, std::vector<std::string>{"file"});
+  EXPECT_EQ(sinks, builtSinks());
   std::vector<ConfigError> errors;
   Config c = loadConfig("", {}, &errors);
   validateBackends(c, &errors);
@@ -38,7 +53,7 @@ TEST(Backends, ThisBuildHasTheEmbeddedDefaults) {
 TEST(Backends, UnknownNamesAreConfigErrorsListingTheKnownOnes) {
   std::string dir = tempDir();
   std::string path = dir + "/mxgate.toml";
-  std::ofstream(path) << "[store]\nbackend = \"gcs\"\n\n[events]\nsink = \"kafka\"\n";
+  std::ofstream(path) << "[store]\nbackend = \"gcs\"\n\n[events]\nsink = \"nats\"\n";
   std::vector<ConfigError> errors;
   Config c = loadConfig(path, {}, &errors);
   ASSERT_TRUE(errors.empty());
@@ -52,7 +67,9 @@ TEST(Backends, UnknownNamesAreConfigErrorsListingTheKnownOnes) {
 #else
   EXPECT_EQ(errors[0].format(c.source), path + ":2: store.backend: unknown backend \"gcs\"; this build has \"local\"");
 #endif
-  EXPECT_EQ(errors[1].format(c.source), path + ":5: events.sink: unknown sink \"kafka\"; this build has \"file\"");
+  std::string known;
+  for (const auto& k : builtSinks()) known += (known.empty() ? "\"" : ", \"") + k + "\"";
+  EXPECT_EQ(errors[1].format(c.source), path + ":5: events.sink: unknown sink \"nats\"; this build has " + known);
   errors.clear();
   Config e = loadConfig("", {"MXGATE_STORE_BACKEND=memory"}, &errors);
   validateBackends(e, &errors);
@@ -92,6 +109,30 @@ TEST(Backends, FactoriesBuildWorkingBackendsFromTheConfig) {
   auto s2 = makeStore(bad);
   ASSERT_FALSE(s2.ok());
   EXPECT_EQ(s2.error().message().rfind("store.dir " + dir + "/file/store: ", 0), 0u) << s2.error().message();
+  fs::remove_all(dir);
+}
+
+TEST(Backends, SinkEntriesAreCheckedPerKindWithKeyAndLine) {
+  std::string dir = tempDir();
+  std::string path = dir + "/mxgate.toml";
+  std::ofstream(path) << "[[sink]]\nname = \"bus\"\nkind = \"kafka\"\nbrokers = \"127.0.0.1:9\"\n"
+                         "url = \"https://x.example/\"\n[sink.properties]\n\"linger.ms\" = 5\n\n"
+                         "[[sink]]\nname = \"hook\"\nkind = \"webhook\"\ndead_letter_sink = \"nowhere\"\n\n"
+                         "[[tenant]]\nname = \"acme\"\ndomains = [\"acme.test\"]\nsinks = [\"bus\", \"nope\"]\n";
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  ASSERT_TRUE(errors.empty()) << errors[0].format(c.source);
+  ASSERT_EQ(c.sinks.size(), 2u);
+  EXPECT_EQ(c.sinks[0].properties.at("linger.ms"), "5");  // a TOML integer, passed on as text
+  validateConfig(c, &errors);
+  std::vector<std::string> text;
+  for (const auto& e : errors) text.push_back(e.format(c.source));
+  EXPECT_EQ(text, (std::vector<std::string>{
+                      path + ":5: sink.bus.url: is not a key of a kafka sink",
+                      path + ":9: sink.hook.url: is required for a webhook sink",  // the entry's line
+                      path + ":12: sink.hook.dead_letter_sink: names no [[sink]]: \"nowhere\"",
+                      path + ":17: tenant.acme.sinks: names no sink: \"nope\"",
+                  }));
   fs::remove_all(dir);
 }
 
