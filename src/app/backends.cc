@@ -25,8 +25,42 @@
 #include "events/kafka/kafka_sink.h"
 #endif
 
+#include "policy/rate_limits/local/local_rate_limiter.h"
+#ifdef MXGATE_WITH_POLICY_RATELIMIT_REDIS
+#include "policy/rate_limits/redis/redis_rate_limiter.h"
+#endif
+
 namespace mx::app {
 namespace {
+
+Result<policy::RateLimiterPtr> makeLocalRateLimiter(const Config& c, const LogLineFn& /*log*/) {
+  return policy::RateLimiterPtr(std::make_shared<policy::LocalRateLimiter>(c.rate_limits.local_max_keys));
+}
+
+#ifdef MXGATE_WITH_POLICY_RATELIMIT_REDIS
+Result<policy::RateLimiterPtr> makeRedisRateLimiter(const Config& c, const LogLineFn& log) {
+  policy::RedisRateLimiterOptions o;
+  if (std::string e = policy::parseRedisUrl(c.rate_limits.redis_url, &o.endpoint); !e.empty())
+    return Error(ErrorClass::kConfig, "rate_limits.redis_url: " + e);
+  o.password = c.rate_limits.redis_password;
+  o.prefix = c.rate_limits.redis_prefix;
+  o.timeout = c.rate_limits.redis_timeout;
+  o.log = log;
+  // fail_open: this node's own counters decide while Redis cannot.
+  policy::RateLimiterPtr fallback;
+  if (c.rate_limits.on_backend_error == "fail_open")
+    fallback = std::make_shared<policy::LocalRateLimiter>(c.rate_limits.local_max_keys);
+  return policy::RateLimiterPtr(std::make_shared<policy::RedisRateLimiter>(std::move(o), std::move(fallback)));
+}
+#endif
+
+constexpr RateLimiterBackend kRateLimiterBackends[] = {
+    {"local", "in-process sliding-window counters (each node counts alone)", makeLocalRateLimiter},
+#ifdef MXGATE_WITH_POLICY_RATELIMIT_REDIS
+    {"redis", "counters shared by every node through Redis (one EVALSHA per decision)", makeRedisRateLimiter},
+#endif
+    {{}, {}, nullptr},
+};
 
 #ifdef MXGATE_WITH_STORE_LOCAL
 Result<store::BlobStorePtr> makeLocalStore(const Config& c) {
@@ -202,11 +236,23 @@ int lineOf(const Config& c, const char* key) {
 
 std::span<const StoreBackend> storeBackends() { return rows(kStoreBackends); }
 std::span<const SinkBackend> sinkBackends() { return rows(kSinkBackends); }
+std::span<const RateLimiterBackend> rateLimiterBackends() { return rows(kRateLimiterBackends); }
+
+Result<policy::RateLimiterPtr> makeRateLimiter(const Config& c, const LogLineFn& log) {
+  const RateLimiterBackend* b = find(rateLimiterBackends(), c.rate_limits.backend);
+  if (!b) return Error(ErrorClass::kConfig, "rate_limits.backend: unknown backend \"" + c.rate_limits.backend + "\"");
+  return b->make(c, log);
+}
 
 void validateBackends(const Config& c, std::vector<ConfigError>* errors) {
   if (!find(storeBackends(), c.store.backend)) {
     errors->push_back({"store.backend", lineOf(c, "store.backend"),
                        "unknown backend \"" + c.store.backend + "\"; " + known(storeBackends(), "STORE")});
+  }
+  if (!find(rateLimiterBackends(), c.rate_limits.backend)) {
+    errors->push_back({"rate_limits.backend", lineOf(c, "rate_limits.backend"),
+                       "this build has no \"" + c.rate_limits.backend + "\" rate limiter; " +
+                           known(rateLimiterBackends(), "RATELIMIT")});
   }
   if (c.sinks.empty()) {
     if (!find(sinkBackends(), c.events.sink)) {

@@ -1,5 +1,5 @@
 // app/backends.h — the registry of store and event-sink backends, by their configuration
-// name (store.backend, events.sink): the only place that names concrete backends, as
+// name (store.backend, events.sink, rate_limits.backend): the only place that names concrete backends, as
 // OpenSMTPD's queue_init() picks queue_fs/queue_ram/queue_null by name and Envoy's
 // REGISTER_FACTORY maps an extension name to its factory. Each backend is its own library,
 // built only when its MXGATE_WITH_<BACKEND> option is on (src/store, src/events
@@ -11,6 +11,7 @@
 // Trust: the Config has passed validateConfig().
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -22,6 +23,7 @@
 #include "core/result.h"
 #include "events/event_sink.h"
 #include "http/client.h"
+#include "policy/rate_limits/rate_limiter.h"
 #include "store/blob_store.h"
 
 namespace mx::app {
@@ -51,7 +53,16 @@ struct SinkBackend {
   Result<events::EventSinkPtr> (*make)(const Config& config, const events::SinkSettings& sink, SinkContext& ctx);
 };
 
+// [rate_limits] backend. `log` takes the backend's transition lines (Redis down / up).
+using LogLineFn = std::function<void(std::string_view)>;
+struct RateLimiterBackend {
+  std::string_view name;  // the rate_limits.backend value
+  std::string_view description;
+  Result<policy::RateLimiterPtr> (*make)(const Config& config, const LogLineFn& log);
+};
+
 std::span<const StoreBackend> storeBackends();
+std::span<const RateLimiterBackend> rateLimiterBackends();
 std::span<const SinkBackend> sinkBackends();
 
 // Appends an error for store.backend and for each sink kind that names no backend of this
@@ -61,6 +72,8 @@ void validateBackends(const Config& config, std::vector<ConfigError>* errors);
 // The configured backends, built by their factories (validateBackends() first).
 Result<store::BlobStorePtr> makeStore(const Config& config);
 Result<events::EventSinkPtr> makeSink(const Config& config, const events::SinkSettings& sink, SinkContext& ctx);
+// The configured rate limiter (rate_limits.backend), for the [[rate_limit]] entries.
+Result<policy::RateLimiterPtr> makeRateLimiter(const Config& config, const LogLineFn& log);
 // The SinkContext of a running mxgate (its HTTP client and credential chain).
 std::unique_ptr<SinkContext> makeSinkContext(const Config& config);
 

@@ -166,6 +166,7 @@ std::vector<std::unique_ptr<Binding>> bindings(Config& c) {
   add(pipeline::pipelineTable(), c.pipeline);
   add(server::httpTable(), c.http);
   add(server::logTable(), c.log);
+  add(policy::rateLimitsTable(), c.rate_limits);
   b.push_back(std::make_unique<ArrayBinding<server::ListenerSettings>>(
       server::listenerTable(), c.listeners, [](const std::string& name, const std::string& kind) {
         // Kind-specific defaults; the kind itself is then set (and checked) by its key.
@@ -191,6 +192,12 @@ std::vector<std::unique_ptr<Binding>> bindings(Config& c) {
         u.name = name;
         return u;
       }));
+  b.push_back(std::make_unique<ArrayBinding<policy::RateLimitConfig>>(policy::rateLimitTable(), c.rate_limit,
+                                                                      [](const std::string& name, const std::string&) {
+                                                                        policy::RateLimitConfig l;
+                                                                        l.name = name;
+                                                                        return l;
+                                                                      }));
   return b;
 }
 
@@ -531,6 +538,21 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
       errors->push_back({"sink." + s.name + ".dead_letter_sink", c.lineOf("sink." + s.name + ".dead_letter_sink"),
                          "names no [[sink]]: \"" + s.dead_letter_sink + "\""});
     }
+  }
+  // [[rate_limit]]: the cross-field rules (policy/rate_limits/rate_limit_config.h).
+  std::set<std::string> limit_names;
+  for (const auto& l : c.rate_limit) {
+    const std::string where = "rate_limit." + l.name;
+    if (!limit_names.insert(l.name).second) errors->push_back({where, l.line, "rate_limit name used twice"});
+    for (const auto& p : policy::checkRateLimit(l)) {
+      const std::string key = where + "." + p.key;
+      errors->push_back({key, c.lineOf(key) ? c.lineOf(key) : l.line, p.message});
+    }
+  }
+  if (c.rate_limits.backend == "redis") {
+    policy::RedisEndpoint endpoint;
+    if (std::string e = policy::parseRedisUrl(c.rate_limits.redis_url, &endpoint); !e.empty())
+      errors->push_back({"rate_limits.redis_url", c.lineOf("rate_limits.redis_url"), e});
   }
   for (const auto& t : c.tenants) {
     for (const auto& name : t.sinks) {

@@ -6,7 +6,7 @@
 // and loads them; docs/config.md is generated from the same tables (configReference()).
 //
 // Keys are `section.key` (server.hostname), nested sections `section.sub.key`
-// ([store.s3] bucket); arrays of tables ([[listener]], [[tenant]], [[user]]) are entries
+// ([store.s3] bucket); arrays of tables ([[listener]], [[tenant]], [[user]], [[rate_limit]]) are entries
 // addressed by `name`. The environment form is MXGATE_SECTION_KEY (MXGATE_SERVER_HOSTNAME),
 // MXGATE_SECTION_SUB_KEY, and MXGATE_<ARRAY>_<NAME>_<KEY> (MXGATE_LISTENER_SMTP_LISTEN); a
 // name not in the file creates a new entry. A secret key also takes `<key>_file` (a path
@@ -32,6 +32,7 @@
 #include "events/sink_config.h"
 #include "pipeline/pipeline_config.h"
 #include "policy/policy_config.h"
+#include "policy/rate_limits/rate_limit_config.h"
 #include "server/server_config.h"
 #include "spool/spool_config.h"
 #include "store/store_config.h"
@@ -51,6 +52,8 @@ struct Config {
   server::LogSettings log;                          // [log]
   std::vector<policy::TenantConfig> tenants;        // [[tenant]]
   std::vector<policy::UserConfig> users;            // [[user]]
+  policy::RateLimitsSettings rate_limits;           // [rate_limits]
+  std::vector<policy::RateLimitConfig> rate_limit;  // [[rate_limit]]
 
   std::string source = "embedded defaults";  // the file loaded, for messages
   std::map<std::string, int> key_lines;       // "section.key" / "listener.NAME.key" -> line

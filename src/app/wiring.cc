@@ -21,6 +21,7 @@
 #include "pipeline/quarantine.h"
 #include "pipeline/spool_consumer.h"
 #include "policy/local_policy.h"
+#include "policy/rate_limits/rate_limit_policy.h"
 #include "server/http_status.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -141,13 +142,25 @@ int runServe(const Config& c) {
 
   policy::StorageGuard storage_guard(c.spool.dir, c.spool.min_free);
   policy::LocalPolicy local_policy(directory, &storage_guard);
+  // [[rate_limit]]: the limiter (rate_limits.backend, by name) in front of the local policy.
+  std::unique_ptr<policy::RateLimitPolicy> rate_limit_policy;
+  if (!c.rate_limit.empty()) {
+    auto limiter = makeRateLimiter(c, [&logger](std::string_view line) {
+      logger.event("rate_limits", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
+    });
+    if (!limiter.ok()) return fail(logger, limiter.error().message());
+    std::vector<policy::RateLimit> limits;
+    for (const auto& l : c.rate_limit) limits.push_back(policy::toRateLimit(l));
+    rate_limit_policy =
+        std::make_unique<policy::RateLimitPolicy>(local_policy, std::move(limiter.value()), std::move(limits));
+  }
   server::ServerDeps deps;
   deps.spool = spool->get();
   deps.clock = &clock;
   deps.logger = &logger;
   deps.metrics = &metrics;
   deps.tls = tls.get();
-  deps.policy = &local_policy;
+  deps.policy = rate_limit_policy ? static_cast<policy::Policy*>(rate_limit_policy.get()) : &local_policy;
   deps.ack_gate = ack_gate.get();
   server::ServerOptions server_options = c.server;
   server_options.threads = threads;
@@ -163,8 +176,9 @@ int runServe(const Config& c) {
     server::splitHostPort(c.http.listen, &host, &port);
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
-    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &events_runtime, &c] {
+    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &events_runtime, &c, &rate_limit_policy] {
       std::string extra = pipeline::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
+      if (rate_limit_policy) extra += rate_limit_policy->renderMetrics();
       if (blob_store) extra += renderStoreMetrics(c, *blob_store);  // the backend's own table
       if (events_runtime) extra += events_runtime->outbox->renderMetrics();
       return metrics.renderPrometheus(extra);

@@ -53,6 +53,11 @@ constexpr Entry kEntries[] = {
   E(ReplyId::kTooManyMessages,    "TooManyMessages",    421, "4.7.0", "Error: too many messages in this session", kHost),
   E(ReplyId::kTooManyConnections, "TooManyConnections", 421, "4.7.0", "Error: too many connections, try again later", kHost),
   E(ReplyId::kTooManyConnectionsFromIp, "TooManyConnectionsFromIp", 421, "4.7.0", "Error: too many connections from your address, try again later", kHost),
+  // [rate_limits]: a greeting refusal is 421 (RFC 5321 3.8) so the client retries later;
+  // RFC 3463 X.7.0 for the exceeded rate, X.7.1 for "not permitted now" when the limit
+  // could not be checked and on_backend_error = "fail_closed".
+  E(ReplyId::kConnectionRateLimited, "ConnectionRateLimited", 421, "4.7.0", "Error: connection rate limit exceeded, try again later", kHost),
+  E(ReplyId::kRateLimitUnavailableClose, "RateLimitUnavailableClose", 421, "4.7.1", "Error: rate limit check unavailable, try again later", kHost),
   // 4xx replies caused by this side (limits, backends) are not the client's errors.
   // RFC 5321 4.5.3.1.10 and RFC 3463 X.5.3: the client retries the rest later.
   E(ReplyId::kTooManyRecipients,  "TooManyRecipients",  452, "4.5.3", "Error: too many recipients"),
@@ -67,6 +72,9 @@ constexpr Entry kEntries[] = {
   E(ReplyId::kPolicyTempFail,     "PolicyTempFail",     451, "4.3.0", "Error: temporary policy failure, try again later"),
   // ack_after = "store": the spool has it, the object store did not confirm in time.
   E(ReplyId::kStoreAckTempFail,   "StoreAckTempFail",   451, "4.3.0", "Error: storage did not confirm the message, try again later"),
+  // [rate_limits]: RFC 5321 4.2.2 451 (local error in processing: try later), RFC 3463 X.7.1.
+  E(ReplyId::kRateLimited,        "RateLimited",        451, "4.7.1", "Error: rate limit exceeded, try again later"),
+  E(ReplyId::kRateLimitUnavailable,"RateLimitUnavailable",451, "4.7.1", "Error: rate limit check unavailable, try again later"),
   E(ReplyId::kUnrecognized,       "Unrecognized",       500, "5.5.2", "Error: command not recognized", kCounts),
   E(ReplyId::kEmptyCommand,       "EmptyCommand",       500, "5.5.2", "Error: bad syntax", kCounts),
   E(ReplyId::kLineTooLong,        "LineTooLong",        500, "5.5.2", "Error: line too long", kCounts),

@@ -41,21 +41,25 @@ enum class ReplyId : uint8_t {
   kAuthUserPrompt,      // 334 VXNlcm5hbWU6 (LOGIN: base64 "Username:")
   kAuthPasswordPrompt,  // 334 UGFzc3dvcmQ6 (LOGIN: base64 "Password:")
   // 421: the session closes after these
-  kTimeout,                   // 421 4.4.2 <host> Error: timeout exceeded
-  kShuttingDown,              // 421 4.3.2 <host> Service shutting down
-  kTooManyErrors,             // 421 4.7.0 <host> Error: too many errors
-  kTooManyMessages,           // 421 4.7.0 <host> Error: too many messages in this session
-  kTooManyConnections,        // 421 4.7.0 <host> Error: too many connections, try again later
-  kTooManyConnectionsFromIp,  // 421 4.7.0 <host> Error: too many connections from your address
+  kTimeout,                    // 421 4.4.2 <host> Error: timeout exceeded
+  kShuttingDown,               // 421 4.3.2 <host> Service shutting down
+  kTooManyErrors,              // 421 4.7.0 <host> Error: too many errors
+  kTooManyMessages,            // 421 4.7.0 <host> Error: too many messages in this session
+  kTooManyConnections,         // 421 4.7.0 <host> Error: too many connections, try again later
+  kTooManyConnectionsFromIp,   // 421 4.7.0 <host> Error: too many connections from your address
+  kConnectionRateLimited,      // 421 4.7.0 <host> a [[rate_limit]] on connections refused this client
+  kRateLimitUnavailableClose,  // 421 4.7.1 <host> fail_closed: the rate-limit backend could not decide (connect)
   // 4xx
-  kTooManyRecipients,    // 452 4.5.3
-  kRecipientTempFail,    // 450 4.2.0 (the default temporary RCPT refusal)
-  kCommitTempFail,       // 451 4.3.0 (the commit failed: try again)
-  kAuthTempFail,         // 454 4.7.0
-  kOtherTenant,          // 452 4.5.3 recipients of another domain group: a new transaction
-  kInsufficientStorage,  // 452 4.3.1 Insufficient system storage: try again later
-  kPolicyTempFail,       // 451 4.3.0 a policy lookup failed (backend down): try again later
-  kStoreAckTempFail,     // 451 4.3.0 spooled, but the object store did not confirm (ack_after = "store")
+  kTooManyRecipients,     // 452 4.5.3
+  kRecipientTempFail,     // 450 4.2.0 (the default temporary RCPT refusal)
+  kCommitTempFail,        // 451 4.3.0 (the commit failed: try again)
+  kAuthTempFail,          // 454 4.7.0
+  kOtherTenant,           // 452 4.5.3 recipients of another domain group: a new transaction
+  kInsufficientStorage,   // 452 4.3.1 Insufficient system storage: try again later
+  kPolicyTempFail,        // 451 4.3.0 a policy lookup failed (backend down): try again later
+  kStoreAckTempFail,      // 451 4.3.0 spooled, but the object store did not confirm (ack_after = "store")
+  kRateLimited,           // 451 4.7.1 a [[rate_limit]] (messages, recipients, bytes) was exceeded
+  kRateLimitUnavailable,  // 451 4.7.1 fail_closed: the rate-limit backend could not decide
   // 5xx: syntax and sequence
   kUnrecognized,          // 500 5.5.2 Error: command not recognized
   kEmptyCommand,          // 500 5.5.2 Error: bad syntax

@@ -1,11 +1,13 @@
 // Tests for the backend registry: the names this build has, an unknown name reported as a
 // config error naming the key, its line and the known names (from the file and from the
-// environment), and the factories building working backends from the config.
+// environment), the rate limiters by name, and the factories building working backends from
+// the config.
 #include "app/backends.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -78,6 +80,26 @@ TEST(Backends, UnknownNamesAreConfigErrorsListingTheKnownOnes) {
   EXPECT_NE(errors[0].message.find("\"local\""), std::string::npos);
   EXPECT_FALSE(makeStore(e).ok());
   fs::remove_all(dir);
+}
+
+TEST(Backends, RateLimiterByName) {
+  std::vector<std::string> names;
+  for (const auto& b : rateLimiterBackends()) names.emplace_back(b.name);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names[0], "local");  // always built (also the fail_open fallback)
+  std::vector<ConfigError> errors;
+  Config c = loadConfigText("[rate_limits]\nbackend = \"redis\"\n", "rl.toml", {}, &errors);
+  ASSERT_TRUE(errors.empty());
+  validateBackends(c, &errors);
+  const bool has_redis = std::find(names.begin(), names.end(), "redis") != names.end();
+  EXPECT_EQ(errors.empty(), has_redis);
+  Config local = loadConfig("", {}, &errors);
+  auto rl = makeRateLimiter(local, {});
+  ASSERT_TRUE(rl.ok());
+  bool allowed = false;
+  (*rl)->decide({policy::RateCheck{"l", "k", 1, std::chrono::seconds(1), 1}}, MonoTime{},
+                [&allowed](policy::RateDecision d) { allowed = d.allowed(); });
+  EXPECT_TRUE(allowed);  // the local limiter answers at once
 }
 
 TEST(Backends, FactoriesBuildWorkingBackendsFromTheConfig) {

@@ -412,5 +412,101 @@ TEST(Config, ReferenceInDocsIsCurrent) {
       << "docs/config.md is stale: regenerate it with `build/src/app/mxgate config-reference > docs/config.md`";
 }
 
+TEST(Config, RateLimitsAreLoadedAndCheckedWithKeyAndLine) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfigText(
+      "[rate_limits]\n"
+      "backend = \"redis\"\n"
+      "redis_url = \"redis://10.0.0.5:6380/2\"\n"
+      "on_backend_error = \"fail_closed\"\n"
+      "[[rate_limit]]\n"
+      "name = \"ip-messages\"\n"
+      "key = \"client_ip\"\n"
+      "messages = 100\n"
+      "per = \"1m\"\n"
+      "[[rate_limit]]\n"
+      "name = \"tenant-bytes\"\n"
+      "key = \"tenant\"\n"
+      "bytes = \"50MiB\"\n"
+      "per = \"1h\"\n",
+      "t.toml", {"MXGATE_RATE_LIMIT_IP_MESSAGES_MESSAGES=5"}, &errors);
+  validateConfig(c, &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors, c.source);
+  EXPECT_EQ(c.rate_limits.backend, "redis");
+  EXPECT_EQ(c.rate_limits.on_backend_error, "fail_closed");
+  ASSERT_EQ(c.rate_limit.size(), 2u);
+  EXPECT_EQ(c.rate_limit[0].messages, 5u);  // the environment wins
+  EXPECT_EQ(c.rate_limit[0].per, std::chrono::minutes(1));
+  EXPECT_EQ(c.rate_limit[1].bytes, 50u << 20);
+  policy::RateLimit l = policy::toRateLimit(c.rate_limit[1]);
+  EXPECT_EQ(l.quantity, policy::RateQuantity::kBytes);
+  EXPECT_EQ(l.per, std::chrono::hours(1));
+}
+
+TEST(Config, BadRateLimitsNameTheKeyAndLine) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfigText(
+      "[rate_limits]\n"
+      "backend = \"memcached\"\n"       // line 2
+      "on_backend_error = \"shrug\"\n"  // line 3
+      "redis_url = \"http://x\"\n"      // line 4
+      "[[rate_limit]]\n"
+      "name = \"a\"\n"
+      "key = \"client_address\"\n"  // line 7: bad key name
+      "messages = 10\n"
+      "[[rate_limit]]\n"
+      "name = \"b\"\n"  // the entry (line 9): neither quantity
+      "per = \"1m\"\n"
+      "[[rate_limit]]\n"
+      "name = \"c\"\n"
+      "messages = 10\n"
+      "connections = 5\n"
+      "per = \"0s\"\n"  // line 16: per must be > 0
+      "[[rate_limit]]\n"
+      "name = \"d\"\n"
+      "key = \"sender_domain\"\n"  // line 19: connections need client_ip/client_net
+      "connections = 5\n"
+      "[[rate_limit]]\n"
+      "name = \"e\"\n"
+      "message = 5\n",  // line 23: unknown key
+      "t.toml", {}, &errors);
+  validateConfig(c, &errors);
+  std::string all = joined(errors, c.source);
+  EXPECT_NE(all.find("t.toml:2: rate_limits.backend: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:3: rate_limits.on_backend_error: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:7: rate_limit.a.key: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:9: rate_limit.b.messages: one of connections, messages, recipients or bytes"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("rate_limit.c.connections: set exactly one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:16: rate_limit.c.per: must be at least"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:19: rate_limit.d.key: connections are counted at connect"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:23: rate_limit.e.message: unknown key"), std::string::npos) << all;
+
+  errors.clear();
+  c = loadConfigText("[rate_limits]\nbackend = \"redis\"\nredis_url = \"http://x\"\n", "u.toml", {}, &errors);
+  validateConfig(c, &errors);
+  all = joined(errors, c.source);
+  EXPECT_NE(all.find("u.toml:3: rate_limits.redis_url: must be redis://host[:port][/db]"), std::string::npos) << all;
+}
+
+TEST(Config, RedisUrls) {
+  policy::RedisEndpoint e;
+  EXPECT_EQ(policy::parseRedisUrl("redis://127.0.0.1:6379/0", &e), "");
+  EXPECT_EQ(e.host, "127.0.0.1");
+  EXPECT_EQ(e.port, 6379);
+  EXPECT_EQ(policy::parseRedisUrl("redis://[::1]:7000/3", &e), "");
+  EXPECT_EQ(e.host, "::1");
+  EXPECT_EQ(e.port, 7000);
+  EXPECT_EQ(e.db, 3u);
+  policy::RedisEndpoint d;
+  EXPECT_EQ(policy::parseRedisUrl("redis://cache.internal", &d), "");
+  EXPECT_EQ(d.port, 6379);
+  EXPECT_NE(policy::parseRedisUrl("redis://:pw@host", &d), "");
+  EXPECT_NE(policy::parseRedisUrl("redis://host:0", &d), "");
+  EXPECT_NE(policy::parseRedisUrl("redis://host:99999", &d), "");
+  EXPECT_NE(policy::parseRedisUrl("redis://host/x", &d), "");
+}
+
 }  // namespace
 }  // namespace mx::app

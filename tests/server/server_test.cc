@@ -4,7 +4,9 @@
 // (a gated policy: deterministic, no timing), a 50 ms timer policy answers correctly, a
 // policy that never answers is bounded by policy_timeout (451 4.3.0) and its late answer is
 // dropped, every stage's question reaches the policy with the envelope so far, a refusal
-// at connect is the one refuse path, and drain() returns once the connections are gone.
+// at connect is the one refuse path, [[rate_limit]] refusals through RateLimitPolicy read
+// as the client sees them (421 4.7.0 at connect, 451 4.7.1 at MAIL), and drain() returns
+// once the connections are gone.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -19,6 +21,8 @@
 #include <thread>
 
 #include "../spool/spool_test_util.h"
+#include "policy/rate_limits/local/local_rate_limiter.h"
+#include "policy/rate_limits/rate_limit_policy.h"
 #include "server/server.h"
 
 namespace mx::server {
@@ -313,6 +317,37 @@ TEST_F(ServerTest, ConnectionLimitIsRefusedThroughTheConnectVerdict) {
   EXPECT_EQ(b.reply(), "421 4.7.0 mx.test Error: too many connections from your address, try again later");
   EXPECT_EQ(b.reply(), "<closed>");
   EXPECT_EQ(metrics_.connections_refused_limit.load(), 1u);
+}
+
+// [[rate_limit]] through the real driver (RateLimitPolicy over the test policy, local
+// counters): the transcript a client sees at each stage.
+TEST_F(ServerTest, RateLimitsAnswerAtConnectAndMailAsTranscripts) {
+  TestPolicy inner;
+  auto limiter = std::make_shared<policy::LocalRateLimiter>();
+  policy::RateLimitPolicy p(inner, limiter,
+                            {policy::RateLimit{"conn", policy::RateKey::kClientIp, policy::RateQuantity::kConnections,
+                                               2, std::chrono::minutes(1)},
+                             policy::RateLimit{"msgs", policy::RateKey::kClientNet, policy::RateQuantity::kMessages, 1,
+                                               std::chrono::minutes(1)}});
+  startServer(p);
+  Client a(port_);
+  EXPECT_EQ(hello(a), "220 mx.test ESMTP mxgate|250");
+  std::string t = a.transaction("one@example.test");
+  EXPECT_NE(t.find(kQueuedPrefix), std::string::npos) << t;
+  a.send("MAIL FROM:<a@example.org>\r\n");
+  EXPECT_EQ(a.reply(), "451 4.7.1 Error: rate limit exceeded, try again later");
+  a.send("RCPT TO:<two@example.test>\r\n");
+  EXPECT_EQ(a.reply(), "503 5.5.1 Error: need MAIL command");  // the refused MAIL left no transaction
+  a.send("QUIT\r\n");
+  EXPECT_EQ(a.reply(), "221 2.0.0 Bye");
+  Client b(port_);
+  EXPECT_EQ(b.reply(), "220 mx.test ESMTP mxgate");
+  Client c(port_);
+  EXPECT_EQ(c.reply(), "421 4.7.0 mx.test Error: connection rate limit exceeded, try again later");
+  EXPECT_EQ(c.reply(), "<closed>");
+  const std::string m = p.renderMetrics();
+  EXPECT_NE(m.find("mxgate_rate_limit_refusals_total{limit=\"conn\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("mxgate_rate_limit_refusals_total{limit=\"msgs\"} 1"), std::string::npos) << m;
 }
 
 TEST_F(ServerTest, DrainReturnsOnceConnectionsAreGone) {
