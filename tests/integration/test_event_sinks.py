@@ -42,6 +42,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import Gateway, Moto, free_port, queued_id  # noqa: E402
 
 KAFKA_MOCK = os.environ.get("MXGATE_TEST_KAFKA_MOCK", "")
+# Without the Kafka sink in the build (the TSan build: librdkafka's threads, started with
+# glibc's C11 thrd_create, are invisible to TSan 14 and crash its allocator), every scenario
+# runs with the other sinks and the Kafka checks are left out.
+KAFKA = bool(KAFKA_MOCK) and os.path.exists(KAFKA_MOCK)
 SECRET_BYTES = b"mxgate-integration-webhook-key-32b!"
 SECRET = "whsec_" + base64.b64encode(SECRET_BYTES).decode()
 ACCOUNT = "123456789012"
@@ -213,18 +217,18 @@ def send_many(port, n, rcpt, threads=8):
     return ids
 
 
-@unittest.skipUnless(KAFKA_MOCK and os.path.exists(KAFKA_MOCK), "MXGATE_TEST_KAFKA_MOCK: the Kafka sink is not built")
 class EventSinks(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.moto = Moto().start()
         cls.key_id, cls.secret = cls.moto.create_access_key()
         cls.sqs = SqsReader(cls.moto, cls.key_id, cls.secret)
-        cls.kafka = KafkaMock()
+        cls.kafka = KafkaMock() if KAFKA else None
 
     @classmethod
     def tearDownClass(cls):
-        cls.kafka.stop()
+        if cls.kafka:
+            cls.kafka.stop()
         cls.moto.stop()
 
     def setUp(self):
@@ -244,7 +248,7 @@ class EventSinks(unittest.TestCase):
 [[tenant]]
 name = "acme"
 domains = ["acme.test"]
-sinks = ["hook", "bus"]
+sinks = %(acme_sinks)s
 
 [[sink]]
 name = "file"
@@ -260,16 +264,7 @@ secret = "%(secret)s"
 retry_initial = "50ms"
 retry_max = "400ms"
 
-[[sink]]
-name = "bus"
-kind = "kafka"
-brokers = "%(brokers)s"
-topic = "mail.{tenant}.%(tag)s"
-retry_initial = "50ms"
-retry_max = "500ms"
-timeout = "5s"
-[sink.properties]
-"reconnect.backoff.max.ms" = "500"
+%(kafka_sink)s
 
 [[sink]]
 name = "jobs"
@@ -281,9 +276,22 @@ retry_max = "500ms"
 """
         g = Gateway(extra_toml="", name="events-" + tag, env={
             "AWS_ACCESS_KEY_ID": self.key_id, "AWS_SECRET_ACCESS_KEY": self.secret, "AWS_REGION": "eu-west-1"})
+        kafka_sink = """
+[[sink]]
+name = "bus"
+kind = "kafka"
+brokers = "%s"
+topic = "mail.{tenant}.%s"
+retry_initial = "50ms"
+retry_max = "500ms"
+timeout = "5s"
+[sink.properties]
+"reconnect.backoff.max.ms" = "500"
+""" % (self.kafka.bootstrap, tag) if KAFKA else ""
         with open(g.config_path, "a") as f:
-            f.write(extra % {"dir": g.dir, "hook": self.rx.port, "secret": SECRET, "brokers": self.kafka.bootstrap,
-                             "tag": tag, "queue": self.sqs.url, "region": self.moto.region})
+            f.write(extra % {"dir": g.dir, "hook": self.rx.port, "secret": SECRET, "kafka_sink": kafka_sink,
+                             "acme_sinks": '["hook", "bus"]' if KAFKA else '["hook"]', "queue": self.sqs.url,
+                             "region": self.moto.region})
         return g
 
     def file_ids(self, g):
@@ -314,8 +322,10 @@ retry_max = "500ms"
             self.assertEqual(len(acme), 60)
             self.assertEqual(len(default), 90)
             self.assertEqual(self.wait("webhook", self.rx.ids, acme | default), acme | default)
-            self.assertEqual(self.wait("kafka acme", lambda: self.kafka.ids("mail.acme.e2e"), acme), acme)
-            self.assertEqual(self.wait("kafka default", lambda: self.kafka.ids("mail.default.e2e"), default), default)
+            if KAFKA:
+                self.assertEqual(self.wait("kafka acme", lambda: self.kafka.ids("mail.acme.e2e"), acme), acme)
+                self.assertEqual(self.wait("kafka default", lambda: self.kafka.ids("mail.default.e2e"), default),
+                                 default)
             self.assertEqual(self.wait("file", lambda: self.file_ids(g), default), default)  # acme: not routed here
             self.assertEqual(self.wait("sqs", self.sqs.ids, default), default)
             self.assertEqual(self.rx.bad_signatures, 0)
@@ -371,7 +381,9 @@ retry_max = "500ms"
             t0 = time.time()
             ids = set(send_many(g.ports["smtp"], ISOLATION_MESSAGES, "bob@example.test", threads=8))
             self.assertEqual(len(ids), ISOLATION_MESSAGES)  # SMTP kept answering 250
-            self.wait("kafka while the webhook is down", lambda: self.kafka.ids("mail.default.isolation"), ids, 60)
+            if KAFKA:
+                self.wait("kafka while the webhook is down", lambda: self.kafka.ids("mail.default.isolation"), ids, 60)
+            self.wait("file while the webhook is down", lambda: self.file_ids(g), ids, 60)
             self.wait("sqs while the webhook is down", self.sqs.ids, ids, 60)
             self.assertEqual(self.rx.ids() & ids, set())
             # Kept its latency: (almost) every Kafka delivery within 2.5 s of its event
@@ -381,7 +393,7 @@ retry_max = "500ms"
             # under SCHED_IDLE) does not count. Not asserted for SQS: moto itself takes
             # seconds per batch under load (PLATFORM.md: too slow to measure a client).
             metrics = g.http_get("/metrics")
-            for sink in ("bus",):
+            for sink in ("bus",) if KAFKA else ("file",):
                 within = le_count(metrics, "mxgate_outbox_dispatch_seconds", sink, "2.5")
                 total = le_count(metrics, "mxgate_outbox_dispatch_seconds", sink, "+Inf")
                 self.assertGreaterEqual(total, ISOLATION_MESSAGES)
@@ -391,6 +403,7 @@ retry_max = "500ms"
             self.wait("webhook after recovery", self.rx.ids, ids, 90)
             g.stop()
 
+    @unittest.skipUnless(KAFKA, "MXGATE_TEST_KAFKA_MOCK: the Kafka sink is not built")
     def test_kafka_brokers_down_then_up_loses_nothing(self):
         with self.gateway("brokers") as g:
             before = set(send_many(g.ports["smtp"], 100, "bob@acme.test", threads=4))
@@ -416,7 +429,8 @@ retry_max = "500ms"
             g.start()
             self.wait("webhook after restart", self.rx.ids, ids, 60)
             self.wait("file after restart", lambda: self.file_ids(g), ids, 30)
-            self.wait("kafka after restart", lambda: self.kafka.ids("mail.default.kill9"), ids, 30)
+            if KAFKA:
+                self.wait("kafka after restart", lambda: self.kafka.ids("mail.default.kill9"), ids, 30)
             g.stop()
         finally:
             g.cleanup()
