@@ -15,9 +15,14 @@ Needs nothing but botocore; contacts no network.
 import calendar
 import datetime
 import json
+import os
 import sys
 from unittest import mock
 from urllib.parse import quote
+
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import vector_file  # noqa: E402
 
 try:
     import botocore
@@ -176,25 +181,7 @@ def generate():
 
 
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("--write", "--check"):
-        print(__doc__, file=sys.stderr)
-        return 2
-    text = generate()
-    if argv[1] == "--write":
-        with open(argv[2], "w") as f:
-            f.write(text)
-        return 0
-    with open(argv[2]) as f:
-        committed = f.read()
-    if committed != text:
-        import difflib
-        sys.stdout.writelines(difflib.unified_diff(committed.splitlines(True), text.splitlines(True),
-                                                   "committed", f"botocore {botocore.__version__}"))
-        print(f"FAIL: {argv[2]} differs from what botocore {botocore.__version__} generates; "
-              "review the diff and rerun with --write", file=sys.stderr)
-        return 1
-    print(f"ok: {len(json.loads(text)['vectors'])} vectors match botocore {botocore.__version__}")
-    return 0
+    return vector_file.run(argv, generate, __doc__, "vectors", botocore.__version__)
 
 
 if __name__ == "__main__":
