@@ -43,6 +43,11 @@ struct Delivery {
   Millis retry_after{0};
 };
 
+// publish()'s answer from publishEach()'s outcomes, for a sink whose publish() is
+// publishEach() (webhook, SQS): ok if every event was taken; else the first retryable error
+// (the batch will be sent again), else the first refusal.
+Status combinedStatus(std::span<const Delivery> deliveries);
+
 class EventSink {
  public:
   virtual ~EventSink() = default;

@@ -169,14 +169,7 @@ std::vector<Delivery> WebhookSink::publishEach(std::span<const Event> batch) {
 }
 
 Status WebhookSink::publish(std::span<const Event> batch) {
-  std::optional<Error> refused;
-  for (Delivery& d : publishEach(batch)) {
-    if (d.status.ok()) continue;
-    if (dispositionOf(d.status.error().errorClass()) == Disposition::kRetry) return d.status.error();
-    if (!refused) refused = d.status.error();
-  }
-  if (refused) return *refused;
-  return okStatus();
+  return combinedStatus(publishEach(batch));
 }
 
 }  // namespace mx::events
