@@ -212,8 +212,6 @@ void SqsSink::onAnswer(const Chunk& chunk, PendingDeliveries& pending, Result<ht
   }
 }
 
-Status SqsSink::publish(std::span<const Event> batch) {
-  return combinedStatus(publishEach(batch));
-}
+Status SqsSink::publish(std::span<const Event> batch) { return combinedStatus(publishEach(batch)); }
 
 }  // namespace mx::events

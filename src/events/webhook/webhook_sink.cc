@@ -168,8 +168,6 @@ std::vector<Delivery> WebhookSink::publishEach(std::span<const Event> batch) {
   return pending->wait();
 }
 
-Status WebhookSink::publish(std::span<const Event> batch) {
-  return combinedStatus(publishEach(batch));
-}
+Status WebhookSink::publish(std::span<const Event> batch) { return combinedStatus(publishEach(batch)); }
 
 }  // namespace mx::events
