@@ -33,13 +33,15 @@
 #   MXGATE_BENCH_PHASES ("live drain latency"), MXGATE_BENCH_KAFKA_PROPERTIES (TOML lines
 #   added to the kafka sink's [sink.properties], e.g. '"linger.ms" = "1"': experiments).
 #   quick: 5,000 messages, 1 run, 5 s of latency.
-# Needs: nice ninja -C build -j2 mxgate kafka_mock_cluster event_sink_server
+# Needs: nice ninja -C build -j2 mxgate kafka_mock_cluster event_sink_server kafka_peer
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 MXGATE=${MXGATE_TEST_BIN:-$ROOT/build/src/app/mxgate}
 SERVER=${MXGATE_BENCH_EVENT_SERVER:-$ROOT/build/bench/events/event_sink_server}
 KAFKA_MOCK=${MXGATE_TEST_KAFKA_MOCK:-$ROOT/build/tests/events/kafka_mock_cluster}
+KAFKA_PEER=${MXGATE_BENCH_KAFKA_PEER:-$ROOT/build/bench/events/kafka_peer}
+PEER_SIZE=${MXGATE_BENCH_KAFKA_PEER_SIZE:-1100}
 MSGS=${MXGATE_BENCH_MESSAGES:-20000}
 SESS=${MXGATE_BENCH_SESSIONS:-50}
 RUNS=${MXGATE_BENCH_RUNS:-3}
@@ -53,8 +55,8 @@ KAFKA_PROPS=${MXGATE_BENCH_KAFKA_PROPERTIES:-}
 if [ "${1:-}" = quick ]; then MSGS=5000; RUNS=1; LAT_S=5; fi
 LAT_MSGS=$((RATE * LAT_S))
 WARMUP=200  # messages before the latency phase's measurement
-for b in "$MXGATE" "$SERVER" "$KAFKA_MOCK"; do
-  [ -x "$b" ] || { echo "missing $b: nice ninja -C build -j2 mxgate kafka_mock_cluster event_sink_server"; exit 1; }
+for b in "$MXGATE" "$SERVER" "$KAFKA_MOCK" "$KAFKA_PEER"; do
+  [ -x "$b" ] || { echo "missing $b: nice ninja -C build -j2 mxgate kafka_mock_cluster event_sink_server kafka_peer"; exit 1; }
 done
 SECRET="whsec_$(printf 'mxgate-bench-webhook-signing-key!' | base64)"
 WORK=$(mktemp -d /tmp/mxgate-events-bench.XXXXXX)
@@ -84,19 +86,26 @@ start_kafka() {
   for _ in $(seq 200); do KAFKA_BOOT=$(head -n1 "$WORK/kafka.out"); [ -n "$KAFKA_BOOT" ] && break; sleep 0.05; done
   [ -n "$KAFKA_BOOT" ] || { echo "kafka_mock_cluster did not start: $(cat "$WORK/kafka.err")" >&2; exit 1; }
 }
-kafka_count() {  # $1 = topic -> records in it (kafka_mock_cluster `consume`)
+kafka_count() {  # $1 = topic -> "records first_ts last_ts" (kafka_mock_cluster `consume`; ts in Unix ms)
   local before; before=$(wc -l < "$WORK/kafka.out")
   echo "consume $1" >&3
   for _ in $(seq 1200); do
     local last; last=$(tail -n +"$((before + 1))" "$WORK/kafka.out" | grep -m1 -E '^(ok|error)' || true)
     if [ -n "$last" ]; then
-      case "$last" in ok*) echo "${last#ok }" ;; *) echo 0 ;; esac
-      # Forget the record lines: the next count starts after them.
+      case "$last" in
+        ok*)
+          # The records' create times (the producer's clock, set as each is produced).
+          tail -n +"$((before + 1))" "$WORK/kafka.out" |
+            awk -v n="${last#ok }" '/^record / {t = $6; if (min == "" || t < min) min = t; if (t > max) max = t}
+                                    END {print n, (min == "" ? 0 : min), (max == "" ? 0 : max)}'
+          ;;
+        *) echo "0 0 0" ;;
+      esac
       return 0
     fi
     sleep 0.05
   done
-  echo 0
+  echo "0 0 0"
 }
 
 # Reads the topic back; a shortfall is reported, not fatal. The mock cluster keeps at most
@@ -108,8 +117,15 @@ kafka_topic() {  # $1 = topic: created with 64 partitions (before mxgate auto-cr
   sleep 0.2
 }
 kafka_check() {  # $1 = topic, $2 = phase
-  local k; k=$(kafka_count "$1")
+  local k; read -r k _ <<< "$(kafka_count "$1")"
   [ "$k" -ge "$MSGS" ] || echo "  warning: kafka $2: consume read $k records of $MSGS from $1" >&2
+}
+# The peer: librdkafka's producer alone (bench/events/kafka_peer, the sink's settings), N
+# records of PEER_SIZE bytes to a fresh 64-partition topic of the same cluster. Sets OUT.
+kafka_peer() {  # $1 = topic tag
+  kafka_topic "bench.peer.$1"
+  local line; line=$("$KAFKA_PEER" "$KAFKA_BOOT" "bench.peer.$1" "$MSGS" "$PEER_SIZE" reconnect.backoff.max.ms=500)
+  OUT=$(sed -n 's/.*records_per_s=\([0-9]*\).*/\1/p' <<< "$line")
 }
 
 # -- the stand-in HTTP receiver --------------------------------------------------------------
@@ -142,6 +158,10 @@ sink_toml() {  # $1 = kind, $2 = topic tag, $3 = dir -> the [[sink]] entry named
   esac
 }
 
+wait_metrics() {  # until mxgate's /metrics answers (HTTPPORT)
+  for _ in $(seq 250); do curl -sf "http://127.0.0.1:$HTTPPORT/metrics" > /dev/null && return 0; sleep 0.02; done
+  return 1
+}
 start_mxgate() {  # $1 = dir, $2 = kind, $3 = topic tag -> MXPORT, HTTPPORT, MXPID
   mkdir -p "$1"
   MXPORT=$(port)
@@ -316,12 +336,20 @@ drain() {  # $1 = kind, $2 = dir, $3 = topic tag
   watch_metric mxgate_outbox_enqueued_total "$MSGS" "$MXPID" > /dev/null
   stop_mxgate
   case "$1" in webhook | sqs) start_server "$1" "$dir" ;; esac
+  # Kafka has no receiver clock, and mxgate starts its dispatcher before its /metrics: the
+  # brokers are held down until /metrics answers, then the drain is timed by the slope of
+  # delivered_total from 10% to 90% of N (steady state: reconnecting is left out).
+  [ "$1" = kafka ] && { echo "down" >&3; sleep 0.2; }
   start_mxgate "$dir" "$1" "$3"
+  if [ "$1" = kafka ]; then
+    wait_metrics || { echo "mxgate /metrics did not answer" >&2; exit 1; }
+    echo "up" >&3
+  fi
   perf_start "drain-$1"
   w=$(watch_metric mxgate_outbox_delivered_total "$MSGS" "$MXPID")
   perf_stop
-  local observed
-  read -r t_first t_all c1 _ _ _ observed <<< "$w"
+  local slope
+  read -r t_first t_all c1 slope _ _ _ <<< "$w"
   stop_mxgate
   case "$1" in
     webhook | sqs)
@@ -335,9 +363,8 @@ drain() {  # $1 = kind, $2 = dir, $3 = topic tag
   if [ "$1" = webhook ] || [ "$1" = sqs ]; then
     OUT=$(python3 -c "print(round($MSGS / max($t_all - $t_first, 1e-3)), round($c1 * 1000.0 / $(getconf CLK_TCK) / $MSGS, 4))")
   else
-    # No receiver clock: the slope of delivered_total from the first answered scrape (mxgate
-    # starts its dispatcher before its HTTP endpoint) to N; "-" when it was done by then.
-    OUT=$(python3 -c "o = $observed; print(round(o) if o > 0 else '-', round($c1 * 1000.0 / $(getconf CLK_TCK) / $MSGS, 4))")
+    # Kafka: the slope of delivered_total from 10% to 90% of N (see above).
+    OUT=$(python3 -c "print(round($slope), round($c1 * 1000.0 / $(getconf CLK_TCK) / $MSGS, 4))")
   fi
 }
 
@@ -385,6 +412,7 @@ for RUN in $(seq "$RUNS"); do
     OUT="- -"; [[ " $PHASES " == *" drain "* ]] && drain "$kind" "$WORK/drain-$kind-$RUN" "drain$RUN"
     read -r de dc <<< "$OUT"
     R[$kind,drain_eps]+="$de "; R[$kind,drain_cpu]+="$dc "
+    if [ "$kind" = kafka ] && [[ " $PHASES " == *" drain "* ]]; then kafka_peer "drain$RUN"; R[kafka,peer]+="$OUT "; fi
     OUT="- - - - -"; [[ " $PHASES " == *" latency "* ]] && latency "$kind" "$WORK/lat-$kind-$RUN" "lat$RUN"
     read -r s50 s99 h50 h99 b99 <<< "$OUT"
     R[$kind,s50]+="$s50 "; R[$kind,s99]+="$s99 "; R[$kind,h50]+="$h50 "; R[$kind,h99]+="$h99 "; R[$kind,b99]+="$b99 "
@@ -412,6 +440,11 @@ for kind in $KINDS; do
     "$(python3 -c "print(f'{$lc - ${FILE_LIVE_CPU/-/0}:+.4f}')" 2>/dev/null || echo -)" "$dc" \
     "$(python3 -c "print(f'{$dc - ${FILE_DRAIN_CPU/-/0}:+.4f}')" 2>/dev/null || echo -)"
   echo "    runs: live ${R[$kind,live_eps]}| dispatch ${R[$kind,dispatch]}| drain ${R[$kind,drain_eps]}"
+  if [ "$kind" = kafka ] && [ -n "${R[kafka,peer]:-}" ]; then
+    pe=$(med kafka peer)
+    echo "    peer: librdkafka's producer alone, same cluster, $PEER_SIZE-byte records: $pe rec/s (runs: ${R[kafka,peer]});" \
+      "sink drain / peer = $(python3 -c "print(round($(med kafka drain_eps) / $pe, 2))" 2>/dev/null || echo -)"
+  fi
 done
 echo
 echo "latency at $RATE msgs/s offered for $LAT_S s, 250 -> delivered, ms (medians of $RUNS; target p99 <= 50)"

@@ -10,7 +10,8 @@
 //     errors N    the next N Produce requests fail with NOT_ENOUGH_REPLICAS (retriable)
 //     topic NAME P  create topic NAME with P partitions (otherwise auto-created, 4 partitions)
 //     consume NAME  reads topic NAME from the beginning of every partition to its end and
-//                 prints one line per record, "record <partition> <offset> <key> <ce_id>"
+//                 prints one line per record, "record <partition> <offset> <key> <ce_id> <ts>"
+//                 (<ts>: the record's timestamp, Unix ms: the producer's create time)
 //                 ("-" for a missing key or header), before the closing "ok <count>"
 //   EOF on stdin: the cluster is destroyed and the process exits 0.
 // Threads: the mock cluster runs on librdkafka's threads; main only reads stdin.
@@ -82,7 +83,8 @@ std::string consume(const std::string& bootstrap, const std::string& topic) {
           rd_kafka_header_get_last(h, "ce_id", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         ce_id.assign(static_cast<const char*>(v), n);
       }
-      std::cout << "record " << m->partition << " " << m->offset << " " << key << " " << ce_id << "\n";
+      std::cout << "record " << m->partition << " " << m->offset << " " << key << " " << ce_id << " "
+                << rd_kafka_message_timestamp(m, nullptr) << "\n";
       ++count;
     }
     rd_kafka_message_destroy(m);
