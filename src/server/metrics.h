@@ -40,7 +40,9 @@ namespace mx::server {
   COUNTER(recipients_rejected, "mxgate_recipients_rejected_total", "RCPT TO refused")                        \
   COUNTER(recipients_deferred_storage, "mxgate_recipients_deferred_storage_total",                           \
           "RCPT TO deferred with 452 4.3.1 because the spool filesystem is below spool.min_free")            \
-  COUNTER(sessions_timed_out, "mxgate_sessions_timed_out_total", "Sessions closed by a timeout")
+  COUNTER(sessions_timed_out, "mxgate_sessions_timed_out_total", "Sessions closed by a timeout")             \
+  COUNTER(sessions_early_talkers, "mxgate_sessions_early_talkers_total",                                     \
+          "Sessions refused with 554 5.5.1: the client sent before the greeting (greet_delay)")
 // clang-format on
 
 // NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.

@@ -45,6 +45,8 @@ struct ListenerOptions {
   bool auth_plaintext = false;      // allow AUTH without TLS on this listener
   bool require_tls = false;         // MAIL/AUTH only after STARTTLS (default on for submission)
   bool auth_required = false;       // MAIL only after AUTH (default on for submission)
+  Millis greet_delay{0};            // hold the greeting; bytes meanwhile: 554 5.5.1 (EarlyTalker)
+  Millis greet_pass_ttl{0};         // skip the delay for an address that passed it this recently
 };
 
 struct ServerOptions {

@@ -110,6 +110,13 @@ const Table<ListenerSettings>& listenerTable() {
           "MAIL and AUTH only after STARTTLS (default on for submission)");
     t.add("auth_required", &ListenerSettings::auth_required,
           "MAIL only after AUTH (default on for submission and smtps)");
+    t.add("greet_delay", &ListenerSettings::greet_delay,
+          "hold the 220 greeting this long (\"0s\": off; postscreen uses 6s on port 25); a client that "
+          "sends anything meanwhile gets 554 5.5.1 and is closed (RFC 5321 4.3.1)",
+          Check::between(0, 60'000));
+    t.add("greet_pass_ttl", &ListenerSettings::greet_pass_ttl,
+          "an address that waited for a delayed greeting is greeted at once for this long (\"0s\": "
+          "delay every connection)");
     return t;
   }();
   return t;
@@ -204,6 +211,8 @@ Result<ListenerOptions> listenerOptions(const ListenerSettings& l, bool tls_enab
   o.auth_plaintext = l.auth_plaintext;
   o.require_tls = l.require_tls && tls_enabled;
   o.auth_required = l.auth_required;
+  o.greet_delay = l.greet_delay;
+  o.greet_pass_ttl = l.greet_pass_ttl;
   return o;
 }
 

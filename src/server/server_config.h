@@ -27,6 +27,8 @@ struct ListenerSettings {
   bool auth_plaintext = false;
   bool require_tls = false;
   bool auth_required = false;
+  Millis greet_delay{0};              // hold the greeting; a client talking meanwhile: 554 5.5.1
+  Millis greet_pass_ttl{86'400'000};  // an address that waited is greeted at once for this long
   int line = 0;                       // where it was defined (0: defaults or environment)
 
   static ListenerSettings defaultsForKind(std::string name, const std::string& kind);

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "server/connection_limiter.h"
+#include "server/greet_pass_cache.h"
 #include "server/server.h"
 #include "smtp/session.h"
 
@@ -28,6 +29,7 @@ struct ServerShared {
   const ServerOptions options;
   const ServerDeps deps;
   ConnectionLimiter limiter;
+  GreetPassCache greet_passes;  // listeners with a greet_delay
   std::atomic<uint64_t> next_connection_id{1};
   std::atomic<bool> draining{false};
 

@@ -172,6 +172,10 @@ void SmtpConnection::openSession() {
   }
   // Draining already: the 421 then replaces the greeting.
   if (draining_) session_->shutdown(now());
+  const ListenerOptions& lo = listener_.options;
+  if (lo.greet_delay.count() > 0 && !shared().greet_passes.passed(lo.name, client_ip_, now())) {
+    greet_until_ = now() + lo.greet_delay;
+  }
   session_->start(now());
   runActions();
   pump();
@@ -288,6 +292,7 @@ void SmtpConnection::logSession() {
       w.field("recipients_rejected", static_cast<uint64_t>(s.recipients_rejected));
       w.field("errors", static_cast<uint64_t>(s.errors));
       w.field("auth_failed", s.auth_failed);
+      if (s.early_talker) w.field("early_talker", true);
       w.field("bytes", s.bytes_accepted);
     }
     w.field("result", close_reason_);
@@ -442,11 +447,40 @@ void SmtpConnection::applyVerdict(policy::Stage stage, const Verdict& v) {
       (v.accepted() ? m.auth_successes : m.auth_failures).fetch_add(1, std::memory_order_relaxed);
       break;
     case policy::Stage::kConnect:
+      if (v.accepted() && greet_until_ > now()) {
+        holdGreeting(v);
+        return;
+      }
+      break;
     case policy::Stage::kHelo:
     case policy::Stage::kMailFrom:
       break;
   }
   session_->answer(v, now());
+}
+
+void SmtpConnection::holdGreeting(const Verdict& v) {
+  held_connect_ = v;
+  park_ = Park::kGreetDelay;
+  armTimer(greet_until_);
+  // One read is enough: any byte before the greeting decides (the session keeps it).
+  if (!reading_) {
+    reading_ = true;
+    transport_->waitReadable([self = shared_from_this()](const ErrorCode& ec) { self->onReadable(ec); });
+  }
+}
+
+void SmtpConnection::releaseGreeting() {
+  park_ = Park::kNone;
+  Verdict v = std::move(*held_connect_);
+  held_connect_.reset();
+  session_->answer(v, now());  // bytes buffered meanwhile: 554 5.5.1 (EarlyTalker) instead of 220
+  if (session_->stats().early_talker) {
+    shared().metrics().sessions_early_talkers.fetch_add(1, std::memory_order_relaxed);
+    if (close_reason_.empty()) close_reason_ = "early talker";
+  } else {
+    shared().greet_passes.remember(listener_.options.name, client_ip_, now(), listener_.options.greet_pass_ttl);
+  }
 }
 
 void SmtpConnection::commit() {
@@ -512,9 +546,10 @@ void SmtpConnection::finishCommit(const MessageId& id, const Status& st, bool sp
 // ---- reading, writing, time -------------------------------------------------------------
 
 void SmtpConnection::waitReadable() {
-  if (reading_ || phase_ != Phase::kSmtp) return;
-  reading_ = true;
+  if (phase_ != Phase::kSmtp) return;
   armTimer(session_->deadline());
+  if (reading_) return;  // a read is pending already (one begun during a greet delay)
+  reading_ = true;
   transport_->waitReadable([self = shared_from_this()](const ErrorCode& ec) { self->onReadable(ec); });
 }
 
@@ -606,6 +641,12 @@ void SmtpConnection::onTimer(const ErrorCode& ec) {
     shared().logger().event("store_ack_timeout", shared().clock().wall(),
                             [&](JsonWriter& w) { w.field("conn", id_).field("id", commit_id_.toString()); });
     finishCommit(commit_id_, Error(ErrorClass::kTransientBackend, error), /*spooled=*/true);
+    return;
+  }
+  if (park_ == Park::kGreetDelay) {
+    releaseGreeting();
+    runActions();
+    pump();
     return;
   }
   if (park_ == Park::kAsk) {

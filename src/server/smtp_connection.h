@@ -46,8 +46,10 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
 
  private:
   enum class Phase : uint8_t { kProxyHeader, kTlsHandshake, kSmtp, kClosed };
-  // kAsk: waiting for a policy verdict (pending_stage_); kCommit: waiting for the spool.
-  enum class Park : uint8_t { kNone, kAsk, kCommit, kStartTls };
+  // kAsk: waiting for a policy verdict (pending_stage_); kCommit: waiting for the spool;
+  // kGreetDelay: the connect verdict is held until greet_until_ (reading meanwhile, so
+  // that a client talking before the greeting is seen).
+  enum class Park : uint8_t { kNone, kAsk, kCommit, kStartTls, kGreetDelay };
 
   ServerShared& shared() const { return worker_.shared; }
   MonoTime now() const { return shared().clock().monotonic(); }
@@ -66,6 +68,8 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   bool ask(policy::Stage stage);  // true when answered at once (and applied)
   void onLateVerdict(uint32_t seq, const smtp::Verdict& v);
   void applyVerdict(policy::Stage stage, const smtp::Verdict& v);
+  void holdGreeting(const smtp::Verdict& v);  // greet_delay: keep the accepted connect verdict
+  void releaseGreeting();
   void commit();
   // `spooled`: the spool commit succeeded (a failure is then the AckGate's).
   void onCommitted(uint32_t seq, const MessageId& id, const Status& st, bool spooled);
@@ -91,6 +95,8 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   MessageId commit_id_;    // the message in commit (for the store-ack timeout's reply)
   MonoTime commit_began_{};
   std::optional<smtp::Verdict> inline_verdict_;  // a verdict given inside Policy::check()
+  std::optional<smtp::Verdict> held_connect_;    // Park::kGreetDelay
+  MonoTime greet_until_{};                       // greet_delay: no greeting before this
   List::iterator self_it_;
   MonoTime started_;
   uint64_t id_;

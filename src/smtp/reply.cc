@@ -64,6 +64,9 @@ constexpr Entry kEntries[] = {
   E(ReplyId::kRecipientTempFail,  "RecipientTempFail",  450, "4.2.0", "Recipient address temporarily rejected, try again later"),
   E(ReplyId::kCommitTempFail,     "CommitTempFail",     451, "4.3.0", "Error: queue file write error"),
   E(ReplyId::kAuthTempFail,       "AuthTempFail",       454, "4.7.0", "Temporary authentication failure"),
+  // [auth_limits]: RFC 4954 section 6 454 (temporary), RFC 3463 X.7.0: too many failed
+  // attempts from this address (or for this user from it); the check is not even made.
+  E(ReplyId::kAuthLockedOut,      "AuthLockedOut",      454, "4.7.0", "Error: too many failed authentication attempts, try again later"),
   // One spool record belongs to one tenant: RFC 5321 4.5.3.1.10 has the client send the
   // deferred recipients in a later transaction.
   E(ReplyId::kOtherTenant,        "OtherTenant",        452, "4.5.3", "Recipients of another domain group: send them in a new transaction"),
@@ -130,6 +133,9 @@ constexpr Entry kEntries[] = {
   E(ReplyId::kRecipientNeedsDomain,"RecipientNeedsDomain",550, "5.1.3", "Recipient address needs a domain", kCounts),
   // RFC 5321 3.1: a 554 greeting refuses service (the session closes after it).
   E(ReplyId::kConnectionRefused,  "ConnectionRefused",  554, "5.7.1", "Error: connection refused"),
+  // RFC 5321 4.3.1: the client waits for the greeting; one that talks first is not an MTA
+  // (Postfix postscreen's pregreet test). RFC 3463 X.5.1: invalid command (sequence).
+  E(ReplyId::kEarlyTalker,        "EarlyTalker",        554, "5.5.1", "Error: protocol error, talked before the greeting"),
   E(ReplyId::kHeloRefused,        "HeloRefused",        550, "5.7.1", "Error: HELO/EHLO name rejected", kCounts),
   E(ReplyId::kSenderRefused,      "SenderRefused",      550, "5.7.1", "Error: sender address rejected", kCounts),
   E(ReplyId::kMessageTooBig,      "MessageTooBig",      552, "5.3.4", "Error: message file too big"),

@@ -54,6 +54,7 @@ enum class ReplyId : uint8_t {
   kRecipientTempFail,     // 450 4.2.0 (the default temporary RCPT refusal)
   kCommitTempFail,        // 451 4.3.0 (the commit failed: try again)
   kAuthTempFail,          // 454 4.7.0
+  kAuthLockedOut,         // 454 4.7.0 too many failed AUTH attempts: locked out for a while
   kOtherTenant,           // 452 4.5.3 recipients of another domain group: a new transaction
   kInsufficientStorage,   // 452 4.3.1 Insufficient system storage: try again later
   kPolicyTempFail,        // 451 4.3.0 a policy lookup failed (backend down): try again later
@@ -105,6 +106,7 @@ enum class ReplyId : uint8_t {
   kRelayDenied,           // 550 5.7.1 Relay access denied
   kRecipientNeedsDomain,  // 550 5.1.3 Recipient address needs a domain
   kConnectionRefused,     // 554 5.7.1 a connect policy refused this client
+  kEarlyTalker,           // 554 5.5.1 the client sent before the greeting (RFC 5321 4.3.1)
   kHeloRefused,           // 550 5.7.1 a HELO policy refused the name
   kSenderRefused,         // 550 5.7.1 a MAIL policy refused the sender
   // 5xx: the message

@@ -109,6 +109,7 @@ struct SessionStats {
   // VRFY, EXPN, NOOP, QUIT; RFC 3207 STARTTLS; RFC 4954 AUTH other than PLAIN with an
   // initial response) before its reply was sent. Depends on timing; for logging only.
   uint32_t pipelining_violations = 0;
+  bool early_talker = false;  // sent before the greeting: refused with 554 5.5.1 (EarlyTalker)
 };
 
 class Session {
@@ -118,7 +119,9 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Begins the session: queues kAsk(kConnect) and parks. Accepted: the 220 greeting.
+  // Begins the session: queues kAsk(kConnect) and parks. Accepted: the 220 greeting — or,
+  // when bytes arrived while the question was pending (an early talker, RFC 5321 4.3.1),
+  // 554 5.5.1 (kEarlyTalker) and kClose.
   // Refused (a policy, or the driver's own connection limits): the verdict's reply, then
   // kClose; all input is ignored from then on. This is the one refuse path. Call once, first.
   void start(MonoTime now);

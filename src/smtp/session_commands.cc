@@ -71,6 +71,15 @@ void Session::Impl::connectAnswered(const Verdict& v) {
     closeWith(refusalOf(v, ReplyId::kConnectionRefused));
     return;
   }
+  if (in_pos_ < in_.size()) {
+    // RFC 5321 4.3.1: the client waits for the greeting. Bytes that came while the connect
+    // question was pending (a listener's greet_delay holds it) mark a client that does not
+    // speak SMTP as an MTA does — Postfix postscreen's pregreet test. Nothing of it is run.
+    stats_.early_talker = true;
+    enterState(Command{}, "early talker");
+    closeWith(ReplyId::kEarlyTalker);
+    return;
+  }
   enterState(Command{}, "connect accepted");
   if (shutdown_pending_) {
     closeWith(ReplyId::kShuttingDown);  // drained while the question was pending
