@@ -167,6 +167,7 @@ std::vector<std::unique_ptr<Binding>> bindings(Config& c) {
   add(server::httpTable(), c.http);
   add(server::logTable(), c.log);
   add(policy::rateLimitsTable(), c.rate_limits);
+  add(policy::authLimitsTable(), c.auth_limits);
   b.push_back(std::make_unique<ArrayBinding<server::ListenerSettings>>(
       server::listenerTable(), c.listeners, [](const std::string& name, const std::string& kind) {
         // Kind-specific defaults; the kind itself is then set (and checked) by its key.
@@ -522,8 +523,17 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
                          "attachments and event behind the acknowledged raw message)"});
     }
   }
+  bool weak_hash = false;
+  for (const auto& u : c.users) {
+    if (std::string e = policy::checkPasswordHash(u.password_hash); !e.empty()) {
+      const std::string key = "user." + u.name + ".password_hash";
+      errors->push_back({key, c.lineOf(key), e});
+      weak_hash = true;
+    }
+  }
   std::string dir_error;
-  if (!policy::Directory::build(c.tenants, c.users, &dir_error)) errors->push_back({"tenant/user", 0, dir_error});
+  if (!weak_hash && !policy::Directory::build(c.tenants, c.users, &dir_error))
+    errors->push_back({"tenant/user", 0, dir_error});
   std::set<std::string> sink_names;
   for (const auto& s : c.sinks) {
     const std::string where = "sink." + s.name;

@@ -31,6 +31,7 @@
 #include "events/events_config.h"
 #include "events/sink_config.h"
 #include "pipeline/pipeline_config.h"
+#include "policy/auth_limits/auth_limit_config.h"
 #include "policy/policy_config.h"
 #include "policy/rate_limits/rate_limit_config.h"
 #include "server/server_config.h"
@@ -53,6 +54,7 @@ struct Config {
   std::vector<policy::TenantConfig> tenants;        // [[tenant]]
   std::vector<policy::UserConfig> users;            // [[user]]
   policy::RateLimitsSettings rate_limits;           // [rate_limits]
+  policy::AuthLimitsSettings auth_limits;           // [auth_limits]
   std::vector<policy::RateLimitConfig> rate_limit;  // [[rate_limit]]
 
   std::string source = "embedded defaults";  // the file loaded, for messages

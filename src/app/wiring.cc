@@ -20,6 +20,7 @@
 #include "pipeline/mime_processor.h"
 #include "pipeline/quarantine.h"
 #include "pipeline/spool_consumer.h"
+#include "policy/auth_limits/auth_limit_policy.h"
 #include "policy/local_policy.h"
 #include "policy/rate_limits/rate_limit_policy.h"
 #include "server/http_status.h"
@@ -154,13 +155,19 @@ int runServe(const Config& c) {
     rate_limit_policy =
         std::make_unique<policy::RateLimitPolicy>(local_policy, std::move(limiter.value()), std::move(limits));
   }
+  // [auth_limits]: failed AUTH slowed, then locked out; outermost (it only looks at AUTH).
+  policy::Policy* inner_policy =
+      rate_limit_policy ? static_cast<policy::Policy*>(rate_limit_policy.get()) : &local_policy;
+  policy::AuthLimitPolicy auth_limit_policy(*inner_policy, c.auth_limits, [&logger](std::string_view line) {
+    logger.event("auth_limits", std::chrono::system_clock::now(), [&](JsonWriter& w) { w.field("message", line); });
+  });
   server::ServerDeps deps;
   deps.spool = spool->get();
   deps.clock = &clock;
   deps.logger = &logger;
   deps.metrics = &metrics;
   deps.tls = tls.get();
-  deps.policy = rate_limit_policy ? static_cast<policy::Policy*>(rate_limit_policy.get()) : &local_policy;
+  deps.policy = &auth_limit_policy;
   deps.ack_gate = ack_gate.get();
   server::ServerOptions server_options = c.server;
   server_options.threads = threads;
@@ -176,9 +183,11 @@ int runServe(const Config& c) {
     server::splitHostPort(c.http.listen, &host, &port);
     server::HttpStatusHandlers h;
     h.ready = [&server] { return !server.draining(); };
-    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &events_runtime, &c, &rate_limit_policy] {
+    h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &events_runtime, &c, &rate_limit_policy,
+                 &auth_limit_policy] {
       std::string extra = pipeline::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
       if (rate_limit_policy) extra += rate_limit_policy->renderMetrics();
+      extra += auth_limit_policy.renderMetrics();
       if (blob_store) extra += renderStoreMetrics(c, *blob_store);  // the backend's own table
       if (events_runtime) extra += events_runtime->outbox->renderMetrics();
       return metrics.renderPrometheus(extra);

@@ -19,8 +19,10 @@ const config::Table<UserConfig>& userTable() {
   static const config::Table<UserConfig> t = [] {
     config::Table<UserConfig> t("user", "submission accounts (SASL PLAIN/LOGIN), addressed by `name` (the authcid)",
                                 /*array=*/true);
-    t.secret("password_hash", [](UserConfig& u) -> std::string& { return u.password_hash; },
-             "crypt(3) hash: `$y$` (yescrypt), `$6$`, `$5$` or `$2b$`");
+    t.secret(
+        "password_hash", [](UserConfig& u) -> std::string& { return u.password_hash; },
+        "crypt(3) hash: `$y$` (yescrypt, `mkpasswd -m yescrypt`) or `$6$` (SHA-512); weaker "
+        "schemes (DES, MD5, SHA-256, bcrypt) are refused");
     t.add("tenant", &UserConfig::tenant, "the tenant its mail belongs to (empty: the first tenant)");
     return t;
   }();

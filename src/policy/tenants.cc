@@ -57,8 +57,8 @@ std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig
       *error = "user with an empty name";
       return nullptr;
     }
-    if (u.password_hash.size() < 3 || u.password_hash[0] != '$') {
-      *error = "user '" + u.name + "': password_hash must be a crypt(3) hash such as $y$... or $6$...";
+    if (std::string e = checkPasswordHash(u.password_hash); !e.empty()) {
+      *error = "user '" + u.name + "': password_hash " + e;
       return nullptr;
     }
     UserConfig copy = u;
@@ -69,6 +69,20 @@ std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig
     }
   }
   return dir;
+}
+
+std::string checkPasswordHash(std::string_view hash) {
+  for (std::string_view prefix : {"$y$", "$gy$", "$6$"}) {
+    // The scheme's id, then its parameters and salt, then the hash itself.
+    if (hash.starts_with(prefix) && hash.size() > prefix.size() + 8 && hash.find('$', prefix.size()) != hash.npos)
+      return {};
+  }
+  if (hash.starts_with("$1$") || hash.starts_with("$md5") || hash.starts_with("$5$") || hash.starts_with("$2") ||
+      (!hash.empty() && hash[0] != '$')) {
+    return "uses a weak scheme (DES, MD5, SHA-256 or bcrypt): use yescrypt (\"mkpasswd -m yescrypt\", $y$...) "
+           "or SHA-512 ($6$...)";
+  }
+  return "must be a yescrypt ($y$...) or SHA-512 ($6$...) crypt(3) hash";
 }
 
 RecipientRoute Directory::routeRecipient(std::string_view address,

@@ -34,7 +34,7 @@ struct TenantConfig {
 
 struct UserConfig {
   std::string name;           // the SASL authcid
-  std::string password_hash;  // crypt(3) format: $y$ (yescrypt), $6$, $5$, $2b$
+  std::string password_hash;  // crypt(3) format: $y$ / $gy$ (yescrypt) or $6$ (SHA-512) only
   std::string tenant;
 };
 
@@ -43,6 +43,11 @@ struct RecipientRoute {
   std::string tenant;         // when accepted
   smtp::ReplyId refusal = smtp::ReplyId::kRelayDenied;  // when refused
 };
+
+// Empty when `hash` is a crypt(3) hash of a scheme we accept — yescrypt ($y$, $gy$) or
+// SHA-512 ($6$) — else why not (DES, MD5, SHA-256, bcrypt and unknown schemes are refused:
+// weak, or not what libxcrypt's defaults recommend).
+std::string checkPasswordHash(std::string_view hash);
 
 class Directory {
  public:
