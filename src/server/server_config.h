@@ -20,13 +20,16 @@ namespace mx::server {
 // smtps requires AUTH (defaultsForKind()).
 struct ListenerSettings {
   std::string name;
-  std::string kind = "smtp";          // smtp | submission | smtps
+  std::string kind = "smtp";          // smtp | submission | smtps | http_ingest | websocket
   std::string listen;                 // "host:port", "[v6]:port"
   bool proxy_protocol = false;
   std::vector<std::string> trusted_proxies;
   bool auth_plaintext = false;
   bool require_tls = false;
   bool auth_required = false;
+  std::string secret;                 // edge listeners: "whsec_<base64>" (Standard Webhooks)
+  uint64_t max_message_size = 0;      // http_ingest: 0 = limits.max_message_size
+  bool require_edge_token = false;    // websocket: refuse upgrades without a valid token
   int line = 0;                       // where it was defined (0: defaults or environment)
 
   static ListenerSettings defaultsForKind(std::string name, const std::string& kind);
