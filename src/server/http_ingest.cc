@@ -6,6 +6,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <limits>
+
 #include "core/json_writer.h"
 #include "server/edge_http.h"
 #include "smtp/reply.h"
@@ -23,6 +25,7 @@ namespace {
 
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr uint32_t kHeaderLimit = 16 * 1024;
+constexpr uint64_t kLingerBytes = 64ull << 20;
 // Retry-After (seconds) of 429 and of 503: a rate-limit window is typically a minute; storage
 // trouble or a draining node is worth retrying (elsewhere) sooner.
 constexpr uint32_t kRateLimitedRetryAfter = 60;
@@ -109,7 +112,9 @@ void HttpIngestConnection::readHeader() {
   parser_->header_limit(kHeaderLimit);
   // No body limit while the header is read: a Content-Length over the limit is then answered
   // by checkIngestHead() in its order (401 before 413); the limit is set before the body.
-  parser_->body_limit(boost::none);
+  // (Not boost::none: Beast 1.74 compares a Content-Length against an empty optional as
+  // "over the limit".)
+  parser_->body_limit(std::numeric_limits<uint64_t>::max());
   // A keep-alive connection may idle between requests as an SMTP client may between commands.
   stream_.expires_after(shared().options.session.command_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
@@ -473,6 +478,10 @@ void HttpIngestConnection::respond(unsigned status, std::string body, bool close
       return;
     }
     if (!keep) {
+      if (self->parser_ && !self->parser_->is_done()) {
+        self->linger();
+        return;
+      }
       self->close(self->draining_ ? "shutdown" : "answered");
       return;
     }
@@ -481,6 +490,26 @@ void HttpIngestConnection::respond(unsigned status, std::string body, bool close
 }
 
 // ---- life-cycle -------------------------------------------------------------------------
+
+void HttpIngestConnection::linger() {
+  // Answered before the body was read (413, 401 ...): a client that sends its whole body
+  // before reading the answer would otherwise meet a reset and never see it. Read and drop
+  // what it still sends, for a bounded time and amount (as nginx's lingering close), then close.
+  ErrorCode ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (!chunk_) chunk_.reset(new char[kChunkBytes]);
+  stream_.expires_after(std::chrono::seconds(5));
+  stream_.async_read_some(asio::buffer(chunk_.get(), kChunkBytes),
+                          [self = shared_from_this()](const ErrorCode& ec, size_t n) {
+                            if (self->state_ == State::kClosed) return;
+                            self->lingered_ += n;
+                            if (ec || self->lingered_ > kLingerBytes) {
+                              self->close("answered");
+                              return;
+                            }
+                            self->linger();
+                          });
+}
 
 void HttpIngestConnection::releaseClaim() {
   if (!claimed_) return;

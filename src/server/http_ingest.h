@@ -85,6 +85,7 @@ class HttpIngestConnection final : public Connection, public std::enable_shared_
                const char* content_type = "application/json");
   void refuse(unsigned status, std::string_view error, bool close_after, uint32_t retry_after = 0,
               std::string_view smtp_reply = {});
+  void linger();
   void releaseClaim();
   void close(std::string_view reason);
   void armTimer(Millis after);
@@ -112,6 +113,7 @@ class HttpIngestConnection final : public Connection, public std::enable_shared_
   spool::MessageWriterPtr writer_;
   std::string body_copy_;  // for the AckGate (ack_after = "store") only
   uint64_t body_bytes_ = 0;
+  uint64_t lingered_ = 0;  // bytes dropped after an early answer (linger())
   bool writer_failed_ = false;
   bool claimed_ = false;
   size_t next_stage_ = 0;  // the policy question to ask next (askNext)

@@ -81,7 +81,7 @@ void WebSocketTransport::waitReadable(IoHandler ready) {
                           // RFC 6455 7.4.1: 1003, "received a type of data it cannot accept".
                           buffered_ = 0;
                           read_error_ = websocket::error::bad_data_frame;
-                          close_code_ = static_cast<uint16_t>(websocket::close_code::bad_payload);
+                          close_code_ = static_cast<uint16_t>(websocket::close_code::unknown_data);
                         }
                         ready(ec == asio::error::operation_aborted ? ec : ErrorCode());
                       });

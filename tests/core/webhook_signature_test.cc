@@ -93,7 +93,8 @@ TEST(WebhookId, ContractAlphabetAndLength) {
   EXPECT_TRUE(isEdgeWebhookId(std::string(128, 'x')));
   EXPECT_FALSE(isEdgeWebhookId(std::string(129, 'x')));
   EXPECT_FALSE(isEdgeWebhookId(""));
-  for (std::string bad : {"a b", "a\nb", "a/b", "a,b", "é", std::string("a\0b", 3)}) {
+  for (const std::string& bad : {std::string("a b"), std::string("a\nb"), std::string("a/b"), std::string("a,b"),
+                                 std::string("é"), std::string("a\0b", 3)}) {
     EXPECT_FALSE(isEdgeWebhookId(bad)) << bad;
   }
 }

@@ -25,11 +25,14 @@ def sign(msg_id, ts, body, key=KEY):
     return "v1," + base64.b64encode(mac).decode()
 
 
-def post_message(port, body, rcpt="x@example.test", mail_from="<sender@origin.test>", client_ip="203.0.113.5",
+def post_message(port, body, rcpt="x@example.test", mail_from="<sender@origin.test>", client_ip=None,
                  helo="mta.origin.test", msg_id=None, ts=None, signature=None, content_type="message/rfc822",
                  chunked=False, extra_headers=None, path="/v1/messages", timeout=30):
     """POSTs a message, signed unless `signature` is given; returns (status, headers, body bytes)."""
     msg_id = msg_id or "msg_" + os.urandom(8).hex()
+    # A fresh documentation address per request unless given: per-address rate limits then
+    # only count where a test means them to.
+    client_ip = client_ip or "2001:db8::%x:%x" % (int.from_bytes(os.urandom(2), "big"), int.from_bytes(os.urandom(2), "big"))
     ts = int(time.time()) if ts is None else ts
     headers = {"Content-Type": content_type, "MX-Mail-From": mail_from, "MX-Rcpt-To": rcpt,
                "MX-Client-IP": client_ip, "webhook-id": msg_id, "webhook-timestamp": str(ts),

@@ -100,7 +100,10 @@ class EdgeIngestTest(unittest.TestCase):
         self.assertEqual(json.loads(again[2])["id"], message_id)
         self.stored(message_id)
         time.sleep(0.5)
-        copies = [p for p in self.gw.raw_paths() if b"ingest-retry" in open(p, "rb").read()]
+        def content(path):
+            with open(path, "rb") as f:
+                return f.read()
+        copies = [p for p in self.gw.raw_paths() if b"ingest-retry" in content(p)]
         self.assertEqual(len(copies), 1, copies)
         self.assertIn(message_id, copies[0])
 
