@@ -1,5 +1,5 @@
 // app/main.cc — the `mxgate` binary: subcommands serve, check-config, config-reference,
-// version, parse, bench, quarantine and outbox. Concrete backends are named only in app/backends.cc
+// version, parse, bench, bridge, quarantine and outbox. Concrete backends are named only in app/backends.cc
 // (by their config names); app/wiring.cc wires the modules together (DESIGN.md "Modules").
 //
 // Signals (serve): SIGTERM/SIGINT drain gracefully (stop accepting, let sessions finish up
@@ -19,6 +19,7 @@
 #include "app/events_wiring.h"
 #include "app/loadgen.h"
 #include "app/wiring.h"
+#include "bridge/bridge.h"
 #include "mime/cli.h"
 #include "pipeline/quarantine_cli.h"
 
@@ -112,7 +113,31 @@ int run(int argc, char** argv) {
   bench->add_option("--idle-probes", load.idle_probes, "idle mode: number of EHLO probes")->capture_default_str();
   bench->add_flag("-q,--quiet", quiet, "no progress line");
 
+  bridge::BridgeOptions bridge_options;
+  uint64_t bridge_window = bridge_options.window;
+  auto* bridge_cmd = cli.add_subcommand("bridge",
+                                        "tunnel local SMTP connections over WebSocket (ws/wss) to the edge "
+                                        "or to an mxgate websocket listener (docs/edge.md)");
+  bridge_cmd->add_option("--listen", bridge_options.listen, "local host:port to accept SMTP on")->capture_default_str();
+  bridge_cmd->add_option("--url", bridge_options.url, "ws://… or wss://… (e.g. wss://edge.example/v1/smtp)")
+      ->required();
+  bridge_cmd->add_option("--token", bridge_options.token, "Bearer token for the edge (default: $MXGATE_BRIDGE_TOKEN)");
+  bridge_cmd->add_option("--ca-file", bridge_options.ca_file,
+                         "extra trusted CA certificates (PEM), beside the system store");
+  bridge_cmd->add_option("--window", bridge_window, "bytes in flight per direction and connection")
+      ->capture_default_str();
+  bridge_cmd->add_option("--attempts", bridge_options.connect_attempts, "connection attempts per client connection")
+      ->capture_default_str();
+
   CLI11_PARSE(cli, argc, argv);
+
+  if (cli.got_subcommand("bridge")) {
+    if (bridge_options.token.empty()) {
+      if (const char* env = std::getenv("MXGATE_BRIDGE_TOKEN")) bridge_options.token = env;
+    }
+    bridge_options.window = static_cast<size_t>(bridge_window);
+    return bridge::runBridgeCommand(bridge_options);
+  }
 
   if (cli.got_subcommand("version")) {
     std::printf("mxgate %s\n", MXGATE_VERSION);

@@ -173,6 +173,8 @@ int runServe(const Config& c) {
   server_options.threads = threads;
   server_options.listeners = listenerOptions(c);
   server_options.session.auth_available = !directory->defaultTenant().empty();
+  // HTTP ingest idempotency keys live beside the spool (server/idempotency.h).
+  server_options.ingest_ids_file = c.spool.dir + "/http-ingest-ids";
   server::Server server(std::move(server_options), deps);
   if (Status st = server.start(); !st.ok()) return fail(logger, st.error().message());
 

@@ -1,6 +1,7 @@
 // core/sha256.cc — see sha256.h.
 #include "core/sha256.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -80,6 +81,45 @@ Sha256Digest hmacSha256(std::string_view key, std::string_view data) {
       HMAC(sha256Md(), key.data(), static_cast<int>(key.size()),
            reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data(), &len);
   MX_RELEASE_ASSERT(out != nullptr && len == d.size(), "HMAC-SHA256 failed");
+  return d;
+}
+
+namespace {
+
+EVP_MAC* hmacMac() {
+  static EVP_MAC* mac = [] {
+    EVP_MAC* m = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    MX_RELEASE_ASSERT(m != nullptr, "OpenSSL: no HMAC implementation");
+    return m;
+  }();
+  return mac;
+}
+
+}  // namespace
+
+HmacSha256::HmacSha256(std::string_view key) : ctx_(EVP_MAC_CTX_new(hmacMac())) {
+  MX_RELEASE_ASSERT(ctx_ != nullptr, "EVP_MAC_CTX_new failed");
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
+  // An empty key is a valid HMAC key (RFC 2104); OpenSSL wants a non-null pointer for it.
+  static const unsigned char kNoKey = 0;
+  const auto* k = key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+  MX_RELEASE_ASSERT(EVP_MAC_init(ctx_, k, key.size(), params) == 1, "HMAC-SHA256 init failed");
+}
+
+HmacSha256::~HmacSha256() { EVP_MAC_CTX_free(ctx_); }
+
+void HmacSha256::update(std::string_view data) {
+  if (data.empty()) return;
+  MX_RELEASE_ASSERT(EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1,
+                    "HMAC-SHA256 update failed");
+}
+
+Sha256Digest HmacSha256::finish() {
+  Sha256Digest d{};
+  size_t len = 0;
+  MX_RELEASE_ASSERT(EVP_MAC_final(ctx_, d.data(), &len, d.size()) == 1 && len == d.size(), "HMAC-SHA256 final failed");
   return d;
 }
 

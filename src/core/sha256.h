@@ -1,7 +1,8 @@
 // core/sha256.h — the one home of SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) in
 // mxgate, on OpenSSL 3's EVP interface (which uses the CPU's SHA extensions where present).
-// Used for message and attachment digests (events, parsed JSON), and later for SigV4
-// request signing (S3, SQS) and the edge's HMAC-signed ingest.
+// Used for message and attachment digests (events, parsed JSON), SigV4 request signing
+// (S3, SQS) and Standard Webhooks signatures (core/webhook_signature.h: the webhook sink,
+// the edge's HTTP ingest, streamed, and its WebSocket token).
 //
 // Threads: the free functions are thread-safe. A Sha256 object is owned by one thread.
 // Trust: input is arbitrary bytes of any length. An OpenSSL failure here (out of memory,
@@ -15,6 +16,7 @@
 #include <string_view>
 
 struct evp_md_ctx_st;
+struct evp_mac_ctx_st;
 
 namespace mx {
 
@@ -46,6 +48,23 @@ std::string sha256Hex(std::string_view data);
 
 // HMAC-SHA256 of `data` under `key` (any length; RFC 2104 hashes keys over 64 bytes).
 Sha256Digest hmacSha256(std::string_view key, std::string_view data);
+
+// Incremental HMAC-SHA256 (RFC 2104), for content that arrives in pieces (a streamed request
+// body): the same digest as hmacSha256(key, concatenation of the pieces).
+class HmacSha256 {
+ public:
+  explicit HmacSha256(std::string_view key);
+  ~HmacSha256();
+  HmacSha256(const HmacSha256&) = delete;
+  HmacSha256& operator=(const HmacSha256&) = delete;
+
+  void update(std::string_view data);
+  // Once; the object is then spent.
+  Sha256Digest finish();
+
+ private:
+  evp_mac_ctx_st* ctx_;
+};
 
 // Lower-case hex of `n` bytes; the digest overload for convenience.
 std::string toHex(const uint8_t* bytes, size_t n);

@@ -74,7 +74,8 @@ std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig
 std::string checkPasswordHash(std::string_view hash) {
   for (std::string_view prefix : {"$y$", "$gy$", "$6$"}) {
     // The scheme's id, then its parameters and salt, then the hash itself.
-    if (hash.starts_with(prefix) && hash.size() > prefix.size() + 8 && hash.find('$', prefix.size()) != std::string_view::npos)
+    if (hash.starts_with(prefix) && hash.size() > prefix.size() + 8 &&
+        hash.find('$', prefix.size()) != std::string_view::npos)
       return {};
   }
   if (hash.starts_with("$1$") || hash.starts_with("$md5") || hash.starts_with("$5$") || hash.starts_with("$2") ||

@@ -42,7 +42,14 @@ namespace mx::server {
           "RCPT TO deferred with 452 4.3.1 because the spool filesystem is below spool.min_free")            \
   COUNTER(sessions_timed_out, "mxgate_sessions_timed_out_total", "Sessions closed by a timeout")             \
   COUNTER(sessions_early_talkers, "mxgate_sessions_early_talkers_total",                                     \
-          "Sessions refused with 554 5.5.1: the client sent before the greeting (greet_delay)")
+          "Sessions refused with 554 5.5.1: the client sent before the greeting (greet_delay)")  \
+  COUNTER(ingest_requests, "mxgate_ingest_requests_total", "POST /v1/messages requests answered (http_ingest)") \
+  COUNTER(ingest_refused, "mxgate_ingest_refused_total", "POST /v1/messages answered with 4xx or 5xx")       \
+  COUNTER(ingest_duplicates, "mxgate_ingest_duplicates_total",                                               \
+          "POST /v1/messages retries answered from the idempotency keys (no second copy)")                   \
+  COUNTER(websocket_upgrades, "mxgate_websocket_upgrades_total", "WebSocket SMTP sessions opened")           \
+  COUNTER(edge_token_refusals, "mxgate_edge_token_refusals_total",                                           \
+          "WebSocket upgrades refused with 401 (missing, invalid, expired or reused edge token)")
 // clang-format on
 
 // NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.

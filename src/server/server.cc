@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <random>
 
+#include "server/http_ingest.h"
 #include "server/server_shared.h"
 #include "server/smtp_connection.h"
 #include "server/worker.h"
@@ -25,7 +26,8 @@ using tcp = asio::ip::tcp;
 
 smtp::SessionOptions ServerShared::sessionOptions(const ListenerOptions& lo, bool tls_active) const {
   smtp::SessionOptions opts = options.session;
-  opts.starttls_available = deps.tls != nullptr && !tls_active;
+  // No STARTTLS inside WebSocket frames (the bridge's wss:// is the encryption there).
+  opts.starttls_available = deps.tls != nullptr && !tls_active && lo.kind != ListenerKind::kWebSocket;
   opts.tls_active = tls_active;
   opts.require_tls = lo.require_tls;
   opts.auth_plaintext_allowed = lo.auth_plaintext;
@@ -65,7 +67,7 @@ class Server::Impl {
   Status bindAll();
   void accept(Worker& w, size_t listener_index);
   void run(Worker& w);
-  void forEachConnection(void (SmtpConnection::*what)());
+  void forEachConnection(void (Connection::*what)());
 };
 
 Status Server::Impl::bindAll() {
@@ -123,7 +125,11 @@ void Server::Impl::accept(Worker& w, size_t li) {
     }
     w.connections.push_front(nullptr);
     auto it = w.connections.begin();
-    *it = std::make_shared<SmtpConnection>(w, listeners_[li], std::move(sock));
+    if (listeners_[li].options.kind == ListenerKind::kHttpIngest) {
+      *it = std::make_shared<HttpIngestConnection>(w, listeners_[li], std::move(sock));
+    } else {
+      *it = std::make_shared<SmtpConnection>(w, listeners_[li], std::move(sock));
+    }
     (*it)->start(it);
     accept(w, li);
   });
@@ -137,12 +143,12 @@ void Server::Impl::run(Worker& w) {
   w.ioc.run();
 }
 
-void Server::Impl::forEachConnection(void (SmtpConnection::*what)()) {
+void Server::Impl::forEachConnection(void (Connection::*what)()) {
   for (auto& w : workers_) {
     Worker* wp = w.get();
     asio::post(wp->ioc, [wp, what] {
       // Copy: the call may close connections, which erases them from the list.
-      std::vector<std::shared_ptr<SmtpConnection>> conns(wp->connections.begin(), wp->connections.end());
+      std::vector<std::shared_ptr<Connection>> conns(wp->connections.begin(), wp->connections.end());
       for (auto& c : conns) ((*c).*what)();
     });
   }
@@ -172,6 +178,12 @@ Status Server::start() {
   }
   Status st = impl_->bindAll();
   if (!st.ok()) return st;
+  bool ingest = false;
+  for (const auto& l : o.listeners) ingest = ingest || l.kind == ListenerKind::kHttpIngest;
+  if (ingest && !o.ingest_ids_file.empty()) {
+    st = impl_->shared_.ingest_ids.open(o.ingest_ids_file, d.clock->wall());
+    if (!st.ok()) return st;
+  }
   for (auto& w : impl_->workers_) {
     Worker* wp = w.get();
     w->thread = std::thread([this, wp] { impl_->run(*wp); });
@@ -201,12 +213,12 @@ void Server::drain() {
       for (auto& a : wp->acceptors) a->close(ignored);
     });
   }
-  s.forEachConnection(&SmtpConnection::drain);
+  s.forEachConnection(&Connection::drain);
   // 2. Wait for sessions to end, up to the deadline (woken by each close).
   auto now = std::chrono::steady_clock::now;
   if (!s.shared_.waitForNoConnections(now() + s.shared_.options.drain_timeout)) {
     // 3. Close what is left; a commit in flight completes first (bounded by the spool).
-    s.forEachConnection(&SmtpConnection::forceClose);
+    s.forEachConnection(&Connection::forceClose);
     s.shared_.waitForNoConnections(now() + std::chrono::seconds(10));
   }
   for (auto& w : s.workers_) w->ioc.stop();

@@ -33,7 +33,9 @@
 
 namespace mx::server {
 
-enum class ListenerKind { kSmtp, kSubmission, kSmtps };
+// kHttpIngest: POST /v1/messages (http_ingest.h); kWebSocket: SMTP in binary WebSocket
+// frames (websocket_transport.h). Both speak the edge contract (docs/edge.md).
+enum class ListenerKind { kSmtp, kSubmission, kSmtps, kHttpIngest, kWebSocket };
 
 struct ListenerOptions {
   std::string name;                 // "smtp", "submission", "smtps", or the operator's name
@@ -47,6 +49,11 @@ struct ListenerOptions {
   bool auth_required = false;       // MAIL only after AUTH (default on for submission)
   Millis greet_delay{0};            // hold the greeting; bytes meanwhile: 554 5.5.1 (EarlyTalker)
   Millis greet_pass_ttl{0};         // skip the delay for an address that passed it this recently
+  // Edge listeners (http_ingest, websocket): the Standard Webhooks key (decoded; empty: none),
+  // the largest message (http_ingest), and whether a WebSocket upgrade needs the edge token.
+  std::string edge_key;
+  uint64_t max_message_size = 0;  // 0: limits.max_message_size
+  bool require_edge_token = false;
 };
 
 struct ServerOptions {
@@ -64,6 +71,11 @@ struct ServerOptions {
   Millis drain_timeout{30'000};
   // ack_after = "store": how long the 250 waits for the object store (then 451 4.3.0).
   Millis store_ack_timeout{30'000};
+  // HTTP ingest: where the webhook-ids already answered are kept across restarts
+  // (idempotency.h); empty: memory only. How many, and for how long.
+  std::string ingest_ids_file;
+  size_t ingest_ids_max = 200'000;
+  std::chrono::seconds ingest_ids_ttl{24 * 3600};
 };
 
 // What the server needs from the rest of the process; all must outlive the Server.

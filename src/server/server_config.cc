@@ -3,6 +3,8 @@
 
 #include <charconv>
 
+#include "core/webhook_signature.h"
+
 namespace mx::server {
 
 using config::Check;
@@ -98,8 +100,10 @@ const Table<ListenerSettings>& listenerTable() {
     Table<ListenerSettings> t("listener", "one entry per listening socket, addressed by `name`", /*array=*/true);
     t.add("kind", &ListenerSettings::kind,
           "`smtp` (MX, STARTTLS offered), `submission` (STARTTLS then AUTH required), `smtps` "
-          "(implicit TLS, AUTH required); sets the defaults of the keys below",
-          Check::oneOf({"smtp", "submission", "smtps"}));
+          "(implicit TLS, AUTH required), `http_ingest` (`POST /v1/messages` from the edge, signed; "
+          "docs/edge.md), `websocket` (SMTP in binary WebSocket frames at `GET /v1/smtp`: the edge "
+          "bridge); sets the defaults of the keys below",
+          Check::oneOf({"smtp", "submission", "smtps", "http_ingest", "websocket"}));
     t.add("listen", &ListenerSettings::listen, "`host:port` (IPv6 as `[addr]:port`)", Check::nonEmpty());
     t.add("proxy_protocol", &ListenerSettings::proxy_protocol,
           "expect a PROXY v1/v2 header from `trusted_proxies` (an NLB, HAProxy)");
@@ -117,6 +121,15 @@ const Table<ListenerSettings>& listenerTable() {
     t.add("greet_pass_ttl", &ListenerSettings::greet_pass_ttl,
           "an address that waited for a delayed greeting is greeted at once for this long (\"0s\": "
           "delay every connection)");
+    t.secret(
+        "secret", [](ListenerSettings& l) -> std::string& { return l.secret; },
+        "`http_ingest` (required) and `websocket`: the edge's shared Standard Webhooks secret "
+        "`whsec_<base64>` (at least 24 key bytes); requests and edge tokens are signed with it");
+    t.add("max_message_size", &ListenerSettings::max_message_size,
+          "`http_ingest`: the largest message body; beyond, `413` (0: `limits.max_message_size`)");
+    t.add("require_edge_token", &ListenerSettings::require_edge_token,
+          "`websocket`: refuse (`401`) an upgrade without a signed edge token; without this, a request "
+          "with no token headers at all is served with the TCP peer as the client address");
     return t;
   }();
   return t;
@@ -193,8 +206,13 @@ Result<ListenerOptions> listenerOptions(const ListenerSettings& l, bool tls_enab
     o.kind = ListenerKind::kSubmission;
   } else if (l.kind == "smtps") {
     o.kind = ListenerKind::kSmtps;
+  } else if (l.kind == "http_ingest") {
+    o.kind = ListenerKind::kHttpIngest;
+  } else if (l.kind == "websocket") {
+    o.kind = ListenerKind::kWebSocket;
   } else {
-    return Error(ErrorClass::kConfig, "kind: must be \"smtp\", \"submission\" or \"smtps\"");
+    return Error(ErrorClass::kConfig,
+                 "kind: must be \"smtp\", \"submission\", \"smtps\", \"http_ingest\" or \"websocket\"");
   }
   if (!splitHostPort(l.listen, &o.address, &o.port))
     return Error(ErrorClass::kConfig, "listen: must be \"host:port\" (IPv6 as \"[addr]:port\")");
@@ -207,6 +225,27 @@ Result<ListenerOptions> listenerOptions(const ListenerSettings& l, bool tls_enab
     return Error(ErrorClass::kConfig, "trusted_proxies: proxy_protocol needs at least one trusted network");
   if (o.kind == ListenerKind::kSmtps && !tls_enabled)
     return Error(ErrorClass::kConfig, "kind: smtps needs tls.enabled = true");
+  const bool edge = o.kind == ListenerKind::kHttpIngest || o.kind == ListenerKind::kWebSocket;
+  if (edge && l.proxy_protocol)
+    return Error(ErrorClass::kConfig,
+                 "proxy_protocol: not for " + l.kind + " listeners (the edge token carries the client)");
+  if (o.kind == ListenerKind::kHttpIngest && l.secret.empty())
+    return Error(ErrorClass::kConfig, "secret: http_ingest needs the edge's secret (or secret_file)");
+  if (o.kind == ListenerKind::kWebSocket && l.require_edge_token && l.secret.empty())
+    return Error(ErrorClass::kConfig, "secret: require_edge_token needs the edge's secret (or secret_file)");
+  if (o.kind == ListenerKind::kWebSocket && l.require_tls)
+    return Error(ErrorClass::kConfig, "require_tls: a websocket listener has no STARTTLS");
+  if (!edge && (!l.secret.empty() || l.require_edge_token || l.max_message_size != 0))
+    return Error(ErrorClass::kConfig,
+                 "secret, max_message_size and require_edge_token are for http_ingest and "
+                 "websocket listeners");
+  if (!l.secret.empty()) {
+    Result<std::string> key = webhookKeyFromSecret(l.secret);
+    if (!key.ok()) return Error(ErrorClass::kConfig, "secret: " + key.error().message());
+    o.edge_key = std::move(*key);
+  }
+  o.max_message_size = l.max_message_size;
+  o.require_edge_token = l.require_edge_token;
   o.proxy_protocol = l.proxy_protocol;
   o.auth_plaintext = l.auth_plaintext;
   o.require_tls = l.require_tls && tls_enabled;

@@ -20,7 +20,7 @@ namespace mx::server {
 // smtps requires AUTH (defaultsForKind()).
 struct ListenerSettings {
   std::string name;
-  std::string kind = "smtp";          // smtp | submission | smtps
+  std::string kind = "smtp";          // smtp | submission | smtps | http_ingest | websocket
   std::string listen;                 // "host:port", "[v6]:port"
   bool proxy_protocol = false;
   std::vector<std::string> trusted_proxies;
@@ -29,6 +29,9 @@ struct ListenerSettings {
   bool auth_required = false;
   Millis greet_delay{0};              // hold the greeting; a client talking meanwhile: 554 5.5.1
   Millis greet_pass_ttl{86'400'000};  // an address that waited is greeted at once for this long
+  std::string secret;                 // edge listeners: "whsec_<base64>" (Standard Webhooks)
+  uint64_t max_message_size = 0;      // http_ingest: 0 = limits.max_message_size
+  bool require_edge_token = false;    // websocket: refuse upgrades without a valid token
   int line = 0;                       // where it was defined (0: defaults or environment)
 
   static ListenerSettings defaultsForKind(std::string name, const std::string& kind);

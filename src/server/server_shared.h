@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <mutex>
 
+#include "core/webhook_signature.h"
 #include "server/connection_limiter.h"
 #include "server/greet_pass_cache.h"
+#include "server/idempotency.h"
 #include "server/server.h"
 #include "smtp/session.h"
 
@@ -24,12 +26,21 @@ struct BoundListener {
 
 struct ServerShared {
   ServerShared(ServerOptions o, ServerDeps d)
-      : options(std::move(o)), deps(d), limiter(options.max_connections, options.max_connections_per_ip) {}
+      : options(std::move(o)),
+        deps(d),
+        limiter(options.max_connections, options.max_connections_per_ip),
+        ingest_ids(options.ingest_ids_max, options.ingest_ids_ttl),
+        edge_tokens(options.ingest_ids_max, std::chrono::seconds(2 * kWebhookToleranceSeconds)) {}
 
   const ServerOptions options;
   const ServerDeps deps;
   ConnectionLimiter limiter;
   GreetPassCache greet_passes;  // listeners with a greet_delay
+  // HTTP ingest: webhook-ids answered (idempotency.h), shared by every ingest listener.
+  IdempotencyCache ingest_ids;
+  // WebSocket: edge-token ids already used; a token is good for one upgrade (a copied
+  // token cannot be replayed within its 300 s window).
+  IdempotencyCache edge_tokens;
   std::atomic<uint64_t> next_connection_id{1};
   std::atomic<bool> draining{false};
 

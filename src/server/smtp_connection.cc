@@ -4,9 +4,12 @@
 #include <boost/asio/post.hpp>
 #include <thread>
 
+#include "core/json_writer.h"
+#include "server/edge_http.h"
 #include "server/proxy_protocol.h"
 #include "server/tcp_transport.h"
 #include "server/tls_transport.h"
+#include "server/websocket_transport.h"
 #include "smtp/reply.h"
 
 namespace mx::server {
@@ -65,6 +68,10 @@ void SmtpConnection::start(List::iterator self_it) {
     return;
   }
   total_counted_ = true;
+  if (listener_.options.kind == ListenerKind::kWebSocket) {
+    readUpgrade();
+    return;
+  }
   if (listener_.options.proxy_protocol && listener_.options.trusted_proxies.contains(client_ip_)) {
     phase_ = Phase::kProxyHeader;
     armTimer(now() + shared().options.proxy_header_timeout);
@@ -72,6 +79,90 @@ void SmtpConnection::start(List::iterator self_it) {
     return;
   }
   afterProxy();
+}
+
+void SmtpConnection::readUpgrade() {
+  auto* plain = static_cast<TcpTransport*>(transport_.get());
+  auto ws = std::make_unique<WebSocketTransport>(plain->release());
+  WebSocketTransport* upgrading = ws.get();
+  transport_ = std::move(ws);
+  phase_ = Phase::kUpgrade;
+  // The upgrade request is bounded like a PROXY header: a few KiB, promptly.
+  armTimer(now() + shared().options.proxy_header_timeout);
+  upgrading->readRequest([self = shared_from_this()](const ErrorCode& ec) { self->onUpgradeRequest(ec); });
+}
+
+void SmtpConnection::onUpgradeRequest(const ErrorCode& ec) {
+  if (phase_ == Phase::kClosed) return;
+  if (ec) {
+    close("bad or missing WebSocket upgrade request");
+    return;
+  }
+  auto* ws = static_cast<WebSocketTransport*>(transport_.get());
+  const WebSocketTransport::Request& req = ws->request();
+  namespace http = boost::beast::http;
+  std::string_view target(req.target().data(), req.target().size());
+  if (target == "/readyz" && (req.method() == http::verb::get || req.method() == http::verb::head)) {
+    const bool ready = !shared().draining.load();
+    refuseUpgrade(ready ? 200 : 503, ready ? "ready\n" : "not ready\n", "readyz");
+    return;
+  }
+  if (target != "/v1/smtp") return refuseUpgrade(404, "not found\n", "upgrade: unknown path");
+  if (req.method() != http::verb::get) return refuseUpgrade(405, "method not allowed\n", "upgrade: not GET");
+  if (!boost::beast::websocket::is_upgrade(req))
+    return refuseUpgrade(426, "a WebSocket upgrade is required\n", "upgrade: not a WebSocket upgrade");
+  if (shared().draining.load()) return refuseUpgrade(503, "draining\n", "shutdown");
+  // The edge token (docs/edge.md): only a validly signed one makes MX-Client-IP the client.
+  const WallTime wall = shared().clock().wall();
+  const int64_t now_unix = std::chrono::duration_cast<std::chrono::seconds>(wall.time_since_epoch()).count();
+  EdgeHead head = edgeHeadOf(req);
+  EdgeTokenCheck token = checkEdgeToken(head, listener_.options.edge_key, now_unix);
+  if (token.status == EdgeTokenStatus::kNone && listener_.options.require_edge_token) {
+    token.status = EdgeTokenStatus::kInvalid;
+    token.error = "no edge token (require_edge_token)";
+  }
+  if (token.status == EdgeTokenStatus::kValid) {
+    // A token is good for one upgrade: a copy replayed within its window is refused.
+    std::string ignored;
+    const std::string id(*head.webhook_id);
+    if (shared().edge_tokens.claim(id, wall, &ignored, nullptr) != IdempotencyCache::Claim::kClaimed) {
+      token.status = EdgeTokenStatus::kInvalid;
+      token.error = "edge token already used";
+    } else {
+      shared().edge_tokens.finish(id, "used", wall);
+    }
+  }
+  if (token.status == EdgeTokenStatus::kInvalid) {
+    shared().metrics().edge_token_refusals.fetch_add(1, std::memory_order_relaxed);
+    shared().logger().event("edge_token_refused", wall, [&](JsonWriter& w) {
+      w.field("conn", id_).field("listener", listener_.options.name).field("peer_ip", client_ip_);
+      w.field("error", token.error);
+    });
+    refuseUpgrade(401, "edge token refused\n", "edge token refused");
+    return;
+  }
+  if (token.status == EdgeTokenStatus::kValid) {
+    // As after a PROXY header: the real client, and the edge that vouched for it.
+    proxy_peer_ip_ = client_ip_;
+    client_ip_ = token.client_ip;
+    client_port_ = 0;
+  }
+  ws->accept([self = shared_from_this()](const ErrorCode& aec) {
+    if (self->phase_ == Phase::kClosed) return;
+    if (aec) {
+      self->close("WebSocket handshake failed: " + aec.message());
+      return;
+    }
+    self->shared().metrics().websocket_upgrades.fetch_add(1, std::memory_order_relaxed);
+    self->afterProxy();
+  });
+}
+
+void SmtpConnection::refuseUpgrade(unsigned status, std::string body, std::string_view reason) {
+  auto* ws = static_cast<WebSocketTransport*>(transport_.get());
+  close_reason_ = std::string(reason);
+  ws->refuse(status, std::move(body),
+             [self = shared_from_this()](const ErrorCode&) { self->close(self->close_reason_); });
 }
 
 void SmtpConnection::readProxyHeader() {
@@ -161,7 +252,8 @@ void SmtpConnection::openSession() {
   const TlsInfo* tls = transport_->tls();
   session_ = std::make_unique<smtp::Session>(shared().sessionOptions(listener_.options, tls != nullptr), now());
   Envelope& env = session_->envelope();
-  env.reception = mx::Reception::kSmtp;  // the envelope field, not server::Reception
+  // The envelope field, not server::Reception.
+  env.reception = listener_.options.kind == ListenerKind::kWebSocket ? mx::Reception::kWebSocket : mx::Reception::kSmtp;
   env.listener = listener_.options.name;
   env.client_ip = client_ip_;
   env.client_port = client_port_;
@@ -629,7 +721,9 @@ void SmtpConnection::onTimer(const ErrorCode& ec) {
   if (ec == asio::error::operation_aborted || phase_ == Phase::kClosed) return;
   if (timer_.expiry() > std::chrono::steady_clock::now()) return;  // re-armed meanwhile
   if (phase_ != Phase::kSmtp) {
-    close(phase_ == Phase::kProxyHeader ? "PROXY header timeout" : "TLS handshake timeout");
+    close(phase_ == Phase::kProxyHeader ? "PROXY header timeout"
+          : phase_ == Phase::kUpgrade   ? "WebSocket upgrade timeout"
+                                        : "TLS handshake timeout");
     return;
   }
   if (park_ == Park::kCommit && worker_.reception.keepsBody()) {

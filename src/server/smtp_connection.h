@@ -10,8 +10,12 @@
 // reactor. A parked session is not read from, so a pipelining client is paced by TCP, not
 // by our memory.
 //
+// A websocket listener first reads the HTTP upgrade request (GET /v1/smtp), checks the edge
+// token (edge_request.h: only a validly signed token makes MX-Client-IP the client address),
+// upgrades (websocket_transport.h) and then runs the same session over binary frames.
+//
 // Standards: RFC 5321 (server speaks first; 421 on shutdown), RFC 3207 / RFC 8314
-// (STARTTLS, implicit TLS), PROXY protocol v1/v2 (proxy_protocol.h).
+// (STARTTLS, implicit TLS), PROXY protocol v1/v2 (proxy_protocol.h), RFC 6455 (WebSocket).
 // Threads: a connection lives on one worker's loop; policy and spool completions are
 // posted back to it. Trust: peer bytes go only to the PROXY parser or the session; a PROXY
 // header is honoured only from the listener's trusted networks.
@@ -24,28 +28,28 @@
 #include <string>
 
 #include "policy/policy.h"
+#include "server/connection.h"
 #include "server/transport.h"
 #include "server/worker.h"
 #include "smtp/session.h"
 
 namespace mx::server {
 
-class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
+class SmtpConnection final : public Connection, public std::enable_shared_from_this<SmtpConnection> {
  public:
-  using List = std::list<std::shared_ptr<SmtpConnection>>;
-
   SmtpConnection(Worker& worker, const BoundListener& listener, boost::asio::ip::tcp::socket socket);
 
-  // Takes over: `self` is this connection's entry in worker.connections (erased at close).
-  void start(List::iterator self);
+  // Connection
+  void start(List::iterator self) override;
   // Graceful: 421 4.3.2 between transactions, after the current one otherwise.
-  void drain();
+  void drain() override;
   // After the drain deadline: 421 4.3.2 (best effort) and close, unless a commit is in
   // flight (it completes first; the spool bounds it).
-  void forceClose();
+  void forceClose() override;
 
  private:
-  enum class Phase : uint8_t { kProxyHeader, kTlsHandshake, kSmtp, kClosed };
+  // kUpgrade: a websocket listener reading and answering the HTTP upgrade request.
+  enum class Phase : uint8_t { kProxyHeader, kUpgrade, kTlsHandshake, kSmtp, kClosed };
   // kAsk: waiting for a policy verdict (pending_stage_); kCommit: waiting for the spool;
   // kGreetDelay: the connect verdict is held until greet_until_ (reading meanwhile, so
   // that a client talking before the greeting is seen).
@@ -55,6 +59,9 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   MonoTime now() const { return shared().clock().monotonic(); }
 
   // Life-cycle.
+  void readUpgrade();
+  void onUpgradeRequest(const ErrorCode& ec);
+  void refuseUpgrade(unsigned status, std::string body, std::string_view reason);
   void readProxyHeader();
   void onProxyBytes(size_t n);
   void afterProxy();

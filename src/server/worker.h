@@ -13,12 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "server/connection.h"
 #include "server/reception.h"
 #include "server/server_shared.h"
 
 namespace mx::server {
-
-class SmtpConnection;
 
 struct Worker {
   static constexpr size_t kReadBufferBytes = 64 * 1024;
@@ -32,7 +31,7 @@ struct Worker {
   Reception reception;
   std::unique_ptr<char[]> read_buffer;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors;
-  std::list<std::shared_ptr<SmtpConnection>> connections;
+  Connection::List connections;
   std::thread thread;
   std::thread::id thread_id;  // set by the thread itself before its loop runs
 };

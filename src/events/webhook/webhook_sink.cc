@@ -4,8 +4,7 @@
 #include <chrono>
 #include <utility>
 
-#include "core/base64.h"
-#include "core/sha256.h"
+#include "core/webhook_signature.h"
 #include "events/retry.h"
 #include "events/webhook/retry_after.h"
 
@@ -16,8 +15,6 @@
 namespace mx::events {
 namespace {
 
-constexpr std::string_view kSecretPrefix = "whsec_";
-constexpr size_t kMinKeyBytes = 24;  // Standard Webhooks: "At least 24 bytes"
 constexpr size_t kSnippetBytes = 200;
 constexpr size_t kShownUrlBytes = 200;
 
@@ -70,30 +67,6 @@ std::optional<ErrorClass> classifyWebhookStatus(int status) {
   return ErrorClass::kTransientBackend;
 }
 
-Result<std::string> webhookKeyFromSecret(std::string_view secret) {
-  std::string key;
-  if (secret.substr(0, kSecretPrefix.size()) == kSecretPrefix) {
-    std::optional<std::string> decoded = base64DecodeStrict(secret.substr(kSecretPrefix.size()));
-    if (!decoded) return config("secret starts with whsec_ but the rest is not base64 (RFC 4648)");
-    key = std::move(*decoded);
-  } else {
-    key = std::string(secret);
-  }
-  if (key.size() < kMinKeyBytes) {
-    return config("secret is " + std::to_string(key.size()) + " bytes; Standard Webhooks asks for at least " +
-                  std::to_string(kMinKeyBytes) + " (e.g. whsec_ + base64 of 32 random bytes)");
-  }
-  return key;
-}
-
-std::string webhookSignature(std::string_view key, std::string_view id, int64_t unix_seconds, std::string_view body) {
-  std::string content;
-  const std::string ts = std::to_string(unix_seconds);
-  content.reserve(id.size() + ts.size() + body.size() + 2);
-  content.append(id).append(".").append(ts).append(".").append(body);
-  return "v1," + base64Encode(asBytes(hmacSha256(key, content)));
-}
-
 Result<std::unique_ptr<WebhookSink>> WebhookSink::open(http::HttpClient& http, WebhookSinkOptions options) {
   const std::string shown = "url \"" + options.url.substr(0, kShownUrlBytes) + "\"";
   Result<http::Url> url = http::parseUrl(options.url);
@@ -104,7 +77,7 @@ Result<std::unique_ptr<WebhookSink>> WebhookSink::open(http::HttpClient& http, W
   if (options.concurrency == 0) return config("concurrency must be at least 1");
   if (options.timeout <= Millis(0)) return config("timeout must be positive");
   Result<std::string> key = webhookKeyFromSecret(options.secret);
-  if (!key.ok()) return key.error();
+  if (!key.ok()) return config(key.error().message());
   std::string origin = url->scheme + "://" + url->authority();
   return std::unique_ptr<WebhookSink>(new WebhookSink(http, std::move(options), std::move(*key), std::move(origin)));
 }

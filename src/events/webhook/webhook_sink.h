@@ -8,10 +8,10 @@
 //   webhook-timestamp: Unix seconds of this attempt
 //   webhook-signature: "v1," + base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>"))
 //
-// The key: a secret in the spec's serialisation "whsec_<base64>" is base64-decoded (strict,
-// RFC 4648) to the key bytes; any other secret is used as it is, its bytes the key (so a
-// receiver configured with the same plain string verifies it). The spec asks for at least 24
-// random bytes; a shorter key is refused at open().
+// The key and the signature are computed by core/webhook_signature.h (the one home of the
+// scheme, shared with the edge listeners that verify it): a secret "whsec_<base64>" is
+// base64-decoded to the key bytes, any other secret is used as it is; a key shorter than the
+// spec's 24 bytes is refused at open().
 //
 // Outcomes (classifyWebhookStatus, the one table; Standard Webhooks "Delivery success and
 // failure", RFC 9110 15):
@@ -48,6 +48,7 @@
 
 #include "core/clock.h"
 #include "core/result.h"
+#include "core/webhook_signature.h"
 #include "events/event_sink.h"
 #include "events/in_flight_limit.h"
 #include "http/client.h"
@@ -67,12 +68,9 @@ struct WebhookSinkOptions {
 // in the file comment.
 std::optional<ErrorClass> classifyWebhookStatus(int status);
 
-// The signing key of a configured secret (see the file comment). Errors: kConfig, never
-// quoting the secret.
-Result<std::string> webhookKeyFromSecret(std::string_view secret);
-
-// The webhook-signature value "v1,<base64>" for one attempt.
-std::string webhookSignature(std::string_view key, std::string_view id, int64_t unix_seconds, std::string_view body);
+// Key and signature: core/webhook_signature.h, shared with the edge listeners that verify.
+using mx::webhookKeyFromSecret;
+using mx::webhookSignature;
 
 class WebhookSink final : public EventSink {
  public:
