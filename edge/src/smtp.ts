@@ -245,7 +245,9 @@ export class SmtpWatcher {
           const lf = this.held.indexOf(LF);
           const bound = Math.max(this.opts.maxCommandLine, this.opts.maxAuthLine);
           if (lf < 0) {
+            // Refuse what can never become a command line as soon as it shows, not at its end.
             if (this.held.length >= bound) this.closeWith(REPLY.garbage, "line too long");
+            else if (!plausiblePartialLine(this.held, this.phase_ === "command")) this.closeWith(REPLY.garbage, "not SMTP");
             return;
           }
           const l = this.held.slice(0, lf + 1);
@@ -456,6 +458,24 @@ export class SmtpWatcher {
     }
     if (wasWaiting && this.phase_ !== "wait") this.pump();
   }
+}
+
+// False when a line that has not ended yet already cannot be a command line (or, with
+// `verb` false, a SASL response): a control octet other than HTAB (and CR as the last
+// octet), or a first word that is not letters.
+function plausiblePartialLine(b: Uint8Array, verb: boolean): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if ((c < 0x20 && c !== 0x09 && !(c === CR && i === b.length - 1)) || c === 0x7f) return false;
+  }
+  if (!verb) return true;
+  let n = 0;
+  while (n < b.length && b[n] !== 0x20 && !(b[n] === CR && n === b.length - 1)) {
+    const c = b[n]! | 0x20;
+    if (c < 0x61 || c > 0x7a) return false;
+    n++;
+  }
+  return n <= 16;
 }
 
 // An EHLO reply without its STARTTLS line (RFC 3207), the last line's separator fixed.
