@@ -20,5 +20,7 @@ export default defineConfig({
   test: {
     globalSetup: ["./test/global-setup.mjs"],
     include: ["test/**/*.test.ts"],
+    // The loopback origins are shared: one test file at a time.
+    fileParallelism: false,
   },
 });

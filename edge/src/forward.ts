@@ -58,7 +58,7 @@ export interface BufferedBody {
 
 // Reads `raw` into chunks, at most `cap` octets; null when it is longer.
 export async function readCapped(raw: ReadableStream<Uint8Array>, cap: number, prefix: Uint8Array): Promise<BufferedBody | null> {
-  const digest = new DigestStream("SHA-256");
+  const digest = new crypto.DigestStream("SHA-256");
   const dw = digest.getWriter();
   await dw.write(prefix);
   const reader = raw.getReader();
@@ -127,6 +127,7 @@ export async function postToRegion(
   const signed = await signHeaders(key, webhookId, Date.now() / 1000, body.chunks);
   const { readable, writable } = new FixedLengthStream(body.size);
   const writer = writable.getWriter();
+  writer.closed.catch(() => {}); // a failed attempt errors the stream; that is reported below
   let pumped = false;
   const pump = (async () => {
     for (const c of body.chunks) await writer.write(c);

@@ -26,7 +26,7 @@ export default {
     return Response.json({ error: "not found" }, { status: 404 });
   },
 
-  async email(message, env): Promise<void> {
+  async email(message, env, _ctx): Promise<void> {
     // A throw is a temporary failure for the sending MTA; policy refusals use setReject.
     await forwardEmail(message, env);
   },

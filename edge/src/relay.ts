@@ -177,6 +177,9 @@ export class Relay {
   }
 
   start(): void {
+    // Binary frames as ArrayBuffer (the standard default, and workerd's with newer dates, is Blob).
+    this.client.binaryType = "arraybuffer";
+    this.origin.binaryType = "arraybuffer";
     this.client.addEventListener("message", (e) => this.onMessage("client", e.data));
     this.origin.addEventListener("message", (e) => this.onMessage("origin", e.data));
     this.client.addEventListener("close", () => this.enqueue(0, async () => this.finish(1000, "client closed")));
@@ -197,8 +200,9 @@ export class Relay {
       this.finish(1000, `text frame from ${side}`);
       return;
     }
-    const bytes = new Uint8Array(data as ArrayBuffer);
-    this.enqueue(bytes.length, async () => {
+    const size = data instanceof Blob ? data.size : (data as ArrayBuffer).byteLength;
+    this.enqueue(size, async () => {
+      const bytes = new Uint8Array(data instanceof Blob ? await data.arrayBuffer() : (data as ArrayBuffer));
       const actions = side === "client" ? this.watcher.client(bytes) : this.watcher.server(bytes);
       await this.perform(actions);
     });

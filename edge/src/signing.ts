@@ -39,7 +39,7 @@ export function hex(bytes: Uint8Array): string {
 }
 
 async function sha256Chunks(parts: Iterable<Uint8Array>): Promise<Uint8Array> {
-  const stream = new DigestStream("SHA-256");
+  const stream = new crypto.DigestStream("SHA-256");
   const w = stream.getWriter();
   for (const p of parts) if (p.byteLength > 0) await w.write(p);
   await w.close();

@@ -1,4 +1,6 @@
-// Types of what global-setup.mjs provides, and of the test env.
+// Types of what global-setup.mjs provides, and of the test env (the Worker's own Env).
+import type { Env as WorkerEnv } from "../src/env";
+
 declare module "vitest" {
   export interface ProvidedContext {
     secret: string;
@@ -9,7 +11,8 @@ declare module "vitest" {
     mxgate: { skip?: string; ingest?: string; websocket?: string; inspect?: string };
   }
 }
-declare namespace Cloudflare {
-  interface Env extends import("../src/env").Env {}
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {}
+  }
 }
-export {};

@@ -115,7 +115,7 @@ function onUpgrade(name, keyBytes, state, req, socket) {
     if (bad) return refuse(401, bad);
     clientIp = req.headers["mx-client-ip"];
   }
-  const accept = createHash("sha1").update(req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest("base64");
+  const accept = createHash("sha1").update(req.headers["sec-websocket-key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
   socket.write(
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: smtp.mxgate.v1\r\n\r\n`,
