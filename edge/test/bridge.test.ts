@@ -5,24 +5,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../src/index";
-import { CLOSED, configure, fromBase64, ORIGIN_A, ORIGIN_B, region, resetOrigins, sessions, TOKEN, WsSmtpClient } from "./helpers";
-
-type Cf = Record<string, unknown>;
-
-export async function openBridge(opts: { ip?: string; token?: string | null; cf?: Cf; protocol?: string | null; e?: typeof env } = {}): Promise<Response> {
-  const headers: Record<string, string> = { Upgrade: "websocket", "CF-Connecting-IP": opts.ip ?? "198.51.100.7" };
-  if (opts.protocol !== null) headers["Sec-WebSocket-Protocol"] = opts.protocol ?? "smtp.mxgate.v1";
-  if (opts.token !== null) headers.Authorization = `Bearer ${opts.token ?? TOKEN}`;
-  const req = new Request("https://edge.test/v1/smtp", { headers, cf: opts.cf ?? {} } as RequestInit);
-  return worker.fetch!(req as Request<unknown, IncomingRequestCfProperties>, opts.e ?? env, createExecutionContext());
-}
-
-export async function bridgeClient(opts: Parameters<typeof openBridge>[0] = {}): Promise<WsSmtpClient> {
-  const res = await openBridge(opts);
-  expect(res.status).toBe(101);
-  expect(res.headers.get("Sec-WebSocket-Protocol")).toBe("smtp.mxgate.v1");
-  return new WsSmtpClient(res.webSocket!);
-}
+import { bridgeClient, type Cf, CLOSED, configure, fromBase64, openBridge, ORIGIN_A, ORIGIN_B, region, resetOrigins, sessions, TOKEN } from "./helpers";
 
 beforeEach(async () => {
   await resetOrigins();

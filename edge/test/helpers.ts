@@ -1,7 +1,9 @@
 // Shared test helpers: the region table pointing at the loopback origins of global-setup.mjs,
 // KV setup, an Email Routing message, and a small SMTP client over the Worker's WebSocket.
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
+import worker from "../src/index";
 
 export const ORIGIN_A = `http://127.0.0.1:${inject("originA")}`;
 export const ORIGIN_B = `http://127.0.0.1:${inject("originB")}`;
@@ -195,3 +197,22 @@ function completeReplies(s: string): { replies: string[]; offsets: number[] } {
   }
   return { replies, offsets };
 }
+
+// Opens /v1/smtp as `mxgate bridge` does (subprotocol, bearer token), with an injected request.cf.
+export type Cf = Record<string, unknown>;
+
+export async function openBridge(opts: { ip?: string; token?: string | null; cf?: Cf; protocol?: string | null; e?: typeof env } = {}): Promise<Response> {
+  const headers: Record<string, string> = { Upgrade: "websocket", "CF-Connecting-IP": opts.ip ?? "198.51.100.7" };
+  if (opts.protocol !== null) headers["Sec-WebSocket-Protocol"] = opts.protocol ?? "smtp.mxgate.v1";
+  if (opts.token !== null) headers.Authorization = `Bearer ${opts.token ?? TOKEN}`;
+  const req = new Request("https://edge.test/v1/smtp", { headers, cf: opts.cf ?? {} } as RequestInit);
+  return worker.fetch!(req as Request<unknown, IncomingRequestCfProperties>, opts.e ?? env, createExecutionContext());
+}
+
+export async function bridgeClient(opts: Parameters<typeof openBridge>[0] = {}): Promise<WsSmtpClient> {
+  const res = await openBridge(opts);
+  expect(res.status).toBe(101);
+  expect(res.headers.get("Sec-WebSocket-Protocol")).toBe("smtp.mxgate.v1");
+  return new WsSmtpClient(res.webSocket!);
+}
+
