@@ -34,9 +34,6 @@ export default async function setup(project) {
   project.provide("mxgate", mx.info);
   return async () => {
     await mx.stop();
-    for (const o of [a, b]) {
-      o.server.closeAllConnections?.();
-      await new Promise((r) => o.server.close(r));
-    }
+    for (const o of [a, b]) await o.stop();
   };
 }

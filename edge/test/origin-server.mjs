@@ -96,7 +96,18 @@ export function startOrigin(name, keyBytes) {
     });
   });
   server.on("upgrade", (req, socket) => onUpgrade(name, keyBytes, state, req, socket));
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: server.address().port, state })));
+  // Every socket, upgraded ones included (server.close() would wait for those forever).
+  const sockets = new Set();
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: server.address().port, state, stop })));
 }
 
 // ---- WebSocket (RFC 6455) ----
