@@ -1,8 +1,9 @@
 // mxgate.mjs — a real mxgate for the end-to-end tests, when MXGATE_BIN points at a built
 // binary that has the http_ingest and websocket listeners (docs/edge.md). It runs on loopback
 // with its own directory and free ports (tenant "acme": acme.test; the edge token required),
-// and a small Node "inspector" serves the stored raw messages to the tests (which run inside
-// workerd and cannot read files): GET /raw/<message id> → the .eml, 404 until it is stored.
+// and a small Node "inspector" serves what it stored to the tests (which run inside workerd
+// and cannot read files): GET /raw/<message id> → the .eml (404 until stored), GET /events →
+// the events file (one CloudEvents JSON line per message).
 // Without MXGATE_BIN, or when the binary refuses the configuration, { info: { skip } } says
 // why, and the end-to-end tests skip with that reason.
 import { spawn, spawnSync } from "node:child_process";
@@ -87,12 +88,14 @@ secret = "${secret}"
 require_edge_token = true
 `,
   );
-  const check = spawnSync(bin, ["check-config", "-c", config], { encoding: "utf8" });
+  // mxgate reads every MXGATE_* variable as a config override (MXGATE_BIN is not one).
+  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MXGATE_")));
+  const check = spawnSync(bin, ["check-config", "-c", config], { encoding: "utf8", env: childEnv });
   if (check.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
     return { info: { skip: `this mxgate does not take the edge listeners: ${(check.stderr || check.stdout).trim().slice(0, 300)}` }, stop: none };
   }
-  const proc = spawn(bin, ["serve", "-c", config], { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(bin, ["serve", "-c", config], { cwd: dir, env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   proc.stderr.on("data", (d) => (stderr += d));
   const deadline = Date.now() + 20_000;
@@ -110,6 +113,11 @@ require_edge_token = true
     await new Promise((r) => setTimeout(r, 50));
   }
   const inspector = createServer((req, res) => {
+    if (req.url === "/events") {
+      const p = join(dir, "events.jsonl");
+      res.writeHead(200, { "Content-Type": "application/x-ndjson" }).end(existsSync(p) ? readFileSync(p) : "");
+      return;
+    }
     const m = /^\/raw\/([^/]+)$/.exec(req.url ?? "");
     const p = m ? findRaw(join(dir, "store"), m[1]) : null;
     if (!p) {
