@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The edge Worker's tests (edge/): installs its pinned toolchain from the committed lockfile
 # (npm ci, preferring the local npm cache; skipped when node_modules already matches the
-# lockfile), type-checks (tsc --noEmit) and runs vitest inside workerd
+# lockfile), type-checks (tsc --noEmit), bundles it as for deployment (wrangler deploy
+# --dry-run) and runs vitest inside workerd
 # (@cloudflare/vitest-pool-workers). Registered in ctest as edge.vitest, which sets
 # MXGATE_BIN to the build's mxgate so the end-to-end tests run against the real listeners;
 # without MXGATE_BIN they skip and say so. Exits 77 (ctest: skipped) when node/npm are absent.
@@ -23,7 +24,11 @@ if [ "${MXGATE_EDGE_NPM_CI:-0}" = "1" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp
 fi
 t1=$(ms)
 npx --no-install tsc --noEmit
+# Bundles the Worker as for deployment (checks wrangler.toml and the bindings), uploads nothing.
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+WRANGLER_SEND_METRICS=false npx --no-install wrangler deploy --dry-run --outdir "$out" >/dev/null
 t2=$(ms)
 npx --no-install vitest run --reporter=default
 t3=$(ms)
-echo "edge: npm ci $((t1 - t0)) ms, tsc $((t2 - t1)) ms, vitest $((t3 - t2)) ms"
+echo "edge: npm ci $((t1 - t0)) ms, tsc + dry-run $((t2 - t1)) ms, vitest $((t3 - t2)) ms"
