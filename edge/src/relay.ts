@@ -61,11 +61,16 @@ function smtpRefusal(reply: string): Response {
 // Opens the origin WebSocket of `url` (ws:, wss:, http: or https:), or returns why not.
 async function connectOrigin(url: string, headers: Record<string, string>, timeoutMs: number): Promise<WebSocket | string> {
   const httpUrl = url.replace(/^ws(s?):/i, "http$1:");
+  // The timeout bounds the upgrade only: a signal that fired later (AbortSignal.timeout)
+  // would close the established WebSocket with it.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`no upgrade within ${timeoutMs} ms`)), timeoutMs);
   try {
     const res = await fetch(httpUrl, {
       headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": SUBPROTOCOL, ...headers },
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: abort.signal,
     });
+    clearTimeout(timer);
     const ws = res.webSocket;
     if (res.status !== 101 || !ws) {
       await res.body?.cancel();
@@ -81,6 +86,8 @@ async function connectOrigin(url: string, headers: Record<string, string>, timeo
     return ws;
   } catch (e) {
     return String(e).slice(0, 200);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

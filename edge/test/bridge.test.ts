@@ -141,4 +141,12 @@ describe("the /v1/smtp bridge", () => {
       c.ws.close(1000);
     }
   });
+
+  it("keeps a relayed session open longer than the upgrade timeout", async () => {
+    const c = await bridgeClient({ e: { ...env, INGEST_TIMEOUT_MS: "300" } });
+    expect(await c.reply()).toMatch(/^220 /);
+    await new Promise((r) => setTimeout(r, 1000));
+    c.send("NOOP\r\n");
+    expect(await c.reply()).toBe("250 2.0.0 Ok\r\n");
+  });
 });
