@@ -190,6 +190,21 @@ TEST(Config, EnvironmentOverridesEveryKind) {
   EXPECT_EQ(c.users[0].name, "bob");
 }
 
+// A key that ends with another key (queue_url, url): the environment names the longer one.
+// Before, MXGATE_SINK_SQS_QUEUE_URL made a file sink "sqs_queue" with a url.
+TEST(Config, EnvironmentPrefersTheLongestKey) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfig("", {"MXGATE_SINK_SQS_KIND=sqs",
+                             "MXGATE_SINK_SQS_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/events",
+                             "MXGATE_SINK_SQS_REGION=eu-west-1"},
+                        &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].name, "sqs");
+  EXPECT_EQ(c.sinks[0].queue_url, "https://sqs.eu-west-1.amazonaws.com/123456789012/events");
+}
+
 TEST(Config, ToolVariablesAreNotConfig) {
   std::vector<ConfigError> errors;
   loadConfig("", {"MXGATE_FUZZ_SECONDS=5", "MXGATE_TEST_BIN=/x", "MXGATE_BUILD_DIR=b",
