@@ -27,6 +27,7 @@ struct ListenerSettings {
   bool auth_plaintext = false;
   bool require_tls = false;
   bool auth_required = false;
+  bool tls_at_proxy = false;
   int line = 0;                       // where it was defined (0: defaults or environment)
 
   static ListenerSettings defaultsForKind(std::string name, const std::string& kind);

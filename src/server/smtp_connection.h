@@ -111,6 +111,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   bool ip_counted_ = false;
   bool total_counted_ = false;
   bool draining_ = false;
+  bool tls_at_proxy_ = false;  // a trusted PROXY header on a tls_at_proxy listener
 };
 
 }  // namespace mx::server
