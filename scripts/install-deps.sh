@@ -11,7 +11,7 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   swaks libnet-ssleay-perl libauthen-sasl-perl postfix haproxy openssl python3 libgmime-3.0-dev redis-server
-  systemd
+  lintian systemd
 )
 
 want=("${BUILD_PKGS[@]}")
