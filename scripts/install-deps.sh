@@ -7,10 +7,11 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config clang clang-format clang-tidy libclang-rt-14-dev
   libboost-dev libssl-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev librdkafka-dev libhiredis-dev
+  libgtest-dev libgmock-dev librdkafka-dev libhiredis-dev libsystemd-dev
 )
 TEST_PKGS=(
   swaks libnet-ssleay-perl libauthen-sasl-perl postfix haproxy openssl python3 libgmime-3.0-dev redis-server
+  lintian systemd
 )
 
 want=("${BUILD_PKGS[@]}")

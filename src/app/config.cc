@@ -403,7 +403,12 @@ void Loader::applyEnv(const std::vector<std::string>& env) {
       std::string prefix = upper(b->name()) + "_";
       if (name.rfind(prefix, 0) != 0) continue;
       std::string rest = name.substr(prefix.size());
-      for (const auto& key : b->keys()) {
+      // Longest key first, so that SINK_Q_QUEUE_URL is entry Q's queue_url, not entry
+      // Q_QUEUE's url (both are [[sink]] keys).
+      std::vector<std::string> keys = b->keys();
+      std::stable_sort(keys.begin(), keys.end(),
+                       [](const std::string& x, const std::string& y) { return x.size() > y.size(); });
+      for (const auto& key : keys) {
         std::string up = upper(key);
         if (b->array()) {
           // ARRAY_<NAME>_<KEY>[_FILE]: the entry is what stands before the key.

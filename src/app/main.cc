@@ -4,7 +4,9 @@
 //
 // Signals (serve): SIGTERM/SIGINT drain gracefully (stop accepting, let sessions finish up
 // to server.drain_timeout, then 421), after which the pipeline finishes every durable
-// record and the process exits 0. SIGHUP reloads tenants, users and the TLS certificate
+// record and the process exits 0. With server.shutdown_delay, /readyz answers 503 for that
+// long before the drain begins. Under systemd (Type=notify) READY=1, STOPPING=1 and the
+// watchdog go to $NOTIFY_SOCKET (service_notify.h). SIGHUP reloads tenants, users and the TLS certificate
 // without dropping sessions.
 // Trust: command-line arguments and config come from the operator.
 #include <CLI/CLI.hpp>
@@ -18,6 +20,7 @@
 #include "app/config.h"
 #include "app/events_wiring.h"
 #include "app/loadgen.h"
+#include "app/service_notify.h"
 #include "app/wiring.h"
 #include "bridge/bridge.h"
 #include "mime/cli.h"
@@ -141,6 +144,8 @@ int run(int argc, char** argv) {
 
   if (cli.got_subcommand("version")) {
     std::printf("mxgate %s\n", MXGATE_VERSION);
+    // Build options an operator (or a packaging test) may need to know about.
+    std::printf("systemd notify: %s\n", app::ServiceNotifier::available() ? "yes" : "no");
     return 0;
   }
   if (cli.got_subcommand("config-reference")) {

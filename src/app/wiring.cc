@@ -12,6 +12,8 @@
 
 #include "app/backends.h"
 #include "app/events_wiring.h"
+#include "app/readiness.h"
+#include "app/service_notify.h"
 #include "app/store_ack_gate.h"
 #include "core/clock.h"
 #include "mime/cli.h"
@@ -177,6 +179,10 @@ int runServe(const Config& c) {
   server_options.ingest_ids_file = c.spool.dir + "/http-ingest-ids";
   server::Server server(std::move(server_options), deps);
   if (Status st = server.start(); !st.ok()) return fail(logger, st.error().message());
+  // /readyz: 503 from SIGTERM on, and while the spool's disk or commits are unhealthy.
+  Readiness readiness(storage_guard, [&metrics] {
+    return CommitOutcomes{metrics.messages_accepted.load(), metrics.messages_temp_failed.load()};
+  });
 
   std::unique_ptr<server::HttpStatusServer> http;
   if (c.http.enabled) {
@@ -184,7 +190,11 @@ int runServe(const Config& c) {
     uint16_t port = 0;
     server::splitHostPort(c.http.listen, &host, &port);
     server::HttpStatusHandlers h;
-    h.ready = [&server] { return !server.draining(); };
+    h.not_ready = [&readiness, &server, &clock] {
+      std::string reason = readiness.check(clock.monotonic());
+      if (reason.empty() && server.draining()) reason = "stopping: draining sessions";
+      return reason;
+    };
     h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &events_runtime, &c, &rate_limit_policy,
                  &auth_limit_policy] {
       std::string extra = pipeline::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
@@ -210,6 +220,12 @@ int runServe(const Config& c) {
     w.endObject();
     if (http) w.field("http_port", static_cast<uint64_t>(http->port()));
   });
+  // Type=notify: every socket is bound. The watchdog pings while the event loops come round.
+  ServiceNotifier notifier;
+  notifier.ready("accepting mail");
+  notifier.startWatchdog(
+      [&server] { return server.loopsResponsive(); },
+      [&logger](std::string_view why) { logger.info("watchdog", std::string(why), std::chrono::system_clock::now()); });
 
   while (true) {
     int sig = 0;
@@ -234,6 +250,24 @@ int runServe(const Config& c) {
     break;  // SIGTERM / SIGINT
   }
 
+  // Unready first, listeners still open: the load balancer's health checks take the node
+  // out during server.shutdown_delay (a second SIGTERM/SIGINT cuts it short), then the drain.
+  readiness.stopping();
+  notifier.stopping("draining");
+  if (c.server.shutdown_delay.count() > 0) {
+    logger.info("stopping", "/readyz answers 503; listeners close after server.shutdown_delay", clock.wall());
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    auto until = std::chrono::steady_clock::now() + c.server.shutdown_delay;
+    for (auto left = c.server.shutdown_delay; left.count() > 0;
+         left = std::chrono::duration_cast<Millis>(until - std::chrono::steady_clock::now())) {
+      timespec ts{static_cast<time_t>(left.count() / 1000), static_cast<long>(left.count() % 1000) * 1'000'000};
+      int sig = sigtimedwait(&stop_signals, nullptr, &ts);
+      if (sig == SIGTERM || sig == SIGINT) break;
+    }
+  }
   logger.info("draining", "stopping listeners; sessions get until server.drain_timeout", clock.wall());
   server.drain();
   if (http) http->stop();

@@ -40,6 +40,10 @@ enum class BodyType : uint8_t { kSevenBit = 0, kEightBitMime = 1, kBinaryMime = 
 inline constexpr uint8_t kBodyTypeCount = 3;
 std::string_view bodyTypeName(BodyType b);  // "7bit", "8bitmime", "binarymime"
 
+// tls_version of a session whose TLS a trusted load balancer terminated (a listener with
+// tls_at_proxy): what the parsed JSON, the event and the session log show.
+inline constexpr std::string_view kTlsAtProxy = "TLS at proxy";
+
 struct Envelope {
   // Identity: set by the reception path when the message is committed.
   MessageId id;
@@ -52,8 +56,8 @@ struct Envelope {
   std::string client_ip;         // the real client (after PROXY protocol)
   uint16_t client_port = 0;
   std::string proxy_peer_ip;     // the load balancer when PROXY protocol was used; else empty
-  std::string tls_version;       // empty if plaintext
-  std::string tls_cipher;
+  std::string tls_version;       // empty if plaintext; kTlsAtProxy: terminated by the load balancer
+  std::string tls_cipher;        // empty with kTlsAtProxy (the proxy does not tell us)
 
   // Transaction: built by the protocol.
   std::string helo;              // the EHLO/HELO argument

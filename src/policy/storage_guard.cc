@@ -9,6 +9,8 @@ namespace {
 std::optional<uint64_t> statvfsFree(const std::string& dir) {
   struct statvfs st;
   if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
+  // A filesystem remounted read-only (ext4 does so on an I/O error) has no room at all.
+  if ((st.f_flag & ST_RDONLY) != 0) return 0;
   return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
 }
 

@@ -4,7 +4,8 @@
 // of sending a whole body that the spool could then not make durable. This matters most
 // when the pipeline falls behind (it runs under SCHED_IDLE) and the spool grows.
 //
-// The free space is read with statvfs(3) at most once per refresh interval and shared by
+// A read-only filesystem (ext4 remounts so after an I/O error) counts as no room. The
+// free space is read with statvfs(3) at most once per refresh interval and shared by
 // every I/O thread through atomics (no lock on the per-recipient path). A failed statvfs
 // counts as room: the spool's own write errors (451) remain the last line of defence.
 // Trust: none needed; the directory is trusted configuration.
@@ -26,7 +27,8 @@ class StorageGuard {
   // Bytes available to an unprivileged writer on the filesystem holding `dir`, or nullopt.
   using FreeBytesFn = std::function<std::optional<uint64_t>(const std::string& dir)>;
 
-  // min_free == 0 disables the guard. `free_bytes` defaults to statvfs (f_bavail * f_frsize).
+  // min_free == 0 disables the guard. `free_bytes` defaults to statvfs (f_bavail * f_frsize,
+  // 0 when mounted read-only).
   StorageGuard(std::string dir, uint64_t min_free, FreeBytesFn free_bytes = {},
                std::chrono::milliseconds refresh = std::chrono::milliseconds(1000));
 

@@ -29,9 +29,4 @@ void GreetPassCache::remember(const std::string& listener, const std::string& ip
   until_[keyOf(listener, ip)] = now + ttl;
 }
 
-size_t GreetPassCache::size() {
-  std::lock_guard l(mu_);
-  return until_.size();
-}
-
 }  // namespace mx::server

@@ -26,7 +26,6 @@ class GreetPassCache {
   bool passed(const std::string& listener, const std::string& ip, MonoTime now);
   // `ip` waited for the greeting without talking: greet it at once until now + ttl.
   void remember(const std::string& listener, const std::string& ip, MonoTime now, Millis ttl);
-  size_t size();
 
  private:
   std::mutex mu_;

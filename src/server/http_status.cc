@@ -45,9 +45,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->result(http::status::ok);
       res->body() = "ok\n";
     } else if (target == "/readyz") {
-      bool ready = handlers_.ready && handlers_.ready();
-      res->result(ready ? http::status::ok : http::status::service_unavailable);
-      res->body() = ready ? "ready\n" : "not ready\n";
+      std::string reason = handlers_.not_ready ? handlers_.not_ready() : std::string("no readiness check");
+      res->result(reason.empty() ? http::status::ok : http::status::service_unavailable);
+      res->body() = reason.empty() ? "ready\n" : "not ready: " + reason + "\n";
     } else if (target == "/metrics") {
       res->result(http::status::ok);
       res->set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

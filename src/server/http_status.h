@@ -1,5 +1,5 @@
 // server/http_status.h — the operator's HTTP endpoint: GET /healthz (process alive),
-// GET /readyz (listening and not draining), GET /metrics (Prometheus text). HTTP/1.1 via
+// GET /readyz (accepting: not stopping, storage healthy; app/readiness.h), GET /metrics (Prometheus text). HTTP/1.1 via
 // Boost.Beast, one request per connection, bounded header size and a read timeout.
 // Standards: RFC 9112 (HTTP/1.1 message syntax), Prometheus text format 0.0.4.
 // Trust: requests are untrusted; only the three GET paths are served, everything else 404/405.
@@ -15,7 +15,9 @@
 namespace mx::server {
 
 struct HttpStatusHandlers {
-  std::function<bool()> ready;             // /readyz
+  // /readyz: empty when ready (200 "ready"), else the reason (503 "not ready: <reason>").
+  // Unset: never ready.
+  std::function<std::string()> not_ready;
   std::function<std::string()> metrics;    // /metrics body
 };
 

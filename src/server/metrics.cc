@@ -22,6 +22,34 @@ void Metrics::observeCommitLatency(uint64_t micros) {
   commit_latency_buckets[b].fetch_add(1, std::memory_order_relaxed);
 }
 
+void Metrics::countReplies(std::string_view lines) {
+  size_t pos = 0;
+  while (pos + 4 <= lines.size()) {
+    size_t eol = lines.find('\n', pos);
+    if (eol == std::string_view::npos) eol = lines.size();
+    // "250-..." continues a multi-line reply; "250 ..." (or a bare "250") ends it.
+    if (lines[pos + 3] != '-') {
+      switch (lines[pos]) {
+        case '2':
+          replies_2xx.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case '3':
+          replies_3xx.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case '4':
+          replies_4xx.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case '5':
+          replies_5xx.fetch_add(1, std::memory_order_relaxed);
+          break;
+        default:
+          break;
+      }
+    }
+    pos = eol + 1;
+  }
+}
+
 std::string Metrics::renderPrometheus(const std::string& extra) const {
   std::string out;
   out.reserve(4096 + extra.size());

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 
@@ -49,7 +50,11 @@ namespace mx::server {
           "POST /v1/messages retries answered from the idempotency keys (no second copy)")                   \
   COUNTER(websocket_upgrades, "mxgate_websocket_upgrades_total", "WebSocket SMTP sessions opened")           \
   COUNTER(edge_token_refusals, "mxgate_edge_token_refusals_total",                                           \
-          "WebSocket upgrades refused with 401 (missing, invalid, expired or reused edge token)")
+          "WebSocket upgrades refused with 401 (missing, invalid, expired or reused edge token)")  \
+  COUNTER(replies_2xx, "mxgate_smtp_replies_2xx_total", "SMTP replies sent with a 2xx code")                 \
+  COUNTER(replies_3xx, "mxgate_smtp_replies_3xx_total", "SMTP replies sent with a 3xx code (DATA, AUTH)")    \
+  COUNTER(replies_4xx, "mxgate_smtp_replies_4xx_total", "SMTP replies sent with a 4xx code (try again)")     \
+  COUNTER(replies_5xx, "mxgate_smtp_replies_5xx_total", "SMTP replies sent with a 5xx code (refused)")
 // clang-format on
 
 // NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
@@ -68,6 +73,9 @@ struct Metrics {
   std::atomic<uint64_t> commit_latency_buckets[kBuckets]{};
 
   void observeCommitLatency(uint64_t micros);
+  // Counts the replies in `lines` (complete CRLF-terminated reply lines; a multi-line
+  // reply counts once, by its last line) by their first digit.
+  void countReplies(std::string_view lines);
 
   // Renders everything above (and mxgate_bugs_total) plus `extra` (other modules' lines,
   // already formatted, e.g. pipeline::renderPipelineMetrics()).

@@ -200,6 +200,21 @@ uint16_t Server::boundPort(const std::string& listener) const {
 
 size_t Server::threadCount() const { return impl_->workers_.size(); }
 
+bool Server::loopsResponsive() {
+  if (draining_.load()) return true;  // the loops are being stopped on purpose
+  bool all_ran = true;
+  for (auto& w : impl_->workers_) {
+    if (w->probes_run.load() != w->probes_posted.load()) all_ran = false;
+  }
+  if (!all_ran) return false;  // a loop has not come round since the last probe
+  for (auto& w : impl_->workers_) {
+    Worker* wp = w.get();
+    wp->probes_posted.fetch_add(1);
+    asio::post(wp->ioc, [wp] { wp->probes_run.fetch_add(1); });
+  }
+  return true;
+}
+
 void Server::drain() {
   if (draining_.exchange(true)) return;
   Impl& s = *impl_;

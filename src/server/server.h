@@ -54,6 +54,10 @@ struct ListenerOptions {
   std::string edge_key;
   uint64_t max_message_size = 0;  // 0: limits.max_message_size
   bool require_edge_token = false;
+  // TLS was terminated by the load balancer in front (the NLB's TLS listener on 465): a
+  // session whose PROXY header came from `trusted_proxies` counts as TLS (AUTH, require_tls)
+  // and is recorded as "TLS at proxy". Needs proxy_protocol; never for an smtps listener.
+  bool tls_at_proxy = false;
 };
 
 struct ServerOptions {
@@ -69,6 +73,9 @@ struct ServerOptions {
   Millis proxy_header_timeout{10'000};
   Millis tls_handshake_timeout{30'000};
   Millis drain_timeout{30'000};
+  // On SIGTERM, how long /readyz answers 503 while the listeners still accept, before the
+  // drain begins (the load balancer's health checks take the node out meanwhile).
+  Millis shutdown_delay{0};
   // ack_after = "store": how long the 250 waits for the object store (then 451 4.3.0).
   Millis store_ack_timeout{30'000};
   // HTTP ingest: where the webhook-ids already answered are kept across restarts
@@ -106,6 +113,10 @@ class Server {
   void drain();
 
   bool draining() const { return draining_.load(); }
+  // Liveness of the event loops, for a watchdog: true when every loop has run the probe
+  // posted by the previous call (the first call, and any call while draining, is true);
+  // then posts the next probe. Call from one thread, at the watchdog's period.
+  bool loopsResponsive();
   size_t threadCount() const;
 
   class Impl;

@@ -30,6 +30,10 @@ const Table<ServerOptions>& serverTable() {
           "per real client address (after PROXY protocol); beyond, `421 4.7.0`", Check::atLeast(1));
     t.add("drain_timeout", &ServerOptions::drain_timeout,
           "on SIGTERM, how long sessions may finish before `421 4.3.2` and close");
+    t.add("shutdown_delay", &ServerOptions::shutdown_delay,
+          "on SIGTERM, how long `/readyz` answers 503 while the listeners still accept, before the "
+          "drain: a load balancer's health checks take the node out first (set it above the health "
+          "check's interval x unhealthy threshold; 0 behind Kubernetes, whose preStop hook waits)");
     t.add("policy_timeout", &ServerOptions::policy_timeout,
           "longest wait for a policy verdict (recipient lookup, rate limit, password check); "
           "then `451 4.3.0` (`454 4.7.0` for AUTH)", Check::atLeast(1));
@@ -130,6 +134,10 @@ const Table<ListenerSettings>& listenerTable() {
     t.add("require_edge_token", &ListenerSettings::require_edge_token,
           "`websocket`: refuse (`401`) an upgrade without a signed edge token; without this, a request "
           "with no token headers at all is served with the TCP peer as the client address");
+    t.add("tls_at_proxy", &ListenerSettings::tls_at_proxy,
+          "TLS is terminated by the load balancer in front (an NLB TLS listener on 465): a session whose "
+          "PROXY header came from `trusted_proxies` counts as TLS for AUTH and `require_tls`, and its "
+          "envelope and log say \"TLS at proxy\"; needs `proxy_protocol`, not for `smtps`");
     return t;
   }();
   return t;
@@ -246,9 +254,16 @@ Result<ListenerOptions> listenerOptions(const ListenerSettings& l, bool tls_enab
   }
   o.max_message_size = l.max_message_size;
   o.require_edge_token = l.require_edge_token;
+  if (l.tls_at_proxy && !l.proxy_protocol)
+    return Error(ErrorClass::kConfig,
+                 "tls_at_proxy: needs proxy_protocol = true (only a trusted proxy can vouch for TLS)");
+  if (l.tls_at_proxy && o.kind == ListenerKind::kSmtps)
+    return Error(ErrorClass::kConfig, "tls_at_proxy: an smtps listener does its own TLS; use kind = \"submission\"");
   o.proxy_protocol = l.proxy_protocol;
+  o.tls_at_proxy = l.tls_at_proxy;
   o.auth_plaintext = l.auth_plaintext;
-  o.require_tls = l.require_tls && tls_enabled;
+  // TLS at the proxy makes require_tls satisfiable without a certificate of our own.
+  o.require_tls = l.require_tls && (tls_enabled || l.tls_at_proxy);
   o.auth_required = l.auth_required;
   o.greet_delay = l.greet_delay;
   o.greet_pass_ttl = l.greet_pass_ttl;

@@ -32,6 +32,7 @@ struct ListenerSettings {
   std::string secret;                 // edge listeners: "whsec_<base64>" (Standard Webhooks)
   uint64_t max_message_size = 0;      // http_ingest: 0 = limits.max_message_size
   bool require_edge_token = false;    // websocket: refuse upgrades without a valid token
+  bool tls_at_proxy = false;
   int line = 0;                       // where it was defined (0: defaults or environment)
 
   static ListenerSettings defaultsForKind(std::string name, const std::string& kind);

@@ -226,6 +226,9 @@ void SmtpConnection::onProxyBytes(size_t n) {
     proxy_peer_ip_ = client_ip_;
     client_ip_ = r.header.source_ip;
     client_port_ = r.header.source_port;
+    // Only a header from a trusted proxy reaches here, so its word on TLS is believed. A
+    // LOCAL header (the balancer's own health check) carries no client and vouches for nothing.
+    tls_at_proxy_ = listener_.options.tls_at_proxy;
   }
   afterProxy();
 }
@@ -250,7 +253,8 @@ void SmtpConnection::afterProxy() {
 void SmtpConnection::openSession() {
   phase_ = Phase::kSmtp;
   const TlsInfo* tls = transport_->tls();
-  session_ = std::make_unique<smtp::Session>(shared().sessionOptions(listener_.options, tls != nullptr), now());
+  session_ = std::make_unique<smtp::Session>(
+      shared().sessionOptions(listener_.options, tls != nullptr || tls_at_proxy_), now());
   Envelope& env = session_->envelope();
   // The envelope field, not server::Reception.
   env.reception = listener_.options.kind == ListenerKind::kWebSocket ? mx::Reception::kWebSocket : mx::Reception::kSmtp;
@@ -261,6 +265,8 @@ void SmtpConnection::openSession() {
   if (tls != nullptr) {
     env.tls_version = tls->version;
     env.tls_cipher = tls->cipher;
+  } else if (tls_at_proxy_) {
+    env.tls_version = kTlsAtProxy;
   }
   // Draining already: the 421 then replaces the greeting.
   if (draining_) session_->shutdown(now());
@@ -331,6 +337,7 @@ void SmtpConnection::forceClose() {
   writer_.reset();
   std::string line;
   smtp::appendReply(line, ReplyId::kShuttingDown, shared().options.session.hostname);
+  shared().metrics().countReplies(line);
   // Best effort, non-blocking: the deadline has passed, we do not wait for a slow peer.
   transport_->writeNow(line);
   close("shutdown deadline");
@@ -366,6 +373,8 @@ void SmtpConnection::logSession() {
     }
     if (const TlsInfo* tls = transport_->tls()) {
       w.key("tls").beginObject().field("version", tls->version).field("cipher", tls->cipher).endObject();
+    } else if (tls_at_proxy_) {
+      w.key("tls").beginObject().field("version", kTlsAtProxy).field("cipher", "").endObject();
     } else {
       w.nullField("tls");
     }
@@ -406,6 +415,7 @@ void SmtpConnection::runActions() {
     for (const smtp::Action& a : actions) {
       switch (a.kind) {
         case smtp::ActionKind::kReply:
+          shared().metrics().countReplies(a.data);
           out_.append(a.data);
           break;
         case smtp::ActionKind::kStartTls:

@@ -124,6 +124,7 @@ class SmtpConnection final : public Connection, public std::enable_shared_from_t
   bool ip_counted_ = false;
   bool total_counted_ = false;
   bool draining_ = false;
+  bool tls_at_proxy_ = false;  // a trusted PROXY header on a tls_at_proxy listener
 };
 
 }  // namespace mx::server

@@ -3,9 +3,10 @@
 // read buffer shared by its plaintext connections, and the list of its connections (for
 // drain). Internal to src/server.
 // Threads: everything here is touched only by the worker's own thread, except `ioc`
-// (post() from anywhere) and `thread`.
+// (post() from anywhere), `thread` and the probe counters (atomics).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <list>
@@ -34,6 +35,8 @@ struct Worker {
   Connection::List connections;
   std::thread thread;
   std::thread::id thread_id;  // set by the thread itself before its loop runs
+  // Server::loopsResponsive(): probes posted to this loop, and probes it has run.
+  std::atomic<uint64_t> probes_posted{0}, probes_run{0};
 };
 
 }  // namespace mx::server

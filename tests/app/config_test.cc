@@ -190,6 +190,22 @@ TEST(Config, EnvironmentOverridesEveryKind) {
   EXPECT_EQ(c.users[0].name, "bob");
 }
 
+// A key that ends with another key (queue_url, url): the environment names the longer one.
+// Before, MXGATE_SINK_SQS_QUEUE_URL made a file sink "sqs_queue" with a url.
+TEST(Config, EnvironmentPrefersTheLongestKey) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(
+      "",
+      {"MXGATE_SINK_SQS_KIND=sqs", "MXGATE_SINK_SQS_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/events",
+       "MXGATE_SINK_SQS_REGION=eu-west-1"},
+      &errors);
+  validateConfig(c, &errors);
+  EXPECT_TRUE(errors.empty()) << joined(errors, c.source);
+  ASSERT_EQ(c.sinks.size(), 1u);
+  EXPECT_EQ(c.sinks[0].name, "sqs");
+  EXPECT_EQ(c.sinks[0].queue_url, "https://sqs.eu-west-1.amazonaws.com/123456789012/events");
+}
+
 TEST(Config, ToolVariablesAreNotConfig) {
   std::vector<ConfigError> errors;
   loadConfig("", {"MXGATE_FUZZ_SECONDS=5", "MXGATE_TEST_BIN=/x", "MXGATE_BUILD_DIR=b",
@@ -247,6 +263,43 @@ TEST(Config, ListenersAreParsedOnce) {
   EXPECT_EQ(ls[1].port, 2587);
   EXPECT_TRUE(ls[1].auth_required);
   EXPECT_EQ(ls[2].kind, server::ListenerKind::kSmtps);
+}
+
+TEST(Config, TlsAtProxyNeedsATrustedProxyAndIsNotForSmtps) {
+  std::string path = writeTemp(
+      "[[listener]]\n"
+      "name = \"nlb465\"\n"
+      "kind = \"submission\"\n"
+      "listen = \"0.0.0.0:10465\"\n"
+      "tls_at_proxy = true\n"  // line 5: without proxy_protocol
+      "[[listener]]\n"
+      "name = \"bad\"\n"
+      "kind = \"smtps\"\n"
+      "listen = \"0.0.0.0:10466\"\n"
+      "proxy_protocol = true\n"
+      "trusted_proxies = [\"10.0.0.0/8\"]\n"
+      "tls_at_proxy = true\n");  // line 12: smtps does its own TLS
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  validateConfig(c, &errors);
+  std::string all = joined(errors, c.source);
+  EXPECT_NE(all.find(":5: listener.nlb465.tls_at_proxy: needs proxy_protocol = true"), std::string::npos) << all;
+  EXPECT_NE(all.find(":12: listener.bad.tls_at_proxy: an smtps listener does its own TLS"), std::string::npos) << all;
+  unlink(path.c_str());
+
+  // The working form; require_tls holds even without a certificate of our own.
+  errors.clear();
+  c = loadConfig("",
+                 {"MXGATE_TLS_ENABLED=false", "MXGATE_LISTENER_SMTPS_KIND=submission",
+                  "MXGATE_LISTENER_SMTPS_PROXY_PROTOCOL=true", "MXGATE_LISTENER_SMTPS_TRUSTED_PROXIES=10.0.0.0/16",
+                  "MXGATE_LISTENER_SMTPS_TLS_AT_PROXY=true", "MXGATE_LISTENER_SMTPS_REQUIRE_TLS=true"},
+                 &errors);
+  validateConfig(c, &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors, c.source);
+  auto ls = listenerOptions(c);
+  EXPECT_TRUE(ls[2].tls_at_proxy);
+  EXPECT_TRUE(ls[2].require_tls);
+  EXPECT_FALSE(ls[1].require_tls);  // plain submission without a certificate cannot require TLS
 }
 
 TEST(Config, SecretsFromFilesAndEnvironment) {

@@ -490,6 +490,9 @@ TEST(Outbox, MetricsAreLabelledPerSink) {
   EXPECT_NE(m.find("mxgate_outbox_delivery_seconds_bucket{sink=\"app\",le=\"+Inf\"} 3\n"), std::string::npos);
   EXPECT_EQ(m.find("# TYPE mxgate_outbox_delivered_total counter\n"),
             m.rfind("# TYPE mxgate_outbox_delivered_total counter\n"));  // one family header
+  // The derived age: 0 while nothing is held undelivered.
+  EXPECT_NE(m.find("# TYPE mxgate_outbox_oldest_event_age_seconds gauge\n"), std::string::npos);
+  EXPECT_NE(m.find("mxgate_outbox_oldest_event_age_seconds{sink=\"app\"} 0\n"), std::string::npos) << m;
 }
 
 }  // namespace

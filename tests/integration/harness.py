@@ -114,7 +114,9 @@ tenant = "default"
        "hash": crypt_sha512(ALICE_PASSWORD), "listeners": listeners, "extra": extra_toml})
 
     # -- process control -------------------------------------------------------------
-    def start(self, timeout=15):
+    def start(self, timeout=15, ready_path="/readyz"):
+        """Starts the process and waits until `ready_path` answers 200 (/healthz for a
+        gateway that is meant to start unready)."""
         with open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen([MXGATE_TEST_BIN, "serve", "-c", self.config_path], cwd=self.dir,
                                          env=self.env, stdout=err, stderr=err)
@@ -122,7 +124,7 @@ tenant = "default"
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("mxgate exited with %s:\n%s" % (self.proc.returncode, self.stderr_text()))
-            if self.http_status("/readyz") == 200:
+            if self.http_status(ready_path) == 200:
                 return self
             time.sleep(0.05)
         raise RuntimeError("mxgate did not become ready:\n" + self.stderr_text())
@@ -190,6 +192,16 @@ tenant = "default"
             return e.code
         except OSError:
             return None
+
+    def http_body(self, path):
+        """(status, body) of a GET, whatever the status; (None, "") when nothing answers."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.ports["http"], path), timeout=1) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError:
+            return None, ""
 
     def http_get(self, path):
         with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.ports["http"], path), timeout=2) as r:

@@ -129,8 +129,13 @@ class BehaviourTest(unittest.TestCase):
             gw.cleanup()
 
     def test_low_spool_space_defers_recipients(self):
-        # No test machine has a petabyte free: every recipient must be deferred, before DATA.
-        with Gateway(name="full", env={"MXGATE_SPOOL_MIN_FREE": "1000000GiB"}) as gw:
+        # No test machine has a petabyte free: every recipient must be deferred, before DATA,
+        # and /readyz says so (the node starts unready; /healthz answers).
+        gw = Gateway(name="full", env={"MXGATE_SPOOL_MIN_FREE": "1000000GiB"})
+        try:
+            gw.start(ready_path="/healthz")
+            self.assertEqual(gw.http_body("/readyz"),
+                             (503, "not ready: spool filesystem below spool.min_free or read-only\n"))
             with smtplib.SMTP("127.0.0.1", gw.ports["smtp"], timeout=10) as c:
                 c.ehlo("full.test")
                 self.assertEqual(c.mail("a@origin.test")[0], 250)
@@ -144,6 +149,9 @@ class BehaviourTest(unittest.TestCase):
             self.assertRegex(metrics, r"\nmxgate_recipients_deferred_storage_total 1\n")
             self.assertRegex(metrics, r"\nmxgate_messages_accepted_total 0\n")
             self.assertEqual(gw.raw_paths(), [])
+        finally:
+            gw.stop()
+            gw.cleanup()
 
     def test_check_config_names_key_and_line(self):
         path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "mxgate-bad-%d.toml" % os.getpid())

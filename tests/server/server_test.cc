@@ -45,6 +45,7 @@ class TestPolicy final : public policy::Policy {
     asked_.push_back(std::string(policy::stageName(q.stage)) + " " + std::string(q.argument) +
                      (q.stage == policy::Stage::kRcptTo ? " rcpts=" + std::to_string(q.envelope.rcpt_to.size()) : ""));
     if (q.stage == policy::Stage::kConnect) connect_ip_ = q.envelope.client_ip;
+    tls_version_ = q.envelope.tls_version;
     if (q.stage == policy::Stage::kRcptTo && q.argument.starts_with("never")) {
       never_.push_back(std::move(done));
       cv_.notify_all();
@@ -99,6 +100,11 @@ class TestPolicy final : public policy::Policy {
     return connect_ip_;
   }
   std::chrono::steady_clock::time_point deliveredAt() const { return delivered_at_; }
+  // The envelope's tls_version at the last question.
+  std::string tlsVersion() {
+    std::lock_guard lock(mu_);
+    return tls_version_;
+  }
 
  private:
   const std::chrono::milliseconds delay_;
@@ -107,17 +113,25 @@ class TestPolicy final : public policy::Policy {
   std::deque<policy::VerdictCallback> held_, never_;
   std::deque<std::string> asked_;
   std::string connect_ip_;
+  std::string tls_version_;
   std::vector<std::thread> timers_;
   std::atomic<std::chrono::steady_clock::time_point> delivered_at_{};
 };
 
 // A blocking loopback client; every read gives up after 10 s so a bug fails, not hangs.
+// `source`: the loopback address to connect from (127.0.0.1 unless given).
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  explicit Client(uint16_t port, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{10, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (source != nullptr) {
+      sockaddr_in b{};
+      b.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &b.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&b), sizeof b);
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -182,9 +196,7 @@ class ServerTest : public ::testing::Test {
     ASSERT_TRUE(logger_.open("/dev/null", &error)) << error;
     o.session.hostname = "mx.test";
     o.threads = 1;  // every session on the same loop
-    ListenerOptions l;
-    l.name = "smtp";
-    o.listeners = {l};
+    o.listeners = {listener_};
     ServerDeps d;
     d.spool = spool_.get();
     d.clock = &clock_;
@@ -214,7 +226,12 @@ class ServerTest : public ::testing::Test {
   Metrics metrics_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<Server> server_;
-  AckGate* gate_ = nullptr;  // set before startServer(): ack_after = "store"
+  AckGate* gate_ = nullptr;         // set before startServer(): ack_after = "store"
+  ListenerOptions listener_ = [] {  // change before startServer()
+    ListenerOptions l;
+    l.name = "smtp";
+    return l;
+  }();
   uint16_t port_ = 0;
 };
 
@@ -470,6 +487,107 @@ TEST_F(ServerTest, AckAfterStoreTimesOutWith451AndDropsTheLateAnswer) {
   EXPECT_EQ(a.reply(), kQueuedPrefix + gate.id(1));
   a.send("QUIT\r\n");
   EXPECT_EQ(a.reply(), "221 2.0.0 Bye");
+}
+
+namespace tls_at_proxy {
+
+// The listener behind an NLB TLS listener (465): PROXY protocol from 127.0.0.1 only, TLS
+// terminated by the proxy, TLS and AUTH required (submission's defaults). No certificate
+// of our own (deps.tls is null), so nothing but the proxy can make a session TLS here.
+ListenerOptions listener() {
+  ListenerOptions l;
+  l.name = "smtp";
+  l.kind = ListenerKind::kSubmission;
+  l.proxy_protocol = true;
+  l.trusted_proxies.add(*Cidr::parse("127.0.0.1/32"));
+  l.tls_at_proxy = true;
+  l.require_tls = true;
+  return l;
+}
+
+constexpr const char* kProxyV1 = "PROXY TCP4 203.0.113.9 127.0.0.1 40000 465\r\n";
+// "AUTH PLAIN" of alice/secret (RFC 4616: authzid NUL authcid NUL password).
+constexpr const char* kAuthPlain = "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n";
+
+}  // namespace tls_at_proxy
+
+TEST_F(ServerTest, TlsAtProxyFromATrustedProxyCountsAsTlsForMailAndAuth) {
+  TestPolicy policy;
+  listener_ = tls_at_proxy::listener();
+  ServerOptions o;
+  o.session.auth_available = true;
+  startServer(policy, o);
+  Client a(port_);
+  a.send(tls_at_proxy::kProxyV1);
+  EXPECT_EQ(a.reply(), "220 mx.test ESMTP mxgate");
+  a.send("EHLO client.test\r\n");
+  std::string ehlo = a.reply();
+  EXPECT_EQ(ehlo.find("STARTTLS"), std::string::npos) << ehlo;  // TLS is on already
+  EXPECT_NE(ehlo.find("AUTH PLAIN LOGIN"), std::string::npos) << ehlo;
+  a.send(tls_at_proxy::kAuthPlain);
+  EXPECT_EQ(a.reply().substr(0, 9), "235 2.7.0");
+  std::string t = a.transaction("one@example.test");
+  EXPECT_NE(t.find(kQueuedPrefix), std::string::npos) << t;
+  EXPECT_EQ(policy.tlsVersion(), "TLS at proxy");
+  EXPECT_EQ(policy.connectIp(), "203.0.113.9");
+}
+
+TEST_F(ServerTest, TlsAtProxyFromAnUntrustedPeerIsPlaintext) {
+  TestPolicy policy;
+  listener_ = tls_at_proxy::listener();
+  ServerOptions o;
+  o.session.auth_available = true;
+  startServer(policy, o);
+  Client a(port_, "127.0.0.2");  // not a trusted proxy: "PROXY ..." is an unknown command
+  EXPECT_EQ(a.reply(), "220 mx.test ESMTP mxgate");
+  a.send(tls_at_proxy::kProxyV1);
+  EXPECT_EQ(a.reply().substr(0, 5), "500 5");
+  a.send("EHLO client.test\r\n");
+  EXPECT_EQ(a.reply().substr(0, 3), "250");
+  a.send("MAIL FROM:<a@example.org>\r\n");
+  EXPECT_EQ(a.reply().substr(0, 9), "530 5.7.0");
+  a.send(tls_at_proxy::kAuthPlain);
+  EXPECT_EQ(a.reply().substr(0, 1), "5");  // no AUTH without TLS
+  EXPECT_EQ(policy.tlsVersion(), "");
+}
+
+TEST_F(ServerTest, TlsAtProxyLocalHeaderVouchesForNothing) {
+  TestPolicy policy;
+  listener_ = tls_at_proxy::listener();
+  startServer(policy);
+  Client a(port_);
+  // PROXY v2 LOCAL (the balancer's own health check): signature, version 2 + LOCAL, no
+  // address family, no address block.
+  a.send(std::string("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16));
+  EXPECT_EQ(a.reply(), "220 mx.test ESMTP mxgate");
+  a.send("EHLO client.test\r\nMAIL FROM:<a@example.org>\r\n");
+  EXPECT_EQ(a.reply().substr(0, 3), "250");
+  EXPECT_EQ(a.reply().substr(0, 9), "530 5.7.0");
+}
+
+TEST_F(ServerTest, LoopsResponsiveSeesEachLoopComeRound) {
+  TestPolicy policy;
+  startServer(policy);
+  EXPECT_TRUE(server_->loopsResponsive());  // posts the first probe
+  // The loop runs the probe soon; until it has, the answer is false, never a crash.
+  bool ran = false;
+  for (int i = 0; i < 1000 && !ran; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ran = server_->loopsResponsive();
+  }
+  EXPECT_TRUE(ran);
+}
+
+TEST(MetricsTest, CountRepliesCountsEachReplyOnceByItsLastLine) {
+  Metrics m;
+  m.countReplies("250-mx.test\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n");
+  m.countReplies("354 End data with <CR><LF>.<CR><LF>\r\n");
+  m.countReplies("451 4.3.0 Error: try again later\r\n550 5.1.1 no such user\r\n");
+  m.countReplies("421 4.3.2 mx.test Service shutting down\r\n");
+  EXPECT_EQ(m.replies_2xx.load(), 1u);
+  EXPECT_EQ(m.replies_3xx.load(), 1u);
+  EXPECT_EQ(m.replies_4xx.load(), 2u);
+  EXPECT_EQ(m.replies_5xx.load(), 1u);
 }
 
 }  // namespace mx::server

@@ -141,6 +141,17 @@ std::string Outbox::renderMetrics() const {
 #undef MX_RENDER_COUNTER
 #undef MX_RENDER_GAUGE
 #undef MX_RENDER_HISTOGRAM
+  // The oldest event's age, derived here from mxgate_outbox_oldest_event_unix_ms: what an
+  // alarm wants, and what a metrics pipeline without a clock function (CloudWatch metric
+  // math) cannot compute from a timestamp.
+  const int64_t now_ms = unixMillis((options_.clock ? *options_.clock : real_clock_).wall());
+  prometheus::family(out, kOutboxOldestAgeMetric, "gauge",
+                     "Age in seconds of the oldest event the dispatcher holds undelivered; 0: none");
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    const int64_t oldest = sinks_[i]->metrics->oldest_unix_ms.load(std::memory_order_relaxed);
+    const double age = oldest == 0 || now_ms < oldest ? 0.0 : static_cast<double>(now_ms - oldest) / 1000.0;
+    prometheus::labelled(out, kOutboxOldestAgeMetric, labels[i], age);
+  }
   return out;
 }
 

@@ -34,6 +34,9 @@ namespace mx::events {
             "From the event's append to this outbox to the sink's confirmation (the sink's own share, retries included)")
 // clang-format on
 
+// Derived at render time from oldest_unix_ms (Outbox::renderMetrics), not stored.
+inline constexpr const char* kOutboxOldestAgeMetric = "mxgate_outbox_oldest_event_age_seconds";
+
 // NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.
 #define MX_OUTBOX_COUNTER_MEMBER(member, name, help) std::atomic<uint64_t> member{0};
 // NOLINTNEXTLINE(bugprone-macro-parentheses): `member` is a declarator, not an expression.

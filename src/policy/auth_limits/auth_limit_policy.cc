@@ -271,14 +271,15 @@ std::string AuthLimitPolicy::renderMetrics() const {
   counter(out, "mxgate_auth_limit_refusals_total", "AUTH attempts refused with 454 4.7.0 by a lock-out", "",
           st.refusals.load());
   counter(out, "mxgate_auth_limit_delayed_total", "AUTH answers delayed after earlier failures", "", st.delayed.load());
-  out +=
-      "# HELP mxgate_auth_limit_lockouts_total Lock-outs begun, by scope (address; user: an address for a user name)\n";
-  out += "# TYPE mxgate_auth_limit_lockouts_total counter\n";
-  out += "mxgate_auth_limit_lockouts_total{scope=\"address\"} " + std::to_string(st.lockouts_address.load()) + "\n";
-  out += "mxgate_auth_limit_lockouts_total{scope=\"user\"} " + std::to_string(st.lockouts_user.load()) + "\n";
-  out += "# HELP mxgate_auth_limit_locked_addresses Client addresses locked out of AUTH now\n";
-  out += "# TYPE mxgate_auth_limit_locked_addresses gauge\n";
-  out += "mxgate_auth_limit_locked_addresses " + std::to_string(locked) + "\n";
+  const std::string lockouts = "mxgate_auth_limit_lockouts_total";
+  out += "# HELP " + lockouts + " Lock-outs begun, by scope (address; user: an address for a user name)\n";
+  out += "# TYPE " + lockouts + " counter\n";
+  out += lockouts + "{scope=\"address\"} " + std::to_string(st.lockouts_address.load()) + "\n";
+  out += lockouts + "{scope=\"user\"} " + std::to_string(st.lockouts_user.load()) + "\n";
+  const std::string locked_now = "mxgate_auth_limit_locked_addresses";
+  out += "# HELP " + locked_now + " Client addresses locked out of AUTH now\n";
+  out += "# TYPE " + locked_now + " gauge\n";
+  out += locked_now + " " + std::to_string(locked) + "\n";
   return out;
 }
 
