@@ -251,7 +251,7 @@ TEST(Config, UnknownListenerKindIsAnErrorNotSmtp) {
   Config c = loadConfig("", {"MXGATE_LISTENER_EDGE_LISTEN=127.0.0.1:1", "MXGATE_LISTENER_EDGE_KIND=lmtp"}, &errors);
   ASSERT_EQ(errors.size(), 1u) << joined(errors, c.source);
   EXPECT_EQ(errors[0].key, "MXGATE_LISTENER_EDGE_KIND");
-  EXPECT_EQ(errors[0].message, "must be one of \"smtp\", \"submission\", \"smtps\"");
+  EXPECT_EQ(errors[0].message, "must be one of \"smtp\", \"submission\", \"smtps\", \"http_ingest\", \"websocket\"");
 }
 
 TEST(Config, ListenersAreParsedOnce) {
