@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "http/client.h"
+#include "smtp/reply.h"
 
 namespace mx::bridge {
 namespace {
@@ -30,7 +31,6 @@ using tcp = asio::ip::tcp;
 using ErrorCode = boost::system::error_code;
 
 constexpr std::string_view kSubprotocol = "smtp.mxgate.v1";
-constexpr std::string_view kUnreachable = "421 4.4.0 mxgate bridge: the edge cannot be reached, try again later\r\n";
 
 struct Target {
   bool tls = false;
@@ -260,8 +260,10 @@ void Tunnel<Ws>::failAttempt(const std::string& why) {
   if (attempts_ >= bridge_.options.connect_attempts) {
     // The SMTP client is told to come back later (RFC 5321 3.8, 4.2.5), then closed.
     auto self = this->shared_from_this();
-    asio::async_write(client_, asio::buffer(kUnreachable.data(), kUnreachable.size()),
-                      [self](const ErrorCode&, size_t) { self->finish("edge unreachable"); });
+    auto reply = std::make_shared<std::string>();
+    smtp::appendReply(*reply, smtp::ReplyId::kBridgeUnreachable, "mxgate-bridge");
+    asio::async_write(client_, asio::buffer(*reply),
+                      [self, reply](const ErrorCode&, size_t) { self->finish("edge unreachable"); });
     return;
   }
   ErrorCode ignored;

@@ -8,8 +8,8 @@
 // system CA store, plus `ca_file` if given; SNI and host-name verification), sending
 // `Authorization: Bearer <token>` and the subprotocol smtp.mxgate.v1. A failed connect is
 // retried (`connect_attempts`, with a doubling pause); if every attempt fails the client
-// gets "421 4.4.0" and is closed, so its MTA retries later. Once the session runs, a broken
-// tunnel closes the client connection (an SMTP session cannot be resumed elsewhere).
+// gets the reply table's BridgeUnreachable (a 421) and is closed, so its MTA retries later. Once the session runs, a
+// broken tunnel closes the client connection (an SMTP session cannot be resumed elsewhere).
 //
 // Flow control: one buffer of `window` bytes per direction and per connection; a side is
 // not read again until what was read from it has been written to the other side, so a peer

@@ -53,6 +53,9 @@ constexpr Entry kEntries[] = {
   E(ReplyId::kTooManyMessages,    "TooManyMessages",    421, "4.7.0", "Error: too many messages in this session", kHost),
   E(ReplyId::kTooManyConnections, "TooManyConnections", 421, "4.7.0", "Error: too many connections, try again later", kHost),
   E(ReplyId::kTooManyConnectionsFromIp, "TooManyConnectionsFromIp", 421, "4.7.0", "Error: too many connections from your address, try again later", kHost),
+  // mxgate bridge: its local client gets this when no connection to the edge could be made
+  // (RFC 3463 X.4.0: a network/routing problem), so that its MTA retries later.
+  E(ReplyId::kBridgeUnreachable,  "BridgeUnreachable",  421, "4.4.0", "Error: the edge cannot be reached, try again later", kHost),
   // [rate_limits]: a greeting refusal is 421 (RFC 5321 3.8) so the client retries later;
   // RFC 3463 X.7.0 for the exceeded rate, X.7.1 for "not permitted now" when the limit
   // could not be checked and on_backend_error = "fail_closed".

@@ -47,6 +47,7 @@ enum class ReplyId : uint8_t {
   kTooManyMessages,            // 421 4.7.0 <host> Error: too many messages in this session
   kTooManyConnections,         // 421 4.7.0 <host> Error: too many connections, try again later
   kTooManyConnectionsFromIp,   // 421 4.7.0 <host> Error: too many connections from your address
+  kBridgeUnreachable,          // 421 4.4.0 (mxgate bridge, to its local client) the edge cannot be reached
   kConnectionRateLimited,      // 421 4.7.0 <host> a [[rate_limit]] on connections refused this client
   kRateLimitUnavailableClose,  // 421 4.7.1 <host> fail_closed: the rate-limit backend could not decide (connect)
   // 4xx
