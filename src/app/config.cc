@@ -493,15 +493,33 @@ Config loadConfigText(const std::string& text, const std::string& source, const 
   return loadParsed(source, [&text, &source] { return toml::parse(text, source); }, env, errors);
 }
 
+namespace {
+bool isWildcard(const std::string& address) { return address == "0.0.0.0" || address == "::" || address == "[::]"; }
+}  // namespace
+
 void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
   if (c.listeners.empty()) errors->push_back({"listener", 0, "at least one [[listener]] is needed"});
   std::vector<std::string> names;
+  std::vector<std::pair<const server::ListenerSettings*, server::ListenerOptions>> bound;
   for (const auto& l : c.listeners) {
     std::string where = "listener." + l.name;
     if (std::find(names.begin(), names.end(), l.name) != names.end())
       errors->push_back({where, l.line, "listener name used twice"});
     names.push_back(l.name);
     auto o = server::listenerOptions(l, c.tls.enabled);
+    if (o.ok() && o->port != 0) {
+      // Acceptors are SO_REUSEPORT, so a second bind of the same address would succeed and
+      // the kernel would share connections between two listeners with different rules.
+      for (const auto& [other, oo] : bound) {
+        if (oo.port == o->port && (oo.address == o->address || isWildcard(oo.address) || isWildcard(o->address))) {
+          errors->push_back({where + ".listen", c.lineOf(where + ".listen") ? c.lineOf(where + ".listen") : l.line,
+                             "port " + std::to_string(o->port) + " is already listener." + other->name +
+                                 "'s (line " + std::to_string(other->line) + ")"});
+          break;
+        }
+      }
+      bound.emplace_back(&l, *o);
+    }
     if (!o.ok()) {
       // "key: message" from the server's parse, so the error names the key.
       const std::string& m = o.error().message();

@@ -265,6 +265,33 @@ TEST(Config, ListenersAreParsedOnce) {
   EXPECT_EQ(ls[2].kind, server::ListenerKind::kSmtps);
 }
 
+TEST(Config, TwoListenersOnOnePortAreAnError) {
+  // SO_REUSEPORT would let both bind and share the connections between their rules.
+  std::string path = writeTemp(
+      "[[listener]]\n"
+      "name = \"mx\"\n"
+      "listen = \"127.0.0.1:10025\"\n"
+      "[[listener]]\n"
+      "name = \"sub\"\n"
+      "kind = \"submission\"\n"
+      "listen = \"127.0.0.1:10025\"\n"  // line 7
+      "[[listener]]\n"
+      "name = \"any\"\n"
+      "listen = \"0.0.0.0:10025\"\n"  // line 10: the wildcard covers 127.0.0.1
+      "[[listener]]\n"
+      "name = \"other\"\n"
+      "listen = \"127.0.0.1:10026\"\n");
+  std::vector<ConfigError> errors;
+  Config c = loadConfig(path, {}, &errors);
+  validateConfig(c, &errors);
+  unlink(path.c_str());
+  std::string all = joined(errors, c.source);
+  ASSERT_EQ(errors.size(), 2u) << all;
+  EXPECT_NE(all.find(":7: listener.sub.listen: port 10025 is already listener.mx's (line 1)"), std::string::npos) << all;
+  EXPECT_NE(all.find(":10: listener.any.listen: port 10025 is already listener.mx's (line 1)"), std::string::npos)
+      << all;
+}
+
 TEST(Config, TlsAtProxyNeedsATrustedProxyAndIsNotForSmtps) {
   std::string path = writeTemp(
       "[[listener]]\n"

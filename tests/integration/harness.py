@@ -24,10 +24,20 @@ MXGATE_TEST_BIN = os.environ.get("MXGATE_TEST_BIN", os.path.join(os.path.dirname
 ALICE_PASSWORD = "secret"
 
 
+_handed_out = set()
+
+
 def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port nobody listens on now and that this process has not handed out before: the
+    kernel may offer a just-closed port again, and two listeners given the same one would be
+    refused by the config check (SO_REUSEPORT would otherwise let both bind)."""
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def crypt_sha512(password, salt="itsalt"):
