@@ -513,8 +513,8 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
       for (const auto& [other, oo] : bound) {
         if (oo.port == o->port && (oo.address == o->address || isWildcard(oo.address) || isWildcard(o->address))) {
           errors->push_back({where + ".listen", c.lineOf(where + ".listen") ? c.lineOf(where + ".listen") : l.line,
-                             "port " + std::to_string(o->port) + " is already listener." + other->name +
-                                 "'s (line " + std::to_string(other->line) + ")"});
+                             "port " + std::to_string(o->port) + " is already listener." + other->name + "'s (line " +
+                                 std::to_string(other->line) + ")"});
           break;
         }
       }

@@ -287,7 +287,8 @@ TEST(Config, TwoListenersOnOnePortAreAnError) {
   unlink(path.c_str());
   std::string all = joined(errors, c.source);
   ASSERT_EQ(errors.size(), 2u) << all;
-  EXPECT_NE(all.find(":7: listener.sub.listen: port 10025 is already listener.mx's (line 1)"), std::string::npos) << all;
+  EXPECT_NE(all.find(":7: listener.sub.listen: port 10025 is already listener.mx's (line 1)"), std::string::npos)
+      << all;
   EXPECT_NE(all.find(":10: listener.any.listen: port 10025 is already listener.mx's (line 1)"), std::string::npos)
       << all;
 }
