@@ -39,19 +39,38 @@ void LocalPolicy::check(const Query& q, VerdictCallback done) {
     case Stage::kAuth:
       authenticate(q, std::move(done));
       return;
+    case Stage::kMailFrom:
+      done(mailFrom(q));
+      return;
+    case Stage::kEndOfData:
+      done(endOfData(q));
+      return;
     case Stage::kConnect:
     case Stage::kHelo:
-    case Stage::kMailFrom:
-    case Stage::kEndOfData:
       done(Verdict::accept());
       return;
   }
   done(Verdict::refuse(ReplyId::kPolicyTempFail));
 }
 
+Verdict LocalPolicy::mailFrom(const Query& q) const {
+  // RFC 1870 section 6.1: a declared size no tenant accepts is refused before any RCPT.
+  // With one tenant this is that tenant's limit; with several, RCPT checks each.
+  const uint64_t largest = directory()->largestMessageSize();
+  if (largest != 0 && q.envelope.declared_size > largest) return Verdict::refuse(ReplyId::kSizeExceedsLimit);
+  return Verdict::accept();
+}
+
 Verdict LocalPolicy::recipient(const Query& q) const {
-  RecipientRoute route = directory()->routeRecipient(q.argument, q.envelope.auth_user);
+  const DirectoryPtr dir = directory();
+  RecipientRoute route = dir->routeRecipient(q.argument, q.envelope.auth_user);
   if (!route.accepted) return Verdict::refuse(route.refusal);
+  // RFC 1870 section 6.2 lets a server refuse a recipient whose own limit the declared
+  // size exceeds: the client then keeps the message for the other recipients.
+  const TenantPolicy* tenant = dir->tenant(route.tenant);
+  if (tenant != nullptr && tenant->max_message_size != 0 && q.envelope.declared_size > tenant->max_message_size) {
+    return Verdict::refuse(ReplyId::kSizeExceedsLimit);
+  }
   // One spool record belongs to one tenant. A recipient of another tenant is deferred to
   // a later transaction, as RFC 5321 section 4.5.3.1.10 has clients do for 452.
   if (!q.envelope.rcpt_to.empty() && q.envelope.tenant != route.tenant) {
@@ -60,6 +79,16 @@ Verdict LocalPolicy::recipient(const Query& q) const {
   // Before the body is sent, not after: the client keeps the message and retries.
   if (storage_ != nullptr && !storage_->hasRoom(q.now)) return Verdict::refuse(ReplyId::kInsufficientStorage);
   return Verdict::acceptRecipient(std::move(route.tenant));
+}
+
+Verdict LocalPolicy::endOfData(const Query& q) const {
+  // The octets received against the limit of the transaction's tenant (RFC 1870 section
+  // 6.1: 552 5.3.4). Without SIZE= this is the first point the size is known.
+  const TenantPolicy* tenant = directory()->tenant(q.envelope.tenant);
+  if (tenant != nullptr && tenant->max_message_size != 0 && q.message_size > tenant->max_message_size) {
+    return Verdict::refuse(ReplyId::kMessageTooBig);
+  }
+  return Verdict::accept();
 }
 
 void LocalPolicy::authenticate(const Query& q, VerdictCallback done) {

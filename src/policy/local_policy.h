@@ -2,11 +2,13 @@
 // recipients (relay protection, one tenant per transaction), the storage guard defers
 // recipients while the spool's filesystem is low, and passwords are checked against the
 // configured crypt(3) hashes on a worker thread (slow on purpose, so never on an event
-// loop). Connect, HELO, MAIL and end of data are accepted: the shared rate limits and
-// lookups of a later issue are further Policy implementations chained in front.
+// loop). The tenants' size limits answer at MAIL (a declared SIZE= no tenant accepts), at
+// RCPT (SIZE= over that recipient's tenant's limit) and at end of data (the octets
+// received): 552 5.3.4. Connect and HELO are accepted: the shared rate limits are a
+// further Policy chained in front.
 //
 // Standards: RFC 5321 4.5.3.1.10 (452 for recipients to send in a later transaction),
-// RFC 3463 X.3.1 (storage), RFC 4954 section 6 (535 5.7.8).
+// RFC 1870 section 6 (552 5.3.4), RFC 3463 X.3.1 (storage), RFC 4954 section 6 (535 5.7.8).
 // Threads: check() may be called from any thread; RCPT answers before check() returns;
 // AUTH answers on the worker thread. setDirectory() swaps the directory for later queries
 // (SIGHUP) and is thread-safe.
@@ -37,7 +39,9 @@ class LocalPolicy final : public Policy {
   void check(const Query& query, VerdictCallback done) override;
 
  private:
+  smtp::Verdict mailFrom(const Query& q) const;
   smtp::Verdict recipient(const Query& q) const;
+  smtp::Verdict endOfData(const Query& q) const;
   void authenticate(const Query& q, VerdictCallback done);
   void runWorker();
 

@@ -7,9 +7,15 @@ const config::Table<TenantConfig>& tenantTable() {
   static const config::Table<TenantConfig> t = [] {
     config::Table<TenantConfig> t("tenant", "who mail is accepted for, addressed by `name`", /*array=*/true);
     t.add("domains", &TenantConfig::domains,
-          "recipient domains of this tenant (case-insensitive); a recipient in no tenant's domain is "
-          "refused with `550 5.7.1` unless the session is authenticated");
+          "recipient domains of this tenant (case-insensitive): exact names, or `*.example.com` for every "
+          "subdomain of example.com (not example.com itself); an exact name wins over a wildcard, a longer "
+          "wildcard over a shorter one. A recipient in no tenant's domain is refused with `550 5.7.1` unless "
+          "the session is authenticated");
     t.add("sinks", &TenantConfig::sinks, "the [[sink]] names this tenant's events go to (empty: every sink)");
+    t.add("max_message_size", &TenantConfig::max_message_size,
+          "the largest message this tenant accepts (0: the listener's `limits.max_message_size` alone): "
+          "`552 5.3.4` at MAIL when SIZE= exceeds every tenant's limit, at RCPT when it exceeds this "
+          "tenant's, else at the end of data. It can only lower the listener's limit");
     return t;
   }();
   return t;

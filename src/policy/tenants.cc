@@ -3,6 +3,7 @@
 
 #include <crypt.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace mx::policy {
@@ -27,6 +28,21 @@ std::string normalizeDomain(std::string_view domain) {
   return d;
 }
 
+std::string checkDomain(std::string_view domain) {
+  std::string_view name = domain;
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty() || name == ".") return "is empty";
+  if (name.find('*') != std::string_view::npos) {
+    return "has a '*' that is not the whole leftmost label (write \"*.example.com\")";
+  }
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7F || c == '@') return "has a space, control character or '@'";
+  }
+  if (name.front() == '.' || name.find("..") != std::string_view::npos) return "has an empty label";
+  return {};
+}
+
 std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig>& tenants,
                                                   const std::vector<UserConfig>& users,
                                                   std::string* error) {
@@ -37,13 +53,19 @@ std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig
       return nullptr;
     }
     if (dir->default_tenant_.empty()) dir->default_tenant_ = t.name;
+    if (!dir->tenants_.emplace(t.name, TenantPolicy{t.name, t.max_message_size}).second) {
+      *error = "tenant '" + t.name + "' is defined twice";
+      return nullptr;
+    }
     for (const auto& d : t.domains) {
-      std::string nd = normalizeDomain(d);
-      if (nd.empty()) {
-        *error = "tenant '" + t.name + "' has an empty domain";
+      if (std::string why = checkDomain(d); !why.empty()) {
+        *error = "tenant '" + t.name + "': domain '" + d + "' " + why;
         return nullptr;
       }
-      auto [it, inserted] = dir->domain_to_tenant_.emplace(nd, t.name);
+      std::string nd = normalizeDomain(d);
+      const bool wildcard = nd.starts_with("*.");
+      auto& index = wildcard ? dir->wildcard_to_tenant_ : dir->domain_to_tenant_;
+      auto [it, inserted] = index.emplace(wildcard ? nd.substr(2) : nd, t.name);
       if (!inserted && it->second != t.name) {
         *error = "domain '" + nd + "' belongs to both tenant '" + it->second + "' and '" +
                  t.name + "'";
@@ -52,6 +74,13 @@ std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig
     }
   }
   if (dir->default_tenant_.empty()) dir->default_tenant_ = "default";
+  for (const auto& [name, t] : dir->tenants_) {
+    if (t.max_message_size == 0) {
+      dir->largest_message_size_ = 0;
+      break;
+    }
+    dir->largest_message_size_ = std::max(dir->largest_message_size_, t.max_message_size);
+  }
   for (const auto& u : users) {
     if (u.name.empty()) {
       *error = "user with an empty name";
@@ -86,10 +115,9 @@ RecipientRoute Directory::routeRecipient(std::string_view address,
     r.refusal = smtp::ReplyId::kRecipientNeedsDomain;
     return r;
   }
-  auto it = domain_to_tenant_.find(normalizeDomain(address.substr(at + 1)));
-  if (it != domain_to_tenant_.end()) {
+  if (const std::string* tenant = tenantOfDomain(normalizeDomain(address.substr(at + 1)))) {
     r.accepted = true;
-    r.tenant = it->second;
+    r.tenant = *tenant;
     return r;
   }
   if (!auth_user.empty()) {
@@ -101,6 +129,23 @@ RecipientRoute Directory::routeRecipient(std::string_view address,
   }
   r.refusal = smtp::ReplyId::kRelayDenied;
   return r;
+}
+
+const std::string* Directory::tenantOfDomain(const std::string& domain) const {
+  if (auto it = domain_to_tenant_.find(domain); it != domain_to_tenant_.end()) return &it->second;
+  if (wildcard_to_tenant_.empty()) return nullptr;
+  // "*.parent" covers every name below parent: try the parents from the longest (the most
+  // specific wildcard) to the shortest. The apex itself is never a wildcard's.
+  for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1)) {
+    auto it = wildcard_to_tenant_.find(domain.substr(dot + 1));
+    if (it != wildcard_to_tenant_.end()) return &it->second;
+  }
+  return nullptr;
+}
+
+const TenantPolicy* Directory::tenant(std::string_view name) const {
+  auto it = tenants_.find(std::string(name));
+  return it == tenants_.end() ? nullptr : &it->second;
 }
 
 std::optional<std::string> Directory::authenticate(std::string_view user,

@@ -7,6 +7,12 @@
 // session is authenticated, in which case it is accepted for the submitter's tenant.
 // Refusals name replies of the SMTP reply table (smtp/reply.h, the only link to smtp).
 //
+// Domains: exact names, and wildcards "*.example.com" that match every subdomain at any
+// depth (a.example.com, b.a.example.com) but not the apex example.com, which must be listed
+// itself. An exact name wins over a wildcard; among wildcards the longest suffix wins
+// ("*.eu.example.com" over "*.example.com"), so the most specific entry decides.
+// Each tenant may lower the message size limit (max_message_size; 0: the listener's).
+//
 // Standards: RFC 5321 section 4.1.1.3 (postmaster must be accepted), RFC 5890 (domains are
 // compared case-insensitively in their ASCII/A-label form; U-label domains are compared
 // byte-wise after ASCII lower-casing, since we do not link an IDNA library).
@@ -15,6 +21,7 @@
 // contents come from the operator's config (trusted, validated at load).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,8 +35,16 @@ namespace mx::policy {
 
 struct TenantConfig {
   std::string name;
-  std::vector<std::string> domains;
-  std::vector<std::string> sinks;  // the [[sink]] names its events go to; empty: every sink
+  std::vector<std::string> domains;  // exact, or "*.parent" for every subdomain of parent
+  std::vector<std::string> sinks;    // the [[sink]] names its events go to; empty: every sink
+  uint64_t max_message_size = 0;     // octets; 0: only the listener's limit applies
+  int line = 0;                      // where the entry starts in the file (0: environment)
+};
+
+// What the directory keeps of a tenant for the per-message questions.
+struct TenantPolicy {
+  std::string name;
+  uint64_t max_message_size = 0;  // 0: no limit of its own
 };
 
 struct UserConfig {
@@ -61,8 +76,22 @@ class Directory {
 
   const std::string& defaultTenant() const { return default_tenant_; }
 
+  // The tenant named `name`, or null (a tenant name from an older directory after a reload,
+  // or the embedded "default" when no tenant is configured).
+  const TenantPolicy* tenant(std::string_view name) const;
+
+  // The largest message any tenant accepts: 0 when some tenant has no limit of its own.
+  // A declared SIZE= above it fits no recipient, so MAIL can refuse it at once (with one
+  // tenant, that tenant's limit).
+  uint64_t largestMessageSize() const { return largest_message_size_; }
+
  private:
+  const std::string* tenantOfDomain(const std::string& domain) const;
+
   std::unordered_map<std::string, std::string> domain_to_tenant_;
+  std::unordered_map<std::string, std::string> wildcard_to_tenant_;  // "*.x.y" stored as "x.y"
+  std::unordered_map<std::string, TenantPolicy> tenants_;
+  uint64_t largest_message_size_ = 0;
   std::unordered_map<std::string, UserConfig> users_;
   std::string default_tenant_;
 };
@@ -71,5 +100,9 @@ using DirectoryPtr = std::shared_ptr<const Directory>;
 
 // Lower-cases ASCII and drops one trailing dot: the form domains are compared in.
 std::string normalizeDomain(std::string_view domain);
+
+// Checks one configured domain: a name, or "*." followed by a name (the wildcard only as
+// the whole leftmost label). Returns "" or what is wrong.
+std::string checkDomain(std::string_view domain);
 
 }  // namespace mx::policy

@@ -51,6 +51,55 @@ TEST(Directory, Authenticates) {
   EXPECT_FALSE(d->authenticate("alice", "").has_value());
 }
 
+TEST(Directory, WildcardsMatchSubdomainsMostSpecificFirst) {
+  std::string err;
+  auto d = Directory::build({{"wide", {"*.example.test"}},
+                             {"narrow", {"*.eu.example.test"}},
+                             {"exact", {"shop.eu.example.test", "example.test."}}},
+                            {}, &err);
+  ASSERT_TRUE(d) << err;
+  EXPECT_EQ(d->routeRecipient("a@x.example.test", "").tenant, "wide");
+  EXPECT_EQ(d->routeRecipient("a@y.x.example.test", "").tenant, "wide");       // any depth
+  EXPECT_EQ(d->routeRecipient("a@eu.example.test", "").tenant, "wide");        // the apex of *.eu…
+  EXPECT_EQ(d->routeRecipient("a@A.EU.Example.Test", "").tenant, "narrow");    // longest suffix wins
+  EXPECT_EQ(d->routeRecipient("a@shop.eu.example.test", "").tenant, "exact");  // exact beats wildcard
+  EXPECT_EQ(d->routeRecipient("a@example.test", "").tenant, "exact");          // apex only when listed
+  EXPECT_FALSE(d->routeRecipient("a@xexample.test", "").accepted);             // not a label boundary
+  EXPECT_FALSE(d->routeRecipient("a@test", "").accepted);
+}
+
+TEST(Directory, ChecksDomainSyntax) {
+  EXPECT_EQ(checkDomain("example.test"), "");
+  EXPECT_EQ(checkDomain("*.example.test"), "");
+  EXPECT_NE(checkDomain("*"), "");
+  EXPECT_NE(checkDomain("*example.test"), "");
+  EXPECT_NE(checkDomain("a.*.example.test"), "");
+  EXPECT_NE(checkDomain("*.*.example.test"), "");
+  EXPECT_NE(checkDomain("a..test"), "");
+  EXPECT_NE(checkDomain("a b.test"), "");
+  EXPECT_NE(checkDomain("user@test"), "");
+  std::string err;
+  EXPECT_FALSE(Directory::build({{"a", {"a.*.test"}}}, {}, &err));
+  EXPECT_NE(err.find("tenant 'a': domain 'a.*.test'"), std::string::npos) << err;
+  EXPECT_FALSE(Directory::build({{"a", {"*.x.test"}}, {"b", {"*.X.test"}}}, {}, &err));
+  EXPECT_NE(err.find("*.x.test"), std::string::npos) << err;
+}
+
+TEST(Directory, LargestMessageSizeIsZeroWhenAnyTenantHasNoLimit) {
+  std::string err;
+  TenantConfig a{"a", {"a.test"}}, b{"b", {"b.test"}};
+  a.max_message_size = 100;
+  b.max_message_size = 300;
+  auto d = Directory::build({a, b}, {}, &err);
+  ASSERT_TRUE(d) << err;
+  EXPECT_EQ(d->largestMessageSize(), 300u);
+  EXPECT_EQ(d->tenant("a")->max_message_size, 100u);
+  EXPECT_EQ(d->tenant("nobody"), nullptr);
+  b.max_message_size = 0;
+  d = Directory::build({a, b}, {}, &err);
+  EXPECT_EQ(d->largestMessageSize(), 0u);
+}
+
 TEST(Directory, RejectsBadConfig) {
   std::string err;
   EXPECT_FALSE(Directory::build({{"a", {"x.test"}}, {"b", {"X.test"}}}, {}, &err));
