@@ -71,6 +71,11 @@ Verdict LocalPolicy::recipient(const Query& q) const {
   if (tenant != nullptr && tenant->max_message_size != 0 && q.envelope.declared_size > tenant->max_message_size) {
     return Verdict::refuse(ReplyId::kSizeExceedsLimit);
   }
+  // The tenant's recipient rule, for its own domains (an authenticated submitter's outside
+  // recipients are not the tenant's to know). Refused here, nobody gets a bounce later.
+  if (route.local && tenant != nullptr && Directory::checkRecipient(*tenant, q.argument) == RecipientCheck::kUnknown) {
+    return Verdict::refuse(ReplyId::kUnknownRecipient);
+  }
   // One spool record belongs to one tenant. A recipient of another tenant is deferred to
   // a later transaction, as RFC 5321 section 4.5.3.1.10 has clients do for 452.
   if (!q.envelope.rcpt_to.empty() && q.envelope.tenant != route.tenant) {

@@ -16,6 +16,24 @@ const config::Table<TenantConfig>& tenantTable() {
           "the largest message this tenant accepts (0: the listener's `limits.max_message_size` alone): "
           "`552 5.3.4` at MAIL when SIZE= exceeds every tenant's limit, at RCPT when it exceeds this "
           "tenant's, else at the end of data. It can only lower the listener's limit");
+    // [tenant.recipients] (a sub-table of the entry; MXGATE_TENANT_<NAME>_RECIPIENTS_<KEY>).
+    t.add(
+        "recipients.rule", [](TenantConfig& c) -> std::string& { return c.recipients.rule; },
+        "which recipients the tenant has, checked at RCPT (unknown: `550 5.1.1`): `catch_all` every local "
+        "part; `list` those in recipients.addresses and recipients.patterns. `postmaster` is always accepted",
+        config::Check::oneOf({"catch_all", "list"}));
+    t.add(
+        "recipients.addresses", [](TenantConfig& c) -> std::vector<std::string>& { return c.recipients.addresses; },
+        "local parts (`\"sales\"`: in every domain of the tenant) or full addresses (`\"sales@acme.example\"`), "
+        "compared case-insensitively");
+    t.add(
+        "recipients.patterns", [](TenantConfig& c) -> std::vector<std::string>& { return c.recipients.patterns; },
+        "glob patterns (`*` any run, `?` one character, case-insensitive) over the local part, or over the whole "
+        "address when the pattern has an `@`: `\"ticket-*\"`, `\"*@eu.acme.example\"`");
+    t.add(
+        "recipients.plus_addressing", [](TenantConfig& c) -> bool& { return c.recipients.plus_addressing; },
+        "`user+detail@` that is not listed itself is accepted when `user@` is (the detail is kept in the address "
+        "and given as `rcpt_to[].detail` in the parsed JSON and the event)");
     return t;
   }();
   return t;

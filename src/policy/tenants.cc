@@ -1,6 +1,8 @@
 // policy/tenants.cc — see tenants.h.
 #include "policy/tenants.h"
 
+#include "policy/glob.h"
+
 #include <crypt.h>
 
 #include <algorithm>
@@ -43,6 +45,110 @@ std::string checkDomain(std::string_view domain) {
   return {};
 }
 
+namespace {
+
+// "'<value>' <why>": a problem message naming the value at fault.
+std::string quoted(std::string_view value, std::string_view why) {
+  std::string m = "'";
+  m += value;
+  m += "' ";
+  m += why;
+  return m;
+}
+
+}  // namespace
+
+std::vector<TenantProblem> checkTenant(const TenantConfig& t) {
+  std::vector<TenantProblem> out;
+  for (const auto& d : t.domains) {
+    if (std::string why = checkDomain(d); !why.empty()) out.push_back({"domains", quoted(d, why)});
+  }
+  const RecipientRules& r = t.recipients;
+  if (r.rule != "catch_all" && r.rule != "list") {
+    out.push_back({"recipients.rule", "must be \"catch_all\" or \"list\""});
+  }
+  if (r.rule == "list" && r.addresses.empty() && r.patterns.empty()) {
+    out.push_back(
+        {"recipients.rule", "\"list\" needs recipients.addresses or recipients.patterns (else nobody is accepted)"});
+  }
+  for (const auto& a : r.addresses) {
+    const size_t at = a.rfind('@');
+    if (a.empty() || at == 0 || (at != std::string::npos && at + 1 == a.size())) {
+      out.push_back({"recipients.addresses", quoted(a, "must be a local part or local@domain")});
+    }
+  }
+  for (const auto& p : r.patterns) {
+    if (std::string why = checkGlob(p); !why.empty()) out.push_back({"recipients.patterns", quoted(p, why)});
+  }
+  return out;
+}
+
+namespace {
+
+std::string lowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+TenantPolicy compileTenant(const TenantConfig& t) {
+  TenantPolicy p;
+  p.name = t.name;
+  p.max_message_size = t.max_message_size;
+  const RecipientRules& r = t.recipients;
+  p.rule = r.rule == "list" ? RecipientRule::kList : RecipientRule::kCatchAll;
+  p.plus_addressing = r.plus_addressing;
+  for (const auto& a : r.addresses) {
+    const size_t at = a.rfind('@');
+    if (at == std::string::npos) {
+      p.local_parts.insert(lowerAscii(a));
+    } else {
+      p.addresses.insert(lowerAscii(a.substr(0, at)) + "@" + normalizeDomain(a.substr(at + 1)));
+    }
+  }
+  for (const auto& g : r.patterns) {
+    (g.find('@') == std::string::npos ? p.local_patterns : p.address_patterns).push_back(g);
+  }
+  return p;
+}
+
+// Whether `local`@`domain` (domain normalised) is listed or matches a pattern.
+bool listed(const TenantPolicy& t, std::string_view local, const std::string& domain) {
+  const std::string l = lowerAscii(local);
+  if (t.local_parts.count(l) != 0 || t.addresses.count(l + "@" + domain) != 0) return true;
+  for (const auto& g : t.local_patterns) {
+    if (globMatch(g, local)) return true;
+  }
+  if (t.address_patterns.empty()) return false;
+  const std::string address = std::string(local) + "@" + domain;
+  for (const auto& g : t.address_patterns) {
+    if (globMatch(g, address)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+RecipientCheck Directory::checkRecipient(const TenantPolicy& t, std::string_view address) {
+  const size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return RecipientCheck::kKnown;  // bare "postmaster" (routed as such)
+  const std::string_view local = address.substr(0, at);
+  const std::string domain = normalizeDomain(address.substr(at + 1));
+  // RFC 5321 4.5.1: every domain we receive for has a postmaster.
+  if (lowerAscii(local) == "postmaster" || t.rule == RecipientRule::kCatchAll) return RecipientCheck::kKnown;
+  if (listed(t, local, domain)) return RecipientCheck::kKnown;
+  // RFC 5233: "user+detail" is "user" with a detail. A quoted local part is taken whole.
+  if (t.plus_addressing && !local.starts_with('"')) {
+    const size_t plus = local.find('+');
+    if (plus != std::string_view::npos && plus > 0 && listed(t, local.substr(0, plus), domain)) {
+      return RecipientCheck::kKnown;
+    }
+  }
+  return RecipientCheck::kUnknown;
+}
+
 std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig>& tenants,
                                                   const std::vector<UserConfig>& users,
                                                   std::string* error) {
@@ -53,15 +159,15 @@ std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig
       return nullptr;
     }
     if (dir->default_tenant_.empty()) dir->default_tenant_ = t.name;
-    if (!dir->tenants_.emplace(t.name, TenantPolicy{t.name, t.max_message_size}).second) {
+    if (auto problems = checkTenant(t); !problems.empty()) {
+      *error = "tenant '" + t.name + "': " + problems.front().key + ": " + problems.front().message;
+      return nullptr;
+    }
+    if (!dir->tenants_.emplace(t.name, compileTenant(t)).second) {
       *error = "tenant '" + t.name + "' is defined twice";
       return nullptr;
     }
     for (const auto& d : t.domains) {
-      if (std::string why = checkDomain(d); !why.empty()) {
-        *error = "tenant '" + t.name + "': domain '" + d + "' " + why;
-        return nullptr;
-      }
       std::string nd = normalizeDomain(d);
       const bool wildcard = nd.starts_with("*.");
       auto& index = wildcard ? dir->wildcard_to_tenant_ : dir->domain_to_tenant_;
@@ -117,6 +223,7 @@ RecipientRoute Directory::routeRecipient(std::string_view address,
   }
   if (const std::string* tenant = tenantOfDomain(normalizeDomain(address.substr(at + 1)))) {
     r.accepted = true;
+    r.local = true;
     r.tenant = *tenant;
     return r;
   }

@@ -13,6 +13,16 @@
 // ("*.eu.example.com" over "*.example.com"), so the most specific entry decides.
 // Each tenant may lower the message size limit (max_message_size; 0: the listener's).
 //
+// Recipients ([tenant.recipients], checked at RCPT so that nobody gets a bounce later):
+// "catch_all" (every local part), or "list": the local parts ("sales") and full addresses
+// ("sales@eu.acme.test") in `addresses` and the glob patterns (glob.h) in `patterns` — a
+// pattern with an "@" is matched against the whole address, one without against the local
+// part. Local parts and domains are compared case-insensitively (ASCII). With
+// plus_addressing (the default), "user+detail@" that is not itself listed is checked as
+// "user@" (RFC 5233 sub-addressing with "+"; the detail stays in the address, and the
+// parsed JSON and event carry it as rcpt_to[].detail). "postmaster@" every domain of the
+// tenant is always accepted (RFC 5321 4.5.1). An unknown recipient: 550 5.1.1.
+//
 // Standards: RFC 5321 section 4.1.1.3 (postmaster must be accepted), RFC 5890 (domains are
 // compared case-insensitively in their ASCII/A-label form; U-label domains are compared
 // byte-wise after ASCII lower-casing, since we do not link an IDNA library).
@@ -27,25 +37,54 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "smtp/reply.h"
 
 namespace mx::policy {
 
+// [tenant.recipients]: which recipients a tenant has.
+struct RecipientRules {
+  std::string rule = "catch_all";      // "catch_all" | "list"
+  std::vector<std::string> addresses;  // local parts or full addresses
+  std::vector<std::string> patterns;   // globs over the local part, or the address with "@"
+  bool plus_addressing = true;         // "user+detail@" falls back to "user@"
+};
+
 struct TenantConfig {
   std::string name;
   std::vector<std::string> domains;  // exact, or "*.parent" for every subdomain of parent
   std::vector<std::string> sinks;    // the [[sink]] names its events go to; empty: every sink
   uint64_t max_message_size = 0;     // octets; 0: only the listener's limit applies
-  int line = 0;                      // where the entry starts in the file (0: environment)
+  RecipientRules recipients;
+  int line = 0;  // where the entry starts in the file (0: environment)
 };
+
+// A problem with one tenant's settings: the key at fault ("domains", "recipients.rule")
+// and what is wrong. src/app reports it with the key's line.
+struct TenantProblem {
+  std::string key;
+  std::string message;
+};
+std::vector<TenantProblem> checkTenant(const TenantConfig& t);
+
+enum class RecipientRule : uint8_t { kCatchAll, kList };
 
 // What the directory keeps of a tenant for the per-message questions.
 struct TenantPolicy {
   std::string name;
   uint64_t max_message_size = 0;  // 0: no limit of its own
+  RecipientRule rule = RecipientRule::kCatchAll;
+  std::unordered_set<std::string> local_parts;  // lower-cased
+  std::unordered_set<std::string> addresses;    // lower-cased local@domain
+  std::vector<std::string> local_patterns;      // globs without "@"
+  std::vector<std::string> address_patterns;    // globs with "@"
+  bool plus_addressing = true;
 };
+
+// The answer of Directory::checkRecipient().
+enum class RecipientCheck : uint8_t { kKnown, kUnknown };
 
 struct UserConfig {
   std::string name;           // the SASL authcid
@@ -56,6 +95,7 @@ struct UserConfig {
 struct RecipientRoute {
   bool accepted = false;
   std::string tenant;         // when accepted
+  bool local = false;         // the domain is the tenant's (not an authenticated relay)
   smtp::ReplyId refusal = smtp::ReplyId::kRelayDenied;  // when refused
 };
 
@@ -69,6 +109,9 @@ class Directory {
   // Routes one RCPT TO forward-path (without brackets). `auth_user` is empty when the
   // session is not authenticated.
   RecipientRoute routeRecipient(std::string_view address, std::string_view auth_user) const;
+
+  // Applies the tenant's recipient rule to `address` (a forward-path that routed to it).
+  static RecipientCheck checkRecipient(const TenantPolicy& tenant, std::string_view address);
 
   // Checks a password against the user's crypt(3) hash. Slow on purpose (yescrypt/sha512
   // rounds): call it off the I/O threads. Returns the user's tenant on success.

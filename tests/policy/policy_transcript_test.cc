@@ -21,8 +21,11 @@ namespace {
 using smtp::testing::Transcript;
 
 // The directories the transcripts run against.
-//   tenants (default): acme — acme.test and every subdomain, messages up to 100 octets;
-//                      beta — beta.test and every subdomain of eu.acme.test, no size limit.
+//   tenants (default): acme — acme.test and every subdomain, messages up to 100 octets, a
+//                      list of recipients: bob (any domain), sales@acme.test, ticket-*,
+//                      anyone @sub.acme.test (plus-addressing on);
+//                      beta — beta.test and every subdomain of eu.acme.test, no size limit,
+//                      catch-all.
 //   single:            solo — solo.test only, messages up to 100 octets.
 DirectoryPtr fixture(const std::string& name) {
   std::vector<TenantConfig> tenants;
@@ -33,6 +36,9 @@ DirectoryPtr fixture(const std::string& name) {
   } else if (name.empty() || name == "tenants") {
     TenantConfig acme{"acme", {"acme.test", "*.acme.test"}};
     acme.max_message_size = 100;
+    acme.recipients.rule = "list";
+    acme.recipients.addresses = {"bob", "sales@acme.test"};
+    acme.recipients.patterns = {"ticket-*", "*@sub.acme.test"};
     TenantConfig beta{"beta", {"beta.test", "*.eu.acme.test"}};
     tenants = {acme, beta};
   } else {
