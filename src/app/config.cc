@@ -553,6 +553,14 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
       tenants_ok = false;
     }
   }
+  for (const auto& t : c.tenants) {
+    // The server answers 451 4.3.0 itself after policy_timeout: a slower lookup could never
+    // reach its own on_failure.
+    if (t.recipients.rule == "lookup" && t.recipients.timeout >= c.server.policy_timeout) {
+      const std::string key = "tenant." + t.name + ".recipients.timeout";
+      errors->push_back({key, c.lineOf(key) ? c.lineOf(key) : t.line, "must be below server.policy_timeout"});
+    }
+  }
   std::string dir_error;
   if (tenants_ok && !policy::Directory::build(c.tenants, c.users, &dir_error))
     errors->push_back({"tenant/user", 0, dir_error});

@@ -9,8 +9,8 @@ namespace mx::policy {
 using smtp::ReplyId;
 using smtp::Verdict;
 
-LocalPolicy::LocalPolicy(DirectoryPtr directory, StorageGuard* storage)
-    : storage_(storage), directory_(std::move(directory)), worker_([this] { runWorker(); }) {}
+LocalPolicy::LocalPolicy(DirectoryPtr directory, StorageGuard* storage, RecipientLookup* lookup)
+    : storage_(storage), lookup_(lookup), directory_(std::move(directory)), worker_([this] { runWorker(); }) {}
 
 LocalPolicy::~LocalPolicy() {
   {
@@ -34,7 +34,7 @@ DirectoryPtr LocalPolicy::directory() const {
 void LocalPolicy::check(const Query& q, VerdictCallback done) {
   switch (q.stage) {
     case Stage::kRcptTo:
-      done(recipient(q));
+      recipient(q, std::move(done));
       return;
     case Stage::kAuth:
       authenticate(q, std::move(done));
@@ -61,29 +61,52 @@ Verdict LocalPolicy::mailFrom(const Query& q) const {
   return Verdict::accept();
 }
 
-Verdict LocalPolicy::recipient(const Query& q) const {
+void LocalPolicy::recipient(const Query& q, VerdictCallback done) const {
   const DirectoryPtr dir = directory();
   RecipientRoute route = dir->routeRecipient(q.argument, q.envelope.auth_user);
-  if (!route.accepted) return Verdict::refuse(route.refusal);
+  if (!route.accepted) return done(Verdict::refuse(route.refusal));
   // RFC 1870 section 6.2 lets a server refuse a recipient whose own limit the declared
   // size exceeds: the client then keeps the message for the other recipients.
   const TenantPolicy* tenant = dir->tenant(route.tenant);
   if (tenant != nullptr && tenant->max_message_size != 0 && q.envelope.declared_size > tenant->max_message_size) {
-    return Verdict::refuse(ReplyId::kSizeExceedsLimit);
+    return done(Verdict::refuse(ReplyId::kSizeExceedsLimit));
   }
   // The tenant's recipient rule, for its own domains (an authenticated submitter's outside
   // recipients are not the tenant's to know). Refused here, nobody gets a bounce later.
-  if (route.local && tenant != nullptr && Directory::checkRecipient(*tenant, q.argument) == RecipientCheck::kUnknown) {
-    return Verdict::refuse(ReplyId::kUnknownRecipient);
-  }
+  const RecipientCheck check =
+      route.local && tenant != nullptr ? Directory::checkRecipient(*tenant, q.argument) : RecipientCheck::kKnown;
+  if (check == RecipientCheck::kUnknown) return done(Verdict::refuse(ReplyId::kUnknownRecipient));
   // One spool record belongs to one tenant. A recipient of another tenant is deferred to
   // a later transaction, as RFC 5321 section 4.5.3.1.10 has clients do for 452.
   if (!q.envelope.rcpt_to.empty() && q.envelope.tenant != route.tenant) {
-    return Verdict::refuse(ReplyId::kOtherTenant);
+    return done(Verdict::refuse(ReplyId::kOtherTenant));
   }
-  // Before the body is sent, not after: the client keeps the message and retries.
-  if (storage_ != nullptr && !storage_->hasRoom(q.now)) return Verdict::refuse(ReplyId::kInsufficientStorage);
-  return Verdict::acceptRecipient(std::move(route.tenant));
+  // Before the body is sent, not after: the client keeps the message and retries. Also
+  // before a lookup: no request for a recipient that would be deferred anyway.
+  if (storage_ != nullptr && !storage_->hasRoom(q.now)) return done(Verdict::refuse(ReplyId::kInsufficientStorage));
+  if (check == RecipientCheck::kKnown) return done(Verdict::acceptRecipient(std::move(route.tenant)));
+  // rule = "lookup": the customer's application decides. Its answer comes on the lookup's
+  // thread (or at once from the cache); the driver resumes the session on its own loop.
+  const bool accept_on_failure = tenant->lookup.accept_on_failure;
+  if (lookup_ == nullptr) {
+    return done(accept_on_failure ? Verdict::acceptRecipient(std::move(route.tenant))
+                                  : Verdict::refuse(ReplyId::kPolicyTempFail));
+  }
+  lookup_->lookup(
+      route.tenant, tenant->lookup, Directory::mailboxOf(*tenant, q.argument),
+      [done = std::move(done), name = route.tenant, accept_on_failure](LookupAnswer a) {
+        switch (a) {
+          case LookupAnswer::kExists:
+            return done(Verdict::acceptRecipient(name));
+          case LookupAnswer::kUnknown:
+            return done(Verdict::refuse(ReplyId::kUnknownRecipient));
+          case LookupAnswer::kFailed:
+            break;
+        }
+        // RFC 5321 4.2.2 / RFC 3463 X.3.0: try again later, unless the tenant
+        // prefers accepting to delaying (on_failure = "accept").
+        done(accept_on_failure ? Verdict::acceptRecipient(name) : Verdict::refuse(ReplyId::kPolicyTempFail));
+      });
 }
 
 Verdict LocalPolicy::endOfData(const Query& q) const {

@@ -20,8 +20,9 @@ const config::Table<TenantConfig>& tenantTable() {
     t.add(
         "recipients.rule", [](TenantConfig& c) -> std::string& { return c.recipients.rule; },
         "which recipients the tenant has, checked at RCPT (unknown: `550 5.1.1`): `catch_all` every local "
-        "part; `list` those in recipients.addresses and recipients.patterns. `postmaster` is always accepted",
-        config::Check::oneOf({"catch_all", "list"}));
+        "part; `list` those in recipients.addresses and recipients.patterns; `lookup` those and what the "
+        "customer's application confirms (recipients.url). `postmaster` is always accepted",
+        config::Check::oneOf({"catch_all", "list", "lookup"}));
     t.add(
         "recipients.addresses", [](TenantConfig& c) -> std::vector<std::string>& { return c.recipients.addresses; },
         "local parts (`\"sales\"`: in every domain of the tenant) or full addresses (`\"sales@acme.example\"`), "
@@ -34,6 +35,35 @@ const config::Table<TenantConfig>& tenantTable() {
         "recipients.plus_addressing", [](TenantConfig& c) -> bool& { return c.recipients.plus_addressing; },
         "`user+detail@` that is not listed itself is accepted when `user@` is (the detail is kept in the address "
         "and given as `rcpt_to[].detail` in the parsed JSON and the event)");
+    t.add(
+        "recipients.url", [](TenantConfig& c) -> std::string& { return c.recipients.url; },
+        "rule = \"lookup\": the customer's endpoint (http or https). GET adds `?address=<mailbox>&tenant=<name>`; "
+        "`200` accepts, `404` refuses with `550 5.1.1`, anything else or no answer in time is a failure");
+    t.add(
+        "recipients.method", [](TenantConfig& c) -> std::string& { return c.recipients.method; },
+        "rule = \"lookup\": `GET`, or `POST` with the JSON body `{\"address\": …, \"tenant\": …}`",
+        config::Check::oneOf({"GET", "POST"}));
+    t.secret(
+        "recipients.authorization", [](TenantConfig& c) -> std::string& { return c.recipients.authorization; },
+        "rule = \"lookup\": the Authorization header sent with each lookup (`Bearer …`); empty: none");
+    t.add(
+        "recipients.timeout", [](TenantConfig& c) -> Millis& { return c.recipients.timeout; },
+        "rule = \"lookup\": the whole exchange, connect included; keep it below `server.policy_timeout`",
+        config::Check::atLeast(1));
+    t.add(
+        "recipients.positive_ttl", [](TenantConfig& c) -> Millis& { return c.recipients.positive_ttl; },
+        "rule = \"lookup\": how long an accepted address is remembered (0: not at all)");
+    t.add(
+        "recipients.negative_ttl", [](TenantConfig& c) -> Millis& { return c.recipients.negative_ttl; },
+        "rule = \"lookup\": how long an unknown address is remembered (0: not at all)");
+    t.add(
+        "recipients.on_failure", [](TenantConfig& c) -> std::string& { return c.recipients.on_failure; },
+        "rule = \"lookup\": when the application fails or does not answer in time: `tempfail` (`451 4.3.0`, the "
+        "client retries later) or `accept`",
+        config::Check::oneOf({"tempfail", "accept"}));
+    t.add(
+        "recipients.cache_size", [](TenantConfig& c) -> uint32_t& { return c.recipients.cache_size; },
+        "rule = \"lookup\": answers remembered for this tenant, least recently used first out (0: none)");
     return t;
   }();
   return t;

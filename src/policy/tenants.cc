@@ -64,8 +64,24 @@ std::vector<TenantProblem> checkTenant(const TenantConfig& t) {
     if (std::string why = checkDomain(d); !why.empty()) out.push_back({"domains", quoted(d, why)});
   }
   const RecipientRules& r = t.recipients;
-  if (r.rule != "catch_all" && r.rule != "list") {
-    out.push_back({"recipients.rule", "must be \"catch_all\" or \"list\""});
+  if (r.rule != "catch_all" && r.rule != "list" && r.rule != "lookup") {
+    out.push_back({"recipients.rule", "must be \"catch_all\", \"list\" or \"lookup\""});
+  }
+  if (r.rule == "lookup") {
+    const std::string_view url = r.url;
+    const size_t scheme = url.starts_with("https://") ? 8 : url.starts_with("http://") ? 7 : 0;
+    if (scheme == 0 || url.size() == scheme || url[scheme] == '/' ||
+        url.find_first_of(" \t\r\n") != std::string_view::npos) {
+      out.push_back({"recipients.url", "rule = \"lookup\" needs an http:// or https:// URL with a host"});
+    }
+    if (r.method != "GET" && r.method != "POST") out.push_back({"recipients.method", "must be \"GET\" or \"POST\""});
+    if (r.on_failure != "tempfail" && r.on_failure != "accept") {
+      out.push_back({"recipients.on_failure", "must be \"tempfail\" or \"accept\""});
+    }
+    if (r.timeout.count() <= 0) out.push_back({"recipients.timeout", "must be more than 0"});
+    if (r.authorization.find_first_of("\r\n") != std::string::npos) {
+      out.push_back({"recipients.authorization", "must be one line"});
+    }
   }
   if (r.rule == "list" && r.addresses.empty() && r.patterns.empty()) {
     out.push_back(
@@ -98,7 +114,11 @@ TenantPolicy compileTenant(const TenantConfig& t) {
   p.name = t.name;
   p.max_message_size = t.max_message_size;
   const RecipientRules& r = t.recipients;
-  p.rule = r.rule == "list" ? RecipientRule::kList : RecipientRule::kCatchAll;
+  p.rule = r.rule == "list"     ? RecipientRule::kList
+           : r.rule == "lookup" ? RecipientRule::kLookup
+                                : RecipientRule::kCatchAll;
+  p.lookup = LookupSettings{r.url,          r.method,       r.authorization,          r.timeout,
+                            r.positive_ttl, r.negative_ttl, r.on_failure == "accept", r.cache_size};
   p.plus_addressing = r.plus_addressing;
   for (const auto& a : r.addresses) {
     const size_t at = a.rfind('@');
@@ -146,7 +166,23 @@ RecipientCheck Directory::checkRecipient(const TenantPolicy& t, std::string_view
       return RecipientCheck::kKnown;
     }
   }
-  return RecipientCheck::kUnknown;
+  return t.rule == RecipientRule::kLookup ? RecipientCheck::kLookup : RecipientCheck::kUnknown;
+}
+
+std::string Directory::mailboxOf(const TenantPolicy& t, std::string_view address) {
+  const size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return std::string(address);
+  std::string_view local = address.substr(0, at);
+  if (t.plus_addressing && !local.starts_with('"')) {
+    const size_t plus = local.find('+');
+    if (plus != std::string_view::npos && plus > 0) local = local.substr(0, plus);
+  }
+  // Lower-cased as a whole: the cache matches case-insensitively, so the application must
+  // be asked one spelling for every spelling the cache answers.
+  std::string out = lowerAscii(local);
+  out += '@';
+  out += normalizeDomain(address.substr(at + 1));
+  return out;
 }
 
 std::shared_ptr<const Directory> Directory::build(const std::vector<TenantConfig>& tenants,

@@ -22,6 +22,8 @@
 // "user@" (RFC 5233 sub-addressing with "+"; the detail stays in the address, and the
 // parsed JSON and event carry it as rcpt_to[].detail). "postmaster@" every domain of the
 // tenant is always accepted (RFC 5321 4.5.1). An unknown recipient: 550 5.1.1.
+// "lookup": what `addresses`/`patterns` do not accept is asked of the customer's application
+// (recipient_lookup.h), by its mailbox (plus-detail removed when plus_addressing is on).
 //
 // Standards: RFC 5321 section 4.1.1.3 (postmaster must be accepted), RFC 5890 (domains are
 // compared case-insensitively in their ASCII/A-label form; U-label domains are compared
@@ -40,16 +42,27 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/clock.h"
+#include "policy/recipient_lookup.h"
 #include "smtp/reply.h"
 
 namespace mx::policy {
 
 // [tenant.recipients]: which recipients a tenant has.
 struct RecipientRules {
-  std::string rule = "catch_all";      // "catch_all" | "list"
+  std::string rule = "catch_all";      // "catch_all" | "list" | "lookup"
   std::vector<std::string> addresses;  // local parts or full addresses
   std::vector<std::string> patterns;   // globs over the local part, or the address with "@"
   bool plus_addressing = true;         // "user+detail@" falls back to "user@"
+  // rule = "lookup" (recipient_lookup.h LookupSettings, as configured):
+  std::string url;
+  std::string method = "GET";  // "GET" | "POST"
+  std::string authorization;   // secret: the Authorization header's value
+  Millis timeout{2'000};
+  Millis positive_ttl{600'000};
+  Millis negative_ttl{60'000};
+  std::string on_failure = "tempfail";  // "tempfail" (451 4.3.0) | "accept"
+  uint32_t cache_size = 10'000;
 };
 
 struct TenantConfig {
@@ -69,7 +82,7 @@ struct TenantProblem {
 };
 std::vector<TenantProblem> checkTenant(const TenantConfig& t);
 
-enum class RecipientRule : uint8_t { kCatchAll, kList };
+enum class RecipientRule : uint8_t { kCatchAll, kList, kLookup };
 
 // What the directory keeps of a tenant for the per-message questions.
 struct TenantPolicy {
@@ -81,10 +94,12 @@ struct TenantPolicy {
   std::vector<std::string> local_patterns;      // globs without "@"
   std::vector<std::string> address_patterns;    // globs with "@"
   bool plus_addressing = true;
+  LookupSettings lookup;  // kLookup
 };
 
-// The answer of Directory::checkRecipient().
-enum class RecipientCheck : uint8_t { kKnown, kUnknown };
+// The answer of Directory::checkRecipient(): known, unknown, or to be asked of the
+// tenant's lookup (with mailboxOf() the address to ask about).
+enum class RecipientCheck : uint8_t { kKnown, kUnknown, kLookup };
 
 struct UserConfig {
   std::string name;           // the SASL authcid
@@ -112,6 +127,9 @@ class Directory {
 
   // Applies the tenant's recipient rule to `address` (a forward-path that routed to it).
   static RecipientCheck checkRecipient(const TenantPolicy& tenant, std::string_view address);
+  // The mailbox a lookup asks about, lower-cased: the local part (without "+detail" when
+  // the tenant has plus_addressing), "@", the domain.
+  static std::string mailboxOf(const TenantPolicy& tenant, std::string_view address);
 
   // Checks a password against the user's crypt(3) hash. Slow on purpose (yescrypt/sha512
   // rounds): call it off the I/O threads. Returns the user's tenant on success.

@@ -535,12 +535,36 @@ TEST(Config, BadTenantsNameTheKeyAndLine) {
       "rule = \"list\"\n",  // line 12: a list of nobody
       "t.toml", {}, &errors);
   validateConfig(c, &errors);
-  const std::string all = joined(errors, c.source);
+  std::string all = joined(errors, c.source);
   EXPECT_NE(all.find("t.toml:3: tenant.acme.domains: 'a.*.test' has a '*'"), std::string::npos) << all;
   EXPECT_NE(all.find("t.toml:5: tenant.acme.recipients.rule: must be one of"), std::string::npos) << all;
   EXPECT_NE(all.find("t.toml:6: tenant.acme.recipients.patterns: '' is empty"), std::string::npos) << all;
   EXPECT_NE(all.find("t.toml:7: tenant.acme.recipients.adresses: unknown key"), std::string::npos) << all;
   EXPECT_NE(all.find("t.toml:12: tenant.beta.recipients.rule: \"list\" needs"), std::string::npos) << all;
+
+  errors.clear();
+  c = loadConfigText(
+      "[server]\n"
+      "policy_timeout = \"5s\"\n"
+      "[[tenant]]\n"
+      "name = \"acme\"\n"
+      "domains = [\"acme.test\"]\n"
+      "[tenant.recipients]\n"
+      "rule = \"lookup\"\n"        // line 7: no url
+      "method = \"PUT\"\n"         // line 8
+      "timeout = \"5s\"\n"         // line 9: not below policy_timeout
+      "on_failure = \"shrug\"\n",  // line 10
+      "u.toml", {}, &errors);
+  validateConfig(c, &errors);
+  all = joined(errors, c.source);
+  EXPECT_NE(all.find("u.toml:8: tenant.acme.recipients.method: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("u.toml:10: tenant.acme.recipients.on_failure: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("tenant.acme.recipients.url: rule = \"lookup\" needs an http:// or https:// URL"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("u.toml:9: tenant.acme.recipients.timeout: must be below server.policy_timeout"),
+            std::string::npos)
+      << all;
 }
 
 TEST(Config, RedisUrls) {
