@@ -76,11 +76,6 @@ void LocalPolicy::recipient(const Query& q, VerdictCallback done) const {
   const RecipientCheck check =
       route.local && tenant != nullptr ? Directory::checkRecipient(*tenant, q.argument) : RecipientCheck::kKnown;
   if (check == RecipientCheck::kUnknown) return done(Verdict::refuse(ReplyId::kUnknownRecipient));
-  // One spool record belongs to one tenant. A recipient of another tenant is deferred to
-  // a later transaction, as RFC 5321 section 4.5.3.1.10 has clients do for 452.
-  if (!q.envelope.rcpt_to.empty() && q.envelope.tenant != route.tenant) {
-    return done(Verdict::refuse(ReplyId::kOtherTenant));
-  }
   // Before the body is sent, not after: the client keeps the message and retries. Also
   // before a lookup: no request for a recipient that would be deferred anyway.
   if (storage_ != nullptr && !storage_->hasRoom(q.now)) return done(Verdict::refuse(ReplyId::kInsufficientStorage));
@@ -110,11 +105,16 @@ void LocalPolicy::recipient(const Query& q, VerdictCallback done) const {
 }
 
 Verdict LocalPolicy::endOfData(const Query& q) const {
-  // The octets received against the limit of the transaction's tenant (RFC 1870 section
-  // 6.1: 552 5.3.4). Without SIZE= this is the first point the size is known.
-  const TenantPolicy* tenant = directory()->tenant(q.envelope.tenant);
-  if (tenant != nullptr && tenant->max_message_size != 0 && q.message_size > tenant->max_message_size) {
-    return Verdict::refuse(ReplyId::kMessageTooBig);
+  // The octets received against the limit of each tenant of the transaction (RFC 1870
+  // section 6.1: 552 5.3.4). Without SIZE= this is the first point the size is known. One
+  // reply answers every recipient after the data, so a message over one of its tenants'
+  // limits is refused as a whole.
+  const DirectoryPtr dir = directory();
+  for (const auto& name : tenantsOf(q.envelope)) {
+    const TenantPolicy* tenant = dir->tenant(name);
+    if (tenant != nullptr && tenant->max_message_size != 0 && q.message_size > tenant->max_message_size) {
+      return Verdict::refuse(ReplyId::kMessageTooBig);
+    }
   }
   return Verdict::accept();
 }

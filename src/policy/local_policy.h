@@ -1,5 +1,6 @@
 // policy/local_policy.h — the policy that needs no service: the tenant directory decides
-// recipients (relay protection, one tenant per transaction), the storage guard defers
+// recipients (relay protection, the tenants' recipient rules; recipients of several tenants
+// may share a transaction: the driver commits one copy per tenant), the storage guard defers
 // recipients while the spool's filesystem is low, and passwords are checked against the
 // configured crypt(3) hashes on a worker thread (slow on purpose, so never on an event
 // loop). The tenants' size limits answer at MAIL (a declared SIZE= no tenant accepts), at
@@ -9,8 +10,7 @@
 // through the RecipientLookup for what its list does not know: the answer (200 / 404 /
 // failure) arrives on the lookup's thread and the driver resumes the session on its loop.
 //
-// Standards: RFC 5321 4.5.3.1.10 (452 for recipients to send in a later transaction),
-// RFC 1870 section 6 (552 5.3.4), RFC 3463 X.3.1 (storage), RFC 4954 section 6 (535 5.7.8).
+// Standards: RFC 1870 section 6 (552 5.3.4), RFC 3463 X.3.1 (storage), RFC 4954 section 6 (535 5.7.8).
 // Threads: check() may be called from any thread; RCPT answers before check() returns,
 // except a lookup (the lookup's thread, or at once from its cache); AUTH answers on the
 // worker thread. setDirectory() swaps the directory for later queries

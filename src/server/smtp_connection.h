@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/policy.h"
 #include "server/transport.h"
@@ -87,8 +88,10 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   std::string out_;       // replies not yet handed to the transport
   std::string writing_;   // the buffer of the write in flight (out_ may grow meanwhile)
   spool::MessageWriterPtr writer_;
-  std::string body_copy_;  // the body for the AckGate (ack_after = "store" only)
-  MessageId commit_id_;    // the message in commit (for the store-ack timeout's reply)
+  std::string body_copy_;                  // the body for the AckGate (ack_after = "store" only)
+  MessageId commit_id_;                    // the message in commit (for the store-ack timeout's reply)
+  std::vector<MessageId> copy_ids_;        // a message for several tenants: each copy's id
+  std::vector<std::string> copy_tenants_;  // and its tenant (empty for one tenant)
   MonoTime commit_began_{};
   std::optional<smtp::Verdict> inline_verdict_;  // a verdict given inside Policy::check()
   List::iterator self_it_;

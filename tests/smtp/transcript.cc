@@ -91,6 +91,11 @@ std::string envelopeSummary(const Envelope& e) {
     s += '<' + e.rcpt_to[i] + '>';
   }
   if (!e.tenant.empty()) s += " tenant=" + e.tenant;
+  // A transaction for several tenants: each recipient's, in RCPT order.
+  if (std::any_of(e.rcpt_tenants.begin(), e.rcpt_tenants.end(), [&e](const std::string& t) { return t != e.tenant; })) {
+    s += " rcpt-tenants=";
+    for (size_t i = 0; i < e.rcpt_tenants.size(); ++i) s += (i > 0 ? "," : "") + e.rcpt_tenants[i];
+  }
   if (!e.esmtp) s += " helo-only";
   if (e.declared_size != 0) s += " size=" + std::to_string(e.declared_size);
   if (e.body == BodyType::kEightBitMime) s += " body=8bitmime";
