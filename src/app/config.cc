@@ -61,6 +61,14 @@ class Binding {
   // The key's field, if the section has one: its type and whether it is a secret.
   virtual bool has(std::string_view key, bool* secret) const = 0;
   virtual std::vector<std::string> keys() const = 0;
+  // True when some key is "<group>.<name>": the section has a sub-table `group`.
+  bool hasGroup(std::string_view group) const {
+    const std::string prefix = std::string(group) + ".";
+    for (const auto& k : keys()) {
+      if (k.starts_with(prefix)) return true;
+    }
+    return false;
+  }
   // Sets `key` of the struct, or of the entry named `entry` (created if new, with
   // `kind` for kind-specific defaults). Returns "" or what the value must be.
   virtual std::string set(const std::string& entry, std::string_view key, const Input& in) = 0;
@@ -358,16 +366,29 @@ class Loader {
       b.touch(entry, kind, lineOf(item));
       for (const auto& [k, v] : t) {
         if (k.str() == "name") continue;
-        std::string where = b.name() + "." + entry + "." + std::string(k.str());
-        c_.key_lines[where] = lineOf(v);
-        Input in;
-        if (!toInput(v, &in)) {
-          errors_->push_back({where, lineOf(v), "has an unsupported type"});
+        // A sub-table of the entry ([tenant.recipients] after [[tenant]]) whose keys the
+        // table names "recipients.<key>": each of its keys is set as such.
+        if (const toml::table* sub = v.as_table(); sub && !b.has(k.str(), nullptr) && b.hasGroup(k.str())) {
+          for (const auto& [sk, sv] : *sub) {
+            const std::string key = std::string(k.str()) + "." + std::string(sk.str());
+            setEntryKey(b, entry, key, sv);
+          }
           continue;
         }
-        setKey(b, entry, where, k.str(), std::move(in), lineOf(v));
+        setEntryKey(b, entry, std::string(k.str()), v);
       }
     }
+  }
+
+  void setEntryKey(Binding& b, const std::string& entry, const std::string& key, const toml::node& v) {
+    std::string where = b.name() + "." + entry + "." + key;
+    c_.key_lines[where] = lineOf(v);
+    Input in;
+    if (!toInput(v, &in)) {
+      errors_->push_back({where, lineOf(v), b.has(key, nullptr) ? "has an unsupported type" : "unknown key"});
+      return;
+    }
+    setKey(b, entry, where, key, std::move(in), lineOf(v));
   }
 
   Config& c_;
@@ -554,8 +575,26 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors) {
       weak_hash = true;
     }
   }
+  // [[tenant]]: each entry's own rules with the key and its line (tenants.h checkTenant()),
+  // then what only the whole directory can tell (a domain of two tenants, users).
+  bool tenants_ok = true;
+  for (const auto& t : c.tenants) {
+    for (const auto& p : policy::checkTenant(t)) {
+      const std::string key = "tenant." + t.name + "." + p.key;
+      errors->push_back({key, c.lineOf(key) ? c.lineOf(key) : t.line, p.message});
+      tenants_ok = false;
+    }
+  }
+  for (const auto& t : c.tenants) {
+    // The server answers 451 4.3.0 itself after policy_timeout: a slower lookup could never
+    // reach its own on_failure.
+    if (t.recipients.rule == "lookup" && t.recipients.timeout >= c.server.policy_timeout) {
+      const std::string key = "tenant." + t.name + ".recipients.timeout";
+      errors->push_back({key, c.lineOf(key) ? c.lineOf(key) : t.line, "must be below server.policy_timeout"});
+    }
+  }
   std::string dir_error;
-  if (!weak_hash && !policy::Directory::build(c.tenants, c.users, &dir_error))
+  if (tenants_ok && !weak_hash && !policy::Directory::build(c.tenants, c.users, &dir_error))
     errors->push_back({"tenant/user", 0, dir_error});
   std::set<std::string> sink_names;
   for (const auto& s : c.sinks) {

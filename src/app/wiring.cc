@@ -16,6 +16,7 @@
 #include "app/service_notify.h"
 #include "app/store_ack_gate.h"
 #include "core/clock.h"
+#include "http/beast_client.h"
 #include "mime/cli.h"
 #include "pipeline/message_handler.h"
 #include "pipeline/metrics.h"
@@ -24,6 +25,7 @@
 #include "pipeline/spool_consumer.h"
 #include "policy/auth_limits/auth_limit_policy.h"
 #include "policy/local_policy.h"
+#include "policy/lookup/http_recipient_lookup.h"
 #include "policy/rate_limits/rate_limit_policy.h"
 #include "server/http_status.h"
 #include "server/log.h"
@@ -144,7 +146,13 @@ int runServe(const Config& c) {
   }
 
   policy::StorageGuard storage_guard(c.spool.dir, c.spool.min_free);
-  policy::LocalPolicy local_policy(directory, &storage_guard);
+  // [tenant.recipients] rule = "lookup": the customer's application over HTTP(S), through an
+  // HTTP client of its own (its own io_context thread: a lookup never waits on a server loop)
+  // and the answer cache. Made even when no tenant uses it yet, so that a reload can add one.
+  auto lookup_client = http::makeHttpClient(http::ClientOptions{});
+  policy::HttpRecipientLookup http_lookup(*lookup_client);
+  policy::CachingRecipientLookup recipient_lookup(http_lookup, clock);
+  policy::LocalPolicy local_policy(directory, &storage_guard, &recipient_lookup);
   // [[rate_limit]]: the limiter (rate_limits.backend, by name) in front of the local policy.
   std::unique_ptr<policy::RateLimitPolicy> rate_limit_policy;
   if (!c.rate_limit.empty()) {
@@ -196,10 +204,11 @@ int runServe(const Config& c) {
       return reason;
     };
     h.metrics = [&metrics, &pipeline_metrics, &spool, &clock, &blob_store, &events_runtime, &c, &rate_limit_policy,
-                 &auth_limit_policy] {
+                 &auth_limit_policy, &recipient_lookup] {
       std::string extra = pipeline::renderPipelineMetrics(pipeline_metrics, spool.value()->stats(), clock.wall());
       if (rate_limit_policy) extra += rate_limit_policy->renderMetrics();
       extra += auth_limit_policy.renderMetrics();
+      extra += recipient_lookup.renderMetrics();
       if (blob_store) extra += renderStoreMetrics(c, *blob_store);  // the backend's own table
       if (events_runtime) extra += events_runtime->outbox->renderMetrics();
       return metrics.renderPrometheus(extra);
@@ -270,6 +279,9 @@ int runServe(const Config& c) {
   }
   logger.info("draining", "stopping listeners; sessions get until server.drain_timeout", clock.wall());
   server.drain();
+  // Lookups still on their way are answered (as failures) while the server and the cache
+  // they report to are still there.
+  lookup_client.reset();
   if (http) http->stop();
   // Every acknowledged message is durable in the spool; the pipeline finishes what is there
   // (a node's spool is drained before exit, DESIGN.md "Scaling out").

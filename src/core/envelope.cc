@@ -1,6 +1,8 @@
 // core/envelope.cc — see envelope.h.
 #include "core/envelope.h"
 
+#include <algorithm>
+
 #include "core/json_writer.h"
 
 namespace mx {
@@ -61,10 +63,47 @@ void Envelope::resetTransaction() {
   tenant.clear();
   mail_from.clear();
   rcpt_to.clear();
+  rcpt_tenants.clear();
   declared_size = 0;
   body = BodyType::kSevenBit;
   smtputf8 = false;
   chunked = false;
+}
+
+std::vector<std::string> tenantsOf(const Envelope& e) {
+  std::vector<std::string> out;
+  if (e.rcpt_tenants.empty()) {
+    out.push_back(e.tenant);
+    return out;
+  }
+  for (const auto& t : e.rcpt_tenants) {
+    const std::string& name = t.empty() ? e.tenant : t;
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
+}
+
+std::vector<Envelope> splitByTenant(const Envelope& e) {
+  std::vector<Envelope> copies;
+  const std::vector<std::string> tenants = tenantsOf(e);
+  if (tenants.size() <= 1 || e.rcpt_tenants.size() != e.rcpt_to.size()) {
+    copies.push_back(e);
+    copies.back().rcpt_tenants.clear();
+    if (tenants.size() == 1) copies.back().tenant = tenants.front();
+    return copies;
+  }
+  for (const auto& tenant : tenants) {
+    Envelope c = e;
+    c.tenant = tenant;
+    c.rcpt_to.clear();
+    c.rcpt_tenants.clear();
+    for (size_t i = 0; i < e.rcpt_to.size(); ++i) {
+      const std::string& owner = e.rcpt_tenants[i].empty() ? e.tenant : e.rcpt_tenants[i];
+      if (owner == tenant) c.rcpt_to.push_back(e.rcpt_to[i]);
+    }
+    copies.push_back(std::move(c));
+  }
+  return copies;
 }
 
 void writeEnvelopeJson(JsonWriter& w, const Envelope& e) {

@@ -50,7 +50,8 @@ struct Envelope {
   WallTime received_at{};
   Reception reception = Reception::kSmtp;
   std::string listener;          // the listener's configured name ("smtp", "submission", ...)
-  std::string tenant;            // from recipient routing (the first recipient's tenant)
+  std::string tenant;            // from recipient routing (the first recipient's tenant;
+                                 // a committed copy's one tenant)
 
   // Connection: set by the driver.
   std::string client_ip;         // the real client (after PROXY protocol)
@@ -65,6 +66,10 @@ struct Envelope {
   std::string auth_user;         // the authenticated SASL identity; empty if none
   std::string mail_from;         // reverse-path without brackets; empty for the null path <>
   std::vector<std::string> rcpt_to;  // forward-paths without brackets, in RCPT order
+  // The tenant each recipient's RCPT verdict named, parallel to rcpt_to, while the
+  // transaction is open (a message may be for several tenants). Never spooled: a committed
+  // envelope is one tenant's copy (splitByTenant()), its tenant in `tenant`.
+  std::vector<std::string> rcpt_tenants;
   uint64_t declared_size = 0;    // SIZE= (RFC 1870); 0 when absent
   BodyType body = BodyType::kSevenBit;
   bool smtputf8 = false;         // SMTPUTF8 given on MAIL (RFC 6531)
@@ -78,6 +83,17 @@ struct Envelope {
 
   bool operator==(const Envelope&) const = default;
 };
+
+// The copies a transaction is committed as, one per tenant of its recipients, in the order
+// each tenant first appears in rcpt_tenants: each with only that tenant's recipients (in
+// RCPT order), `tenant` set to it and rcpt_tenants empty. An envelope whose recipients all
+// have one tenant (or that has no rcpt_tenants) is one copy: itself, with rcpt_tenants
+// cleared. A recipient with an empty tenant belongs to the envelope's `tenant`.
+std::vector<Envelope> splitByTenant(const Envelope& e);
+
+// The distinct tenants of the envelope's recipients in order of first appearance (the
+// envelope's `tenant` alone when rcpt_tenants is empty).
+std::vector<std::string> tenantsOf(const Envelope& e);
 
 // Writes the envelope as one JSON object (the shape in schemas/parsed-email.schema.json
 // $defs/Envelope): reception, listener, mail_from (null for <>), rcpt_to as objects with

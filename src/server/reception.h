@@ -13,6 +13,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/envelope.h"
@@ -50,6 +51,15 @@ class Reception {
   // `body` is the message as spooled when keepsBody(), else ignored: after the spool commit
   // the AckGate gets it, and `done` reports the gate's answer. Returns the message's id.
   MessageId commit(spool::MessageWriterPtr writer, Envelope envelope, Done done, std::string body = {});
+
+  // As commit(), for one message addressed to several tenants: `copies` holds one envelope
+  // per tenant (core/envelope.h splitByTenant()), each given its own id and the same
+  // received_at, committed together by Lane::commitCopies (one group commit: all durable,
+  // or an error for all). With an AckGate each copy is confirmed, and `done` waits for all
+  // (the first failure is reported). `done` gets the first copy's id; the ids are returned
+  // in the order of `copies`. `copies` must not be empty.
+  std::vector<MessageId> commitCopies(spool::MessageWriterPtr writer, std::vector<Envelope> copies, Done done,
+                                      std::string body = {});
 
  private:
   spool::Lane& lane_;

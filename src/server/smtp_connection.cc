@@ -594,13 +594,23 @@ void SmtpConnection::commit() {
   std::string body;
   body.swap(body_copy_);
   asio::io_context& ioc = worker_.ioc;
-  commit_id_ = worker_.reception.commit(
-      std::move(w), session_->envelope(),
-      [self = shared_from_this(), seq, &ioc](const MessageId& id, Status st, bool spooled) {
-        // Runs on the spool's sync thread (or the store's): hand off only.
-        asio::post(ioc, [self, seq, id, spooled, st = std::move(st)]() { self->onCommitted(seq, id, st, spooled); });
-      },
-      std::move(body));
+  auto on_done = [self = shared_from_this(), seq, &ioc](const MessageId& id, Status st, bool spooled) {
+    // Runs on the spool's sync thread (or the store's): hand off only.
+    asio::post(ioc, [self, seq, id, spooled, st = std::move(st)]() { self->onCommitted(seq, id, st, spooled); });
+  };
+  // A message for several tenants is stored and announced once per tenant, each copy with
+  // its own id and only its recipients, all made durable by one group commit before the one
+  // 250 (which names the first copy's id).
+  std::vector<Envelope> copies = splitByTenant(session_->envelope());
+  copy_ids_.clear();
+  copy_tenants_.clear();
+  if (copies.size() == 1) {
+    commit_id_ = worker_.reception.commit(std::move(w), std::move(copies.front()), std::move(on_done), std::move(body));
+  } else {
+    for (const auto& c : copies) copy_tenants_.push_back(c.tenant);
+    copy_ids_ = worker_.reception.commitCopies(std::move(w), std::move(copies), std::move(on_done), std::move(body));
+    commit_id_ = copy_ids_.front();
+  }
   // ack_after = "store": the client waits at most timeouts.store_ack for the object store.
   if (worker_.reception.keepsBody()) armTimer(now() + worker_.reception.ackTimeout());
 }
@@ -627,7 +637,7 @@ void SmtpConnection::finishCommit(const MessageId& id, const Status& st, bool sp
   }
   // The transaction's facts, before commitDone() resets the envelope.
   const Envelope& env = session_->envelope();
-  std::string tenant = env.tenant;
+  std::string tenant = env.tenant;  // the first copy's when there are several
   size_t rcpts = env.rcpt_to.size();
   uint64_t before = session_->stats().bytes_accepted;
   session_->commitDone(r, now());
@@ -637,6 +647,14 @@ void SmtpConnection::finishCommit(const MessageId& id, const Status& st, bool sp
     w.field("id", id.toString()).field("conn", id_).field("tenant", tenant).field("size", size);
     w.field("recipients", static_cast<uint64_t>(rcpts)).field("client_ip", client_ip_);
     w.field("reply", replyCodes(st.ok() ? ReplyId::kQueued : refusal));
+    if (!copy_ids_.empty()) {
+      // One message for several tenants: the copies, each stored and announced on its own.
+      w.key("copies").beginArray();
+      for (size_t i = 0; i < copy_ids_.size(); ++i) {
+        w.beginObject().field("id", copy_ids_[i].toString()).field("tenant", copy_tenants_[i]).endObject();
+      }
+      w.endArray();
+    }
     if (!st.ok()) w.field("error", st.error().message());
   });
   // The store-ack timer replaced the session's deadline; a read may still be pending.

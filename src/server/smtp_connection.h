@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/policy.h"
 #include "server/connection.h"
@@ -98,8 +99,10 @@ class SmtpConnection final : public Connection, public std::enable_shared_from_t
   std::string out_;       // replies not yet handed to the transport
   std::string writing_;   // the buffer of the write in flight (out_ may grow meanwhile)
   spool::MessageWriterPtr writer_;
-  std::string body_copy_;  // the body for the AckGate (ack_after = "store" only)
-  MessageId commit_id_;    // the message in commit (for the store-ack timeout's reply)
+  std::string body_copy_;                  // the body for the AckGate (ack_after = "store" only)
+  MessageId commit_id_;                    // the message in commit (for the store-ack timeout's reply)
+  std::vector<MessageId> copy_ids_;        // a message for several tenants: each copy's id
+  std::vector<std::string> copy_tenants_;  // and its tenant (empty for one tenant)
   MonoTime commit_began_{};
   std::optional<smtp::Verdict> inline_verdict_;  // a verdict given inside Policy::check()
   std::optional<smtp::Verdict> held_connect_;    // Park::kGreetDelay

@@ -132,6 +132,8 @@ constexpr Entry kEntries[] = {
   // Permanent policy refusals of a command count (dictionary attacks, relay probing,
   // Postfix's smtpd_hard_error_limit counts every reject); temporary ones are ours.
   E(ReplyId::kRecipientPermFail,  "RecipientPermFail",  550, "5.1.1", "Recipient address rejected", kCounts),
+  // RFC 3463 X.1.1: the mailbox does not exist ([tenant.recipients] list or lookup).
+  E(ReplyId::kUnknownRecipient,   "UnknownRecipient",   550, "5.1.1", "Recipient address rejected: user unknown", kCounts),
   E(ReplyId::kRelayDenied,        "RelayDenied",        550, "5.7.1", "Relay access denied", kCounts),
   E(ReplyId::kRecipientNeedsDomain,"RecipientNeedsDomain",550, "5.1.3", "Recipient address needs a domain", kCounts),
   // RFC 5321 3.1: a 554 greeting refuses service (the session closes after it).

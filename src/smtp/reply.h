@@ -104,6 +104,7 @@ enum class ReplyId : uint8_t {
   kParamDuplicate,        // 501 5.5.4 Error: duplicate parameter <keyword>    (detail)
   kSizeExceedsLimit,      // 552 5.3.4 Error: message size exceeds fixed limit (MAIL SIZE=)
   kRecipientPermFail,     // 550 5.1.1 (the default permanent RCPT refusal)
+  kUnknownRecipient,      // 550 5.1.1 a tenant's recipient rule knows no such recipient
   kRelayDenied,           // 550 5.7.1 Relay access denied
   kRecipientNeedsDomain,  // 550 5.1.3 Recipient address needs a domain
   kConnectionRefused,     // 554 5.7.1 a connect policy refused this client

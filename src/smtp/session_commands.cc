@@ -294,10 +294,11 @@ void Session::Impl::rcptAnswered(const Verdict& v, Ask& a) {
     refuseWith(refusalOf(v, ReplyId::kRecipientPermFail));
     return;
   }
-  // The first accepted recipient decides the transaction's tenant; the driver's policy
-  // refuses recipients of another tenant (kOtherTenant), so later ones agree.
+  // The first accepted recipient's tenant is the transaction's; each recipient keeps its
+  // own (a message for several tenants is committed as one copy per tenant).
   if (envelope_.rcpt_to.empty()) envelope_.tenant = v.tenant();
   envelope_.rcpt_to.push_back(std::move(a.argument));
+  envelope_.rcpt_tenants.push_back(v.tenant());
   ++stats_.recipients_accepted;
   reply(ReplyId::kRcptOk);
 }

@@ -207,6 +207,18 @@ void LaneImpl::fail(CommitCallback done, Error e, UniqueFd spill_fd, const std::
 }
 
 void LaneImpl::commit(MessageWriterPtr writer, Envelope envelope, CommitCallback done) {
+  appendRecords(std::move(writer), &envelope, 1, std::move(done));
+}
+
+void LaneImpl::commitCopies(MessageWriterPtr writer, std::vector<Envelope> envelopes, CommitCallback done) {
+  if (envelopes.empty()) {
+    fail(std::move(done), Error(ErrorClass::kPermanentBackend, "spool: commit of a body without an envelope"));
+    return;
+  }
+  appendRecords(std::move(writer), envelopes.data(), envelopes.size(), std::move(done));
+}
+
+void LaneImpl::appendRecords(MessageWriterPtr writer, const Envelope* envelopes, size_t n, CommitCallback done) {
   auto* w = dynamic_cast<SpoolWriter*>(writer.get());
   if (w == nullptr) {
     fail(std::move(done), Error(ErrorClass::kPermanentBackend, "spool: commit of a writer not made by Lane::begin"));
@@ -216,25 +228,60 @@ void LaneImpl::commit(MessageWriterPtr writer, Envelope envelope, CommitCallback
     fail(std::move(done), s.error(), w->takeSpillFd(), w->spillAbsolute());
     return;
   }
-  std::unique_lock wl(write_mu_);
-  env_buf_.clear();
-  encodeEnvelope(envelope, env_buf_);
   const bool spilled = w->spilled();
+  // Each record owns its spill file (a checkpoint removes it): the further copies of a
+  // spilled body get hard links to the same inode, so its one fdatasync covers them all.
+  std::vector<std::string> link_rel, link_abs;
+  auto unlinkLinks = [&link_abs] {
+    for (const auto& a : link_abs) ::unlink(a.c_str());
+  };
+  if (spilled) {
+    for (size_t i = 1; i < n; ++i) {
+      std::string name = newSpillName();
+      std::string rel = laneDirName(lane_.index) + "/spill/" + name;
+      std::string abs = state_->spillPath(rel);
+      if (::link(w->spillAbsolute().c_str(), abs.c_str()) != 0) {
+        const int err = errno;
+        unlinkLinks();
+        fail(std::move(done), ioError("link spill", abs, err), w->takeSpillFd(), w->spillAbsolute());
+        return;
+      }
+      bump(state_->stats.spills_created);
+      link_rel.push_back(std::move(rel));
+      link_abs.push_back(std::move(abs));
+    }
+  }
+  auto spillRel = [&](size_t i) -> std::string_view {
+    if (!spilled) return {};
+    return i == 0 ? std::string_view(w->spillRelative()) : std::string_view(link_rel[i - 1]);
+  };
+  std::unique_lock wl(write_mu_);
   std::string_view body = w->inlineBody();
-  const uint64_t record_len =
-      kRecordHeaderSize + 4 + env_buf_.size() + (spilled ? w->spillRelative().size() : body.size());
+  // Envelopes are encoded into the record prefixes first: one pwritev writes every record.
+  if (prefix_bufs_.size() < n) prefix_bufs_.resize(n);
+  std::vector<uint64_t> record_lens(n);
+  uint64_t total_len = 0;
+  for (size_t i = 0; i < n; ++i) {
+    env_buf_.clear();
+    encodeEnvelope(envelopes[i], env_buf_);
+    record_lens[i] = kRecordHeaderSize + 4 + env_buf_.size() + (spilled ? spillRel(i).size() : body.size());
+    total_len += record_lens[i];
+    // The sequence is filled in below, once the segment is known; keep the envelope bytes.
+    prefix_bufs_[i] = env_buf_;
+  }
   bool roll_needed;
   bool closing;
   {
     std::lock_guard l(lane_.mu);
     closing = stopping_;
-    roll_needed = need_roll_ || !active_ ||
-                  (active_->written_end > kSegmentHeaderSize &&
-                   active_->written_end + record_len > state_->options.segment_bytes);
+    roll_needed =
+        need_roll_ || !active_ ||
+        (active_->written_end > kSegmentHeaderSize && active_->written_end + total_len > state_->options.segment_bytes);
   }
   if (closing) {
     // fail() may run `done` right here; it may commit again, so do not hold write_mu_.
     wl.unlock();
+    unlinkLinks();
     fail(std::move(done), Error(ErrorClass::kTransientBackend, "spool: closed"), w->takeSpillFd(),
          w->spillAbsolute());
     return;
@@ -242,21 +289,26 @@ void LaneImpl::commit(MessageWriterPtr writer, Envelope envelope, CommitCallback
   if (roll_needed) {
     if (auto s = roll(); !s.ok()) {
       state_->log("spool: cannot start a new segment in " + lane_.dir + ": " + s.error().message());
+      unlinkLinks();
       fail(std::move(done), s.error(), w->takeSpillFd(), w->spillAbsolute());
       return;
     }
   }
   // Sequences are never reused, even after a failed write: a checkpoint names a sequence,
   // and two records with one sequence could make a resumed reader skip the second.
-  const uint64_t seq = next_seq_++;
+  const uint64_t first_seq = next_seq_;
+  next_seq_ += n;
   SegmentPtr seg = active_;  // only this thread (holding write_mu_) changes active_
   std::shared_ptr<UniqueFd> seg_fd = seg->write_fd;
   const uint64_t offset = seg->written_end;
-  encodeRecordPrefix(seg->salt, seq, env_buf_, spilled ? w->spillRelative() : std::string_view(),
-                     w->size(), w->crc(), prefix_buf_);
-  struct iovec iov[2] = {{prefix_buf_.data(), prefix_buf_.size()},
-                         {const_cast<char*>(body.data()), body.size()}};
-  if (auto s = writeAllAt(seg_fd->get(), iov, 2, offset, seg->path); !s.ok()) {
+  std::vector<struct iovec> iov(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    env_buf_.swap(prefix_bufs_[i]);
+    encodeRecordPrefix(seg->salt, first_seq + i, env_buf_, spillRel(i), w->size(), w->crc(), prefix_bufs_[i]);
+    iov[2 * i] = {prefix_bufs_[i].data(), prefix_bufs_[i].size()};
+    iov[2 * i + 1] = {const_cast<char*>(body.data()), body.size()};
+  }
+  if (auto s = writeAllAt(seg_fd->get(), iov.data(), static_cast<int>(iov.size()), offset, seg->path); !s.ok()) {
     // A partial record must not sit where the next one would go: cut it off (best effort;
     // readers never look past written_end, and recovery would cut it anyway) and move to a
     // fresh segment for the next commit.
@@ -268,25 +320,33 @@ void LaneImpl::commit(MessageWriterPtr writer, Envelope envelope, CommitCallback
       need_roll_ = true;
     }
     state_->log("spool: " + s.error().message());
+    unlinkLinks();
     fail(std::move(done), s.error(), w->takeSpillFd(), w->spillAbsolute());
     return;
   }
-  Pending p;
-  p.seq = seq;
-  p.end = offset + record_len;
-  p.seg = seg;
-  p.seg_fd = std::move(seg_fd);
-  if (spilled) {
-    p.spill_path = w->spillAbsolute();
-    p.spill_fd = w->takeSpillFd();
-    p.spill_dir_fd = w->lane().spillDirFd();
+  // One Pending per record, queued together below so that one group commit takes them all;
+  // the first carries the spill file to sync, the last the callback (they share one fate:
+  // one segment, one batch).
+  std::vector<Pending> ps(n);
+  uint64_t end = offset;
+  for (size_t i = 0; i < n; ++i) {
+    end += record_lens[i];
+    ps[i].seq = first_seq + i;
+    ps[i].end = end;
+    ps[i].seg = seg;
+    ps[i].seg_fd = seg_fd;
   }
-  p.done = std::move(done);
+  if (spilled) {
+    ps[0].spill_path = w->spillAbsolute();
+    ps[0].spill_fd = w->takeSpillFd();
+    ps[0].spill_dir_fd = w->lane().spillDirFd();
+  }
+  ps[n - 1].done = std::move(done);
   std::lock_guard l(lane_.mu);
-  seg->written_end = p.end;
-  seg->last_written_seq = seq;
-  if (spilled) seg->spills.push_back(w->spillRelative());
-  pending_.push_back(std::move(p));
+  seg->written_end = end;
+  seg->last_written_seq = first_seq + n - 1;
+  for (size_t i = 0; i < n && spilled; ++i) seg->spills.emplace_back(spillRel(i));
+  for (auto& p : ps) pending_.push_back(std::move(p));
   cv_.notify_one();
 }
 

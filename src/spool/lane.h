@@ -43,6 +43,7 @@ class LaneImpl final : public Lane {
   // Lane
   MessageWriterPtr begin() override;
   void commit(MessageWriterPtr writer, Envelope envelope, CommitCallback done) override;
+  void commitCopies(MessageWriterPtr writer, std::vector<Envelope> envelopes, CommitCallback done) override;
 
   // For SpoolWriter.
   const SharedState& shared() const { return *state_; }
@@ -64,6 +65,8 @@ class LaneImpl final : public Lane {
     std::optional<Error> error;          // set: complete with this error, sync nothing
   };
 
+  // commit() and commitCopies(): n records of one body, written with one pwritev.
+  void appendRecords(MessageWriterPtr writer, const Envelope* envelopes, size_t n, CommitCallback done);
   Status roll();                         // under write_mu_
   void fail(CommitCallback done, Error e, UniqueFd spill_fd = {}, const std::string& spill_path = {});
   void enqueue(Pending p);
@@ -80,7 +83,8 @@ class LaneImpl final : public Lane {
   std::mutex write_mu_;
   uint64_t next_seq_;                    // guarded by write_mu_
   std::mt19937_64 rng_;                  // guarded by write_mu_
-  std::string env_buf_, prefix_buf_;     // guarded by write_mu_
+  std::string env_buf_;                  // guarded by write_mu_
+  std::vector<std::string> prefix_bufs_;  // guarded by write_mu_: one record prefix per copy
 
   // Guarded by lane_.mu.
   SegmentPtr active_;

@@ -115,6 +115,13 @@ class Lane {
   // threads (commits are serialised per lane), though the server uses one per lane. After
   // close(), `done` runs at once, on the calling thread, with an error.
   virtual void commit(MessageWriterPtr writer, Envelope envelope, CommitCallback done) = 0;
+  // As commit(), for one body under several envelopes: one record per envelope (a message
+  // for several tenants, each copy with its own id and recipients). The records are written
+  // with one pwritev and queued together, so one group commit makes them durable together;
+  // `done` runs once: ok only when every record is durable. A spilled body is hard-linked
+  // once per further copy (each record owns its spill file, removed by its own checkpoint).
+  // `envelopes` must not be empty (else `done` gets kPermanentBackend).
+  virtual void commitCopies(MessageWriterPtr writer, std::vector<Envelope> envelopes, CommitCallback done) = 0;
 };
 
 // A durable record, as the pipeline reads it. (lane, sequence) identifies it; that is all

@@ -571,6 +571,83 @@ TEST(Config, BadRateLimitsNameTheKeyAndLine) {
   EXPECT_NE(all.find("u.toml:3: rate_limits.redis_url: must be redis://host[:port][/db]"), std::string::npos) << all;
 }
 
+TEST(Config, TenantRecipientsSubTableFileAndEnvironment) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfigText(
+      "[[tenant]]\n"
+      "name = \"acme\"\n"
+      "domains = [\"acme.test\", \"*.acme.test\"]\n"
+      "max_message_size = \"10MiB\"\n"
+      "[tenant.recipients]\n"
+      "rule = \"list\"\n"
+      "addresses = [\"sales\", \"bob@acme.test\"]\n"
+      "patterns = [\"ticket-*\"]\n"
+      "[[tenant]]\n"
+      "name = \"beta\"\n"
+      "domains = [\"beta.test\"]\n"
+      "recipients = { rule = \"list\", addresses = [\"x\"], plus_addressing = false }\n",
+      "t.toml", {"MXGATE_TENANT_ACME_RECIPIENTS_PATTERNS=a-*,b-*"}, &errors);
+  validateConfig(c, &errors);
+  ASSERT_TRUE(errors.empty()) << joined(errors, c.source);
+  ASSERT_EQ(c.tenants.size(), 2u);
+  EXPECT_EQ(c.tenants[0].max_message_size, 10ull << 20);
+  EXPECT_EQ(c.tenants[0].recipients.rule, "list");
+  EXPECT_EQ(c.tenants[0].recipients.addresses, (std::vector<std::string>{"sales", "bob@acme.test"}));
+  EXPECT_EQ(c.tenants[0].recipients.patterns, (std::vector<std::string>{"a-*", "b-*"}));  // the environment wins
+  EXPECT_TRUE(c.tenants[0].recipients.plus_addressing);
+  EXPECT_EQ(c.tenants[1].recipients.addresses, (std::vector<std::string>{"x"}));
+  EXPECT_FALSE(c.tenants[1].recipients.plus_addressing);
+}
+
+TEST(Config, BadTenantsNameTheKeyAndLine) {
+  std::vector<ConfigError> errors;
+  Config c = loadConfigText(
+      "[[tenant]]\n"
+      "name = \"acme\"\n"
+      "domains = [\"a.*.test\"]\n"  // line 3
+      "[tenant.recipients]\n"
+      "rule = \"lisst\"\n"    // line 5
+      "patterns = [\"\"]\n"   // line 6
+      "adresses = [\"x\"]\n"  // line 7: unknown key
+      "[[tenant]]\n"
+      "name = \"beta\"\n"
+      "domains = [\"beta.test\"]\n"
+      "[tenant.recipients]\n"
+      "rule = \"list\"\n",  // line 12: a list of nobody
+      "t.toml", {}, &errors);
+  validateConfig(c, &errors);
+  std::string all = joined(errors, c.source);
+  EXPECT_NE(all.find("t.toml:3: tenant.acme.domains: 'a.*.test' has a '*'"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:5: tenant.acme.recipients.rule: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:6: tenant.acme.recipients.patterns: '' is empty"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:7: tenant.acme.recipients.adresses: unknown key"), std::string::npos) << all;
+  EXPECT_NE(all.find("t.toml:12: tenant.beta.recipients.rule: \"list\" needs"), std::string::npos) << all;
+
+  errors.clear();
+  c = loadConfigText(
+      "[server]\n"
+      "policy_timeout = \"5s\"\n"
+      "[[tenant]]\n"
+      "name = \"acme\"\n"
+      "domains = [\"acme.test\"]\n"
+      "[tenant.recipients]\n"
+      "rule = \"lookup\"\n"        // line 7: no url
+      "method = \"PUT\"\n"         // line 8
+      "timeout = \"5s\"\n"         // line 9: not below policy_timeout
+      "on_failure = \"shrug\"\n",  // line 10
+      "u.toml", {}, &errors);
+  validateConfig(c, &errors);
+  all = joined(errors, c.source);
+  EXPECT_NE(all.find("u.toml:8: tenant.acme.recipients.method: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("u.toml:10: tenant.acme.recipients.on_failure: must be one of"), std::string::npos) << all;
+  EXPECT_NE(all.find("tenant.acme.recipients.url: rule = \"lookup\" needs an http:// or https:// URL"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("u.toml:9: tenant.acme.recipients.timeout: must be below server.policy_timeout"),
+            std::string::npos)
+      << all;
+}
+
 TEST(Config, RedisUrls) {
   policy::RedisEndpoint e;
   EXPECT_EQ(policy::parseRedisUrl("redis://127.0.0.1:6379/0", &e), "");

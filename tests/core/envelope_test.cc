@@ -63,9 +63,11 @@ TEST(Envelope, ResetTransactionKeepsSessionFields) {
   Envelope e = sample();
   e.auth_user = "alice";
   e.id = MessageId(5, 6, 7);
+  e.rcpt_tenants = {"acme"};
   e.resetTransaction();
   EXPECT_TRUE(e.mail_from.empty());
   EXPECT_TRUE(e.rcpt_to.empty());
+  EXPECT_TRUE(e.rcpt_tenants.empty());
   EXPECT_TRUE(e.tenant.empty());
   EXPECT_EQ(e.body, BodyType::kSevenBit);
   EXPECT_FALSE(e.chunked);
@@ -73,6 +75,41 @@ TEST(Envelope, ResetTransactionKeepsSessionFields) {
   EXPECT_EQ(e.helo, "client.example");
   EXPECT_EQ(e.auth_user, "alice");
   EXPECT_EQ(e.client_ip, "192.0.2.7");
+}
+
+TEST(Envelope, SplitByTenantGivesEachTenantItsOwnRecipients) {
+  Envelope e = sample();
+  e.tenant = "acme";
+  e.rcpt_to = {"a@acme.test", "b@beta.test", "c@acme.test", "d@gamma.test", "e@beta.test"};
+  e.rcpt_tenants = {"acme", "beta", "acme", "gamma", "beta"};
+  EXPECT_EQ(tenantsOf(e), (std::vector<std::string>{"acme", "beta", "gamma"}));
+  std::vector<Envelope> copies = splitByTenant(e);
+  ASSERT_EQ(copies.size(), 3u);
+  EXPECT_EQ(copies[0].tenant, "acme");
+  EXPECT_EQ(copies[0].rcpt_to, (std::vector<std::string>{"a@acme.test", "c@acme.test"}));
+  EXPECT_EQ(copies[1].tenant, "beta");
+  EXPECT_EQ(copies[1].rcpt_to, (std::vector<std::string>{"b@beta.test", "e@beta.test"}));
+  EXPECT_EQ(copies[2].rcpt_to, (std::vector<std::string>{"d@gamma.test"}));
+  for (const Envelope& c : copies) {
+    EXPECT_TRUE(c.rcpt_tenants.empty());
+    EXPECT_EQ(c.mail_from, e.mail_from);  // everything else is the transaction's
+    EXPECT_EQ(c.client_ip, e.client_ip);
+  }
+}
+
+TEST(Envelope, SplitByTenantOfOneTenantIsTheEnvelopeItself) {
+  Envelope e = sample();
+  e.tenant = "acme";
+  e.rcpt_to = {"a@acme.test", "b@acme.test"};
+  e.rcpt_tenants = {"acme", ""};  // an empty tenant is the envelope's
+  std::vector<Envelope> copies = splitByTenant(e);
+  ASSERT_EQ(copies.size(), 1u);
+  Envelope want = e;
+  want.rcpt_tenants.clear();
+  EXPECT_EQ(copies[0], want);
+  e.rcpt_tenants.clear();  // no per-recipient tenants at all
+  EXPECT_EQ(splitByTenant(e).front(), want);
+  EXPECT_EQ(tenantsOf(e), std::vector<std::string>{"acme"});
 }
 
 TEST(Envelope, Names) {

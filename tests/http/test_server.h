@@ -41,7 +41,7 @@ struct TestRequest {
 struct TestReply {
   int status = 200;
   std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> headers{};
   std::chrono::milliseconds delay{0};
   bool hang = false;        // never answer (until stop())
   bool drop_after = false;  // answer with keep-alive, then close the connection silently

@@ -1,5 +1,5 @@
 // Tests for policy/local_policy: every stage's verdict through the Policy interface —
-// recipient routing (tenant, relay protection, one tenant per transaction, storage low),
+// recipient routing (tenant, relay protection, several tenants per transaction, storage low),
 // passwords checked on the worker thread (the answer never arrives on the asking thread),
 // connect/HELO/MAIL/end of data accepted, and the directory swapped for later queries.
 #include "policy/local_policy.h"
@@ -67,16 +67,37 @@ TEST(LocalPolicy, RecipientVerdicts) {
   EXPECT_EQ(a.verdict.tenant(), "beta");
 }
 
-TEST(LocalPolicy, OneTenantPerTransaction) {
+TEST(LocalPolicy, SeveralTenantsShareATransaction) {
   LocalPolicy p(makeDirectory(), nullptr);
   Envelope env;
   env.rcpt_to = {"bob@acme.test"};
+  env.rcpt_tenants = {"acme"};
   env.tenant = "acme";
   EXPECT_TRUE(ask(p, Stage::kRcptTo, env, "carol@acme.test").verdict.accepted());
-  Answer a = ask(p, Stage::kRcptTo, env, "dave@beta.test");
-  EXPECT_FALSE(a.verdict.accepted());
-  EXPECT_EQ(a.verdict.reply(), ReplyId::kOtherTenant);
-  EXPECT_TRUE(a.verdict.transient());  // 452: send it in a new transaction
+  Answer a = ask(p, Stage::kRcptTo, env, "dave@beta.test");  // no more 452 for another tenant
+  ASSERT_TRUE(a.verdict.accepted());
+  EXPECT_EQ(a.verdict.tenant(), "beta");
+}
+
+TEST(LocalPolicy, EndOfDataChecksEveryTenantsSizeLimit) {
+  TenantConfig acme{"acme", {"acme.test"}}, beta{"beta", {"beta.test"}};
+  beta.max_message_size = 10;
+  std::string err;
+  LocalPolicy p(Directory::build({acme, beta}, {}, &err), nullptr);
+  Envelope env;
+  env.tenant = "acme";
+  env.rcpt_to = {"bob@acme.test", "eve@beta.test"};
+  env.rcpt_tenants = {"acme", "beta"};
+  auto eod = [&p, &env](uint64_t size) {
+    std::promise<Verdict> got;
+    p.check(Query{Stage::kEndOfData, env, {}, nullptr, size, MonoTime{}}, [&got](Verdict v) { got.set_value(v); });
+    return got.get_future().get();
+  };
+  EXPECT_TRUE(eod(10).accepted());
+  EXPECT_EQ(eod(11).reply(), ReplyId::kMessageTooBig);  // beta's limit refuses the whole message
+  env.rcpt_to = {"bob@acme.test"};
+  env.rcpt_tenants = {"acme"};
+  EXPECT_TRUE(eod(11).accepted());
 }
 
 TEST(LocalPolicy, StorageLowDefersRecipients) {

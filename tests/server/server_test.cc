@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "../spool/spool_test_util.h"
+#include "policy/local_policy.h"
 #include "policy/rate_limits/local/local_rate_limiter.h"
 #include "policy/rate_limits/rate_limit_policy.h"
 #include "server/server.h"
@@ -367,6 +368,49 @@ TEST_F(ServerTest, RateLimitsAnswerAtConnectAndMailAsTranscripts) {
   EXPECT_NE(m.find("mxgate_rate_limit_refusals_total{limit=\"msgs\"} 1"), std::string::npos) << m;
 }
 
+// One DATA for two tenants through the real driver and LocalPolicy: one 250 naming the
+// first copy's id, and one spool record per tenant, each with its own id and only its own
+// recipients, both durable (read back) before the 250 was sent.
+TEST_F(ServerTest, SeveralTenantsInOneTransactionAreOneCopyEach) {
+  std::string err;
+  auto dir = policy::Directory::build({{"acme", {"acme.test"}}, {"beta", {"beta.test"}}}, {}, &err);
+  ASSERT_TRUE(dir) << err;
+  policy::LocalPolicy p(dir, nullptr);
+  startServer(p);
+  Client a(port_);
+  EXPECT_EQ(hello(a), "220 mx.test ESMTP mxgate|250");
+  a.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<x@acme.test>\r\nRCPT TO:<y@beta.test>\r\nRCPT TO:<z@acme.test>\r\n");
+  EXPECT_EQ(a.reply(), "250 2.1.0 Ok");
+  EXPECT_EQ(a.reply(), "250 2.1.5 Ok");
+  EXPECT_EQ(a.reply(), "250 2.1.5 Ok");  // no 452 for the second tenant
+  EXPECT_EQ(a.reply(), "250 2.1.5 Ok");
+  a.send("DATA\r\n");
+  EXPECT_EQ(a.reply(), "354 End data with <CR><LF>.<CR><LF>");
+  a.send("Subject: t\r\n\r\nbody\r\n.\r\n");
+  const std::string queued = a.reply();
+  ASSERT_EQ(queued.rfind(kQueuedPrefix, 0), 0u) << queued;
+  const std::string first_id = queued.substr(std::string(kQueuedPrefix).size());
+  // Both records are durable now: the reader returns only what fdatasync covered.
+  auto reader = spool_->reader();
+  std::vector<Envelope> got;
+  for (int i = 0; i < 2; ++i) {
+    auto r = reader->next(Millis(0));
+    ASSERT_TRUE(r.ok() && *r) << "record " << i << " is not durable at the 250";
+    got.push_back((*r)->envelope);
+    EXPECT_EQ((*r)->body, "Subject: t\r\n\r\nbody\r\n");
+  }
+  EXPECT_EQ(got[0].id.toString(), first_id);
+  EXPECT_NE(got[1].id, got[0].id);
+  EXPECT_EQ(got[0].tenant, "acme");
+  EXPECT_EQ(got[0].rcpt_to, (std::vector<std::string>{"x@acme.test", "z@acme.test"}));
+  EXPECT_EQ(got[1].tenant, "beta");
+  EXPECT_EQ(got[1].rcpt_to, (std::vector<std::string>{"y@beta.test"}));
+  EXPECT_EQ(got[0].received_at, got[1].received_at);
+  EXPECT_EQ(spool_->stats().commits, 2u);
+  a.send("QUIT\r\n");
+  EXPECT_EQ(a.reply(), "221 2.0.0 Bye");
+}
+
 TEST_F(ServerTest, DrainReturnsOnceConnectionsAreGone) {
   TestPolicy policy;
   startServer(policy);
@@ -457,6 +501,41 @@ TEST_F(ServerTest, AckAfterStoreWaitsForTheGateAndOthersGoOn) {
   gate.answer(Error(ErrorClass::kPermanentBackend, "s3 PUT: 403 AccessDenied"));
   EXPECT_EQ(a.reply(), "451 4.3.0 Error: storage did not confirm the message, try again later");
   EXPECT_EQ(metrics_.messages_store_ack_failed.load(), 1u);
+}
+
+// ack_after = "store" with a message for two tenants: each copy is confirmed, the 250 waits
+// for both, and one failure makes it a 451 for the whole message.
+TEST_F(ServerTest, AckAfterStoreConfirmsEveryCopy) {
+  std::string err;
+  auto dir = policy::Directory::build({{"acme", {"acme.test"}}, {"beta", {"beta.test"}}}, {}, &err);
+  ASSERT_TRUE(dir) << err;
+  policy::LocalPolicy policy(dir, nullptr);
+  TestGate gate(std::chrono::seconds(30));
+  gate_ = &gate;
+  startServer(policy);
+  Client a(port_);
+  hello(a);
+  const std::string txn =
+      "MAIL FROM:<a@example.org>\r\nRCPT TO:<x@acme.test>\r\nRCPT TO:<y@beta.test>\r\nDATA\r\n"
+      "Subject: a\r\n\r\nA\r\n.\r\n";
+  a.send(txn);
+  for (const char* want : {"250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok"}) EXPECT_EQ(a.reply(), want);
+  EXPECT_EQ(a.reply().substr(0, 3), "354");
+  ASSERT_TRUE(gate.waitAsked(2));
+  EXPECT_EQ(gate.body(0), "Subject: a\r\n\r\nA\r\n");
+  EXPECT_EQ(gate.body(1), gate.body(0));
+  EXPECT_NE(gate.id(0), gate.id(1));
+  gate.answer(okStatus());
+  EXPECT_TRUE(a.nothingPending());  // one copy confirmed is not enough
+  gate.answer(okStatus());
+  EXPECT_EQ(a.reply(), kQueuedPrefix + gate.id(0));
+  a.send(txn);
+  for (const char* want : {"250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.1.5 Ok"}) EXPECT_EQ(a.reply(), want);
+  EXPECT_EQ(a.reply().substr(0, 3), "354");
+  ASSERT_TRUE(gate.waitAsked(4));
+  gate.answer(Error(ErrorClass::kTransientBackend, "s3 PUT: 503"));
+  gate.answer(okStatus());
+  EXPECT_EQ(a.reply(), "451 4.3.0 Error: storage did not confirm the message, try again later");
 }
 
 TEST_F(ServerTest, AckAfterStoreTimesOutWith451AndDropsTheLateAnswer) {

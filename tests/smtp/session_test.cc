@@ -211,7 +211,9 @@ TEST(Session, BareLfBodiesAreStoredWithCrLf) {
       ASSERT_TRUE(ended) << round << "/" << chunk;
       EXPECT_EQ(got, want) << round << "/" << chunk;
       for (size_t i = 0; i < got.size(); ++i) {
-        if (got[i] == '\n') ASSERT_TRUE(i > 0 && got[i - 1] == '\r') << "bare LF handed out at " << i;
+        if (got[i] == '\n') {
+          ASSERT_TRUE(i > 0 && got[i - 1] == '\r') << "bare LF handed out at " << i;
+        }
       }
       EXPECT_EQ(s.stats().bare_lf_messages, any_bare_lf ? 1u : 0u) << round;
     }

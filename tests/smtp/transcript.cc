@@ -91,6 +91,11 @@ std::string envelopeSummary(const Envelope& e) {
     s += '<' + e.rcpt_to[i] + '>';
   }
   if (!e.tenant.empty()) s += " tenant=" + e.tenant;
+  // A transaction for several tenants: each recipient's, in RCPT order.
+  if (std::any_of(e.rcpt_tenants.begin(), e.rcpt_tenants.end(), [&e](const std::string& t) { return t != e.tenant; })) {
+    s += " rcpt-tenants=";
+    for (size_t i = 0; i < e.rcpt_tenants.size(); ++i) s += (i > 0 ? "," : "") + e.rcpt_tenants[i];
+  }
   if (!e.esmtp) s += " helo-only";
   if (e.declared_size != 0) s += " size=" + std::to_string(e.declared_size);
   if (e.body == BodyType::kEightBitMime) s += " body=8bitmime";
@@ -157,8 +162,12 @@ ReplyId defaultRefusal(const std::string& word, bool commit, PolicyStage stage) 
 
 class Runner {
  public:
-  Runner(const Transcript& t, size_t chunk)
-      : t_(t), chunk_(chunk), now_(std::chrono::seconds(1000)), session_(t.options, now_),
+  Runner(const Transcript& t, size_t chunk, const PolicyHook* hook)
+      : t_(t),
+        chunk_(chunk),
+        hook_(hook),
+        now_(std::chrono::seconds(1000)),
+        session_(t.options, now_),
         checker_(t.options) {}
 
   RunResult run() {
@@ -296,6 +305,7 @@ class Runner {
             break;
           }
           case ActionKind::kBodyData:
+            body_octets_ += a.data.size();
             if (!result_.events.empty() && result_.events.back().text == "body") {
               result_.events.back().bytes.append(a.data);
             } else {
@@ -303,6 +313,7 @@ class Runner {
             }
             break;
           case ActionKind::kMessageBegin:
+            body_octets_ = 0;
             record(Event::Kind::kAction, "begin");
             if (t_.check_envelope) record(Event::Kind::kEnvelope, envelopeSummary(session_.envelope()));
             break;
@@ -355,6 +366,14 @@ class Runner {
     } else {
       a.kind = commit ? Answer::Kind::kCommit : Answer::Kind::kStage;
       a.stage = parked_stage_;
+      // A suite's real policy decides instead of the automatic accept.
+      if (hook_ != nullptr) {
+        const Verdict v = commit ? (hook_->end_of_data ? hook_->end_of_data(session_, body_octets_) : Verdict::accept())
+                                 : hook_->ask(session_, parked_stage_);
+        a.accept = v.accepted();
+        a.refusal = v.reply();
+        a.text = v.tenant();
+      }
     }
     parked_.reset();
     const Verdict v = !a.accept                            ? Verdict::refuse(a.refusal)
@@ -387,6 +406,8 @@ class Runner {
 
   const Transcript& t_;
   size_t chunk_;
+  const PolicyHook* hook_;
+  uint64_t body_octets_ = 0;
   MonoTime now_;
   Session session_;
   SessionChecker checker_;
@@ -569,6 +590,8 @@ std::optional<Transcript> parseTranscript(const std::string& name, const std::st
       if (!setOption(t.options, key, value)) return bad("bad option " + key);
     } else if (directive == "shutdown-before-start") {
       t.shutdown_before_start = true;
+    } else if (directive == "fixture") {
+      t.fixture = rest;
     } else if (directive == "max-chunk") {
       t.max_chunk = std::stoul(rest);
     } else if (PolicyStage st = PolicyStage::kConnect; directive == "commit" || stageFromName(directive, st)) {
@@ -626,7 +649,9 @@ std::optional<Transcript> parseTranscript(const std::string& name, const std::st
   return t;
 }
 
-RunResult runTranscript(const Transcript& t, size_t chunk) { return Runner(t, chunk).run(); }
+RunResult runTranscript(const Transcript& t, size_t chunk, const PolicyHook* hook) {
+  return Runner(t, chunk, hook).run();
+}
 
 size_t longestSendRun(const Transcript& t) {
   size_t longest = 0;

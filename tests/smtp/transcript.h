@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,18 @@ struct Transcript {
   std::vector<Event> expected;
   bool check_envelope = false;        // the file has E: lines
   size_t max_chunk = 0;               // @max-chunk (0: all sizes)
+  std::string fixture;                // @fixture NAME: set-up chosen by the suite that runs it
+};
+
+// Answers, instead of the automatic "accept", the questions a file does not script: a suite
+// that runs a real policy (tests/policy) plugs it in here. Both are called synchronously
+// and must answer at once.
+struct PolicyHook {
+  // A kAsk of the session at `stage` (see Session::pendingArgument(), envelope()).
+  std::function<Verdict(const Session& s, PolicyStage stage)> ask;
+  // kMessageEnd, before the commit, with the body octets received: a refusal is the
+  // commit's answer instead (as the server's end-of-data question). Null: accepted.
+  std::function<Verdict(const Session& s, uint64_t body_octets)> end_of_data;
 };
 
 // Parses the text of a transcript; on error returns nullopt and sets `error`.
@@ -91,7 +104,7 @@ struct RunResult {
 
 // Runs the transcript, cutting each run of client bytes into `chunk` sized receive()
 // calls (0 = all at once).
-RunResult runTranscript(const Transcript& t, size_t chunk);
+RunResult runTranscript(const Transcript& t, size_t chunk, const PolicyHook* hook = nullptr);
 
 // The total client bytes between sync points, largest run (the "whole input" size).
 size_t longestSendRun(const Transcript& t);

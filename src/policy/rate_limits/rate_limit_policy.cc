@@ -17,6 +17,7 @@ struct RateLimitPolicy::Facts {
   Stage stage = Stage::kConnect;
   std::string client_ip, sender, user, recipient, tenant;
   std::vector<std::string> recipients;
+  std::vector<std::string> tenants;  // end of data: each tenant of the message once
   uint64_t size = 0;
   MonoTime now{};
 };
@@ -70,7 +71,14 @@ void RateLimitPolicy::appendChecks(const State& s, const Facts& f, std::vector<R
         }
         break;
       case RateKey::kTenant:
-        if (!f.tenant.empty()) values.push_back(f.tenant);
+        if (f.stage == Stage::kEndOfData) {
+          // A message for several tenants is one message for each of them.
+          for (const auto& t : f.tenants) {
+            if (!t.empty()) values.push_back(t);
+          }
+        } else if (!f.tenant.empty()) {
+          values.push_back(f.tenant);
+        }
         break;
       case RateKey::kUser:
         if (!f.user.empty()) values.push_back(f.user);
@@ -96,7 +104,10 @@ void RateLimitPolicy::check(const Query& q, VerdictCallback done) {
   f->user = q.envelope.auth_user;
   if (q.stage == Stage::kRcptTo) f->recipient = std::string(q.argument);
   f->tenant = q.envelope.tenant;
-  if (q.stage == Stage::kEndOfData) f->recipients = q.envelope.rcpt_to;
+  if (q.stage == Stage::kEndOfData) {
+    f->recipients = q.envelope.rcpt_to;
+    f->tenants = tenantsOf(q.envelope);
+  }
   f->size = q.message_size;
   f->now = q.now;
   inner_.check(q, [limiter = limiter_, state = state_, f, done = std::move(done)](Verdict v) mutable {
