@@ -44,7 +44,7 @@ struct OutboxSink {
   EventSink* dead_letter_sink = nullptr;  // optional: dead letters are also published there
   DispatchOptions dispatch;
   uint64_t max_bytes = 1ull << 30;  // the outbox's bound on disk
-  std::string dead_letter_file;     // the JSON-lines dead letters; empty: <dir>/<name>/dead-letters.jsonl
+  std::string dead_letter_file{};   // the JSON-lines dead letters; empty: <dir>/<name>/dead-letters.jsonl
 };
 
 struct OutboxOptions {
