@@ -38,7 +38,7 @@ import { blockedSender, domainOf, loadConfig, type Region, tenantForDomain } fro
 import { type Env, settings } from "./env";
 import { routeOrder } from "./geo-router";
 import { limiterFor } from "./rate-limiter";
-import { hex, parseSecret, signHeaders } from "./signing";
+import { hex, INGEST_SIGNATURE_VERSION, parseSecret, signedEnvelope, signHeaders } from "./signing";
 
 export class TemporaryFailure extends Error {}
 
@@ -124,7 +124,9 @@ export async function postToRegion(
   envelope: Record<string, string>,
   timeoutMs: number,
 ): Promise<Attempt> {
-  const signed = await signHeaders(key, webhookId, Date.now() / 1000, body.chunks);
+  // "v1e": the envelope headers and then the message (docs/edge.md), so that neither can be
+  // changed on the way without the signature failing.
+  const signed = await signHeaders(key, webhookId, Date.now() / 1000, [signedEnvelope(envelope), ...body.chunks], INGEST_SIGNATURE_VERSION);
   const { readable, writable } = new FixedLengthStream(body.size);
   const writer = writable.getWriter();
   writer.closed.catch(() => {}); // a failed attempt errors the stream; that is reported below

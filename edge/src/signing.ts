@@ -1,8 +1,9 @@
 // signing.ts — the Standard Webhooks signing the contract with mxgate fixes (edge/README.md,
-// "Wire contract"): key = base64-decoded bytes after "whsec_", signature = base64 (standard,
-// padded) of HMAC-SHA256(key, "<id>.<timestamp>.<content>"), header
-// "webhook-signature: v1,<sig>". The same scheme signs a message body (HTTP ingest) and the
-// client IP (WebSocket edge token).
+// "Wire contract"; mxgate's docs/edge.md): key = base64-decoded bytes after "whsec_",
+// signature = base64 (standard, padded) of HMAC-SHA256(key, "<id>.<timestamp>.<content>"),
+// header "webhook-signature: <version>,<sig>". The HTTP ingest signs as "v1e" with content =
+// the envelope lines (signedEnvelope) followed by the message, so that the MX-* headers
+// cannot be changed in transit; the WebSocket edge token signs the client IP as "v1".
 //
 // HMAC-SHA256 (RFC 2104) is computed here over a list of chunks with two native SHA-256
 // DigestStreams, because WebCrypto's HMAC sign() takes one contiguous buffer: signing a
@@ -80,13 +81,34 @@ export interface SignedHeaders {
 }
 
 // The three signing headers for `content` (a list of chunks), with id and time given.
-export async function signHeaders(key: Uint8Array, id: string, nowSeconds: number, content: Iterable<Uint8Array>): Promise<SignedHeaders> {
+export async function signHeaders(
+  key: Uint8Array,
+  id: string,
+  nowSeconds: number,
+  content: Iterable<Uint8Array>,
+  version = "v1",
+): Promise<SignedHeaders> {
   const ts = String(Math.floor(nowSeconds));
   const sig = await hmacSha256(key, (function* () {
     yield encoder.encode(`${id}.${ts}.`);
     yield* content;
   })());
-  return { "webhook-id": id, "webhook-timestamp": ts, "webhook-signature": `v1,${base64(sig)}` };
+  return { "webhook-id": id, "webhook-timestamp": ts, "webhook-signature": `${version},${base64(sig)}` };
+}
+
+// The HTTP ingest's signature version: the envelope lines, then the message.
+export const INGEST_SIGNATURE_VERSION = "v1e";
+export const ENVELOPE_HEADERS = ["MX-Mail-From", "MX-Rcpt-To", "MX-Client-IP", "MX-Client-Helo"] as const;
+
+// The envelope as the ingest signature covers it (docs/edge.md): for each of the four
+// headers, in that order, "<lower-case name>:<value>\n" (value without outer spaces and
+// tabs; absent: empty), then "\n". Header values here are octet strings (one Latin-1 code
+// point per octet, see forward.ts octets()), so each code point is one byte.
+export function signedEnvelope(headers: Record<string, string>): Uint8Array {
+  let text = "";
+  for (const name of ENVELOPE_HEADERS) text += `${name.toLowerCase()}:${(headers[name] ?? "").replace(/^[ \t]+|[ \t]+$/g, "")}\n`;
+  text += "\n";
+  return Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
 }
 
 // The edge token of the WebSocket upgrade (contract section 2): the client IP is the content.

@@ -3,7 +3,8 @@
 // edge/README.md from the receiving end, independently of the Worker's code (Node's own
 // crypto and http):
 //   POST /v1/messages   Standard Webhooks signature check (id/timestamp/signature, 300 s
-//                       window, any of several "v1,<sig>", constant-time compare), envelope
+//                       window, any of several "v1e,<sig>" over the envelope lines and the
+//                       body, constant-time compare), envelope
 //                       headers, Content-Type, idempotency by webhook-id; stores the body.
 //   GET  /readyz        200, or what the test set with /_test/mode
 //   GET  /v1/smtp       WebSocket upgrade (RFC 6455, subprotocol smtp.mxgate.v1) with the
@@ -16,7 +17,14 @@
 import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 
-export function verifySignature(keyBytes, headers, content, nowSeconds = Date.now() / 1000) {
+// The ingest's signed envelope lines (docs/edge.md), written here from the contract's text.
+export function envelopeLines(headers) {
+  const names = ["mx-mail-from", "mx-rcpt-to", "mx-client-ip", "mx-client-helo"];
+  const text = names.map((n) => `${n}:${(headers[n] ?? "").replace(/^[ \t]+|[ \t]+$/g, "")}\n`).join("") + "\n";
+  return Buffer.from(text, "latin1");
+}
+
+export function verifySignature(keyBytes, headers, content, nowSeconds = Date.now() / 1000, version = "v1") {
   const id = headers["webhook-id"];
   const ts = headers["webhook-timestamp"];
   const sigs = headers["webhook-signature"];
@@ -26,7 +34,7 @@ export function verifySignature(keyBytes, headers, content, nowSeconds = Date.no
   const mac = createHmac("sha256", keyBytes).update(`${id}.${ts}.`).update(content).digest();
   for (const entry of sigs.split(" ")) {
     const [v, b64] = entry.split(",", 2);
-    if (v !== "v1" || !b64) continue;
+    if (v !== version || !b64) continue;
     const got = Buffer.from(b64, "base64");
     if (got.length === mac.length && timingSafeEqual(got, mac)) return null;
   }
@@ -64,7 +72,7 @@ export function startOrigin(name, keyBytes) {
       if (url.pathname !== "/v1/messages") return json(res, 404, { error: "not found" });
       if (req.method !== "POST") return json(res, 405, { error: "method" }, { Allow: "POST" });
       if ((req.headers["content-type"] ?? "").split(";")[0].trim() !== "message/rfc822") return json(res, 415, { error: "content type" });
-      const bad = verifySignature(keyBytes, req.headers, body);
+      const bad = verifySignature(keyBytes, req.headers, Buffer.concat([envelopeLines(req.headers), body]), Date.now() / 1000, "v1e");
       if (bad) return json(res, 401, { error: bad });
       const id = req.headers["webhook-id"];
       if (state.seen.has(id)) {

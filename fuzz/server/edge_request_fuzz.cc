@@ -56,6 +56,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     default:
       std::abort();
   }
+  // The signed envelope: the four named lines (57 octets with empty values) and the empty
+  // line that ends it, whatever the values hold.
+  const std::string lines = signedEnvelope(h);
+  if (lines.size() < 57 || lines.back() != '\n' || lines[lines.size() - 2] != '\n') std::abort();
   EdgeTokenCheck t = checkEdgeToken(h, std::string(32, 'k'), now);
   if (t.status == EdgeTokenStatus::kValid && canonicalIp(t.client_ip) != t.client_ip) std::abort();
   if (t.status == EdgeTokenStatus::kInvalid && t.error.empty()) std::abort();

@@ -29,12 +29,13 @@ Result<std::string> webhookKeyFromSecret(std::string_view secret) {
   return key;
 }
 
-std::string webhookSignature(std::string_view key, std::string_view id, int64_t unix_seconds, std::string_view body) {
+std::string webhookSignature(std::string_view key, std::string_view id, int64_t unix_seconds, std::string_view body,
+                             std::string_view version) {
   std::string content;
   const std::string ts = std::to_string(unix_seconds);
   content.reserve(id.size() + ts.size() + body.size() + 2);
   content.append(id).append(".").append(ts).append(".").append(body);
-  return "v1," + base64Encode(asBytes(hmacSha256(key, content)));
+  return std::string(version) + "," + base64Encode(asBytes(hmacSha256(key, content)));
 }
 
 bool isEdgeWebhookId(std::string_view id) {
@@ -65,19 +66,41 @@ WebhookVerifier::WebhookVerifier(std::string_view key, std::string_view id, std:
   hmac_.update(".");
 }
 
-bool WebhookVerifier::matches(std::string_view header) {
-  const Sha256Digest mac = hmac_.finish();
-  bool any = false;
+namespace {
+// The base64 part of `entry` when it is "<version>,<base64>"; nullopt otherwise.
+std::optional<std::string_view> entryOfVersion(std::string_view entry, std::string_view version) {
+  if (entry.size() <= version.size() || entry.substr(0, version.size()) != version || entry[version.size()] != ',')
+    return std::nullopt;
+  return entry.substr(version.size() + 1);
+}
+
+template <class F>
+void forEachEntry(std::string_view header, F f) {
   while (!header.empty()) {
     size_t sp = header.find(' ');
-    std::string_view entry = header.substr(0, sp);
+    f(header.substr(0, sp));
     header = sp == std::string_view::npos ? std::string_view() : header.substr(sp + 1);
-    if (entry.substr(0, 3) != "v1,") continue;
-    std::optional<std::string> sig = base64DecodeStrict(entry.substr(3));
-    if (!sig || sig->size() != mac.size()) continue;
+  }
+}
+}  // namespace
+
+bool hasWebhookSignatureVersion(std::string_view header, std::string_view version) {
+  bool found = false;
+  forEachEntry(header, [&](std::string_view entry) { found = found || entryOfVersion(entry, version).has_value(); });
+  return found;
+}
+
+bool WebhookVerifier::matches(std::string_view header, std::string_view version) {
+  const Sha256Digest mac = hmac_.finish();
+  bool any = false;
+  forEachEntry(header, [&](std::string_view entry) {
+    std::optional<std::string_view> b64 = entryOfVersion(entry, version);
+    if (!b64) return;
+    std::optional<std::string> sig = base64DecodeStrict(*b64);
+    if (!sig || sig->size() != mac.size()) return;
     // Every entry is compared, in constant time, so timing tells nothing about which matched.
     if (CRYPTO_memcmp(sig->data(), mac.data(), mac.size()) == 0) any = true;
-  }
+  });
   return any;
 }
 

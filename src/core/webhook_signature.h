@@ -7,6 +7,10 @@
 //   content    "<webhook-id>.<webhook-timestamp>.<body>"
 //   signature  "v1," + base64(HMAC-SHA256(key, content)); the header holds one or more such
 //              entries separated by spaces (key rotation); any one that matches is enough.
+//              A caller may name another version tag for the same HMAC: the HTTP ingest
+//              asks for "v1e", whose "body" starts with the signed envelope headers
+//              (server/edge_request.h), so that a plain Standard Webhooks signature over the
+//              message alone is never taken for one that covers the envelope.
 //   freshness  |now - webhook-timestamp| <= 300 s (the spec's tolerance against replays).
 //
 // Threads: free functions are thread-safe; a WebhookVerifier belongs to one thread.
@@ -34,8 +38,13 @@ inline constexpr size_t kWebhookMinKeyBytes = 24;
 // quoting the secret.
 Result<std::string> webhookKeyFromSecret(std::string_view secret);
 
-// The webhook-signature value "v1,<base64>" for one request.
-std::string webhookSignature(std::string_view key, std::string_view id, int64_t unix_seconds, std::string_view body);
+// The webhook-signature value "<version>,<base64>" for one request.
+std::string webhookSignature(std::string_view key, std::string_view id, int64_t unix_seconds, std::string_view body,
+                             std::string_view version = "v1");
+
+// Whether the webhook-signature value holds an entry of `version` ("v1,..."), well-formed
+// or not: tells "signed the older way" apart from "signed wrongly".
+bool hasWebhookSignatureVersion(std::string_view signature_header, std::string_view version);
 
 // The edge contract's webhook-id: 1..128 characters of [A-Za-z0-9_.:-].
 bool isEdgeWebhookId(std::string_view id);
@@ -55,9 +64,10 @@ class WebhookVerifier {
   WebhookVerifier(std::string_view key, std::string_view id, std::string_view timestamp);
 
   void update(std::string_view body_piece) { hmac_.update(body_piece); }
-  // True when one "v1,<base64>" entry of `signature_header` (entries separated by spaces)
-  // equals the HMAC. Entries of other versions or malformed entries are skipped. Call once.
-  bool matches(std::string_view signature_header);
+  // True when one "<version>,<base64>" entry of `signature_header` (entries separated by
+  // spaces) equals the HMAC. Entries of other versions or malformed entries are skipped.
+  // Call once.
+  bool matches(std::string_view signature_header, std::string_view version = "v1");
 
  private:
   HmacSha256 hmac_;

@@ -79,6 +79,18 @@ std::optional<std::string> canonicalIp(std::string_view text) {
   return std::nullopt;
 }
 
+std::string signedEnvelope(const EdgeHead& h) {
+  auto value = [](const std::optional<std::string_view>& v) { return v ? trim(*v) : std::string_view(); };
+  std::string out;
+  for (auto [name, v] : {std::pair{"mx-mail-from:", value(h.mail_from)}, std::pair{"mx-rcpt-to:", value(h.rcpt_to)},
+                         std::pair{"mx-client-ip:", value(h.client_ip)},
+                         std::pair{"mx-client-helo:", value(h.client_helo)}}) {
+    out.append(name).append(v).push_back('\n');
+  }
+  out.push_back('\n');
+  return out;
+}
+
 bool isRfc822MediaType(std::string_view content_type) {
   std::string_view type = trim(content_type.substr(0, content_type.find(';')));
   return equalsNoCase(type, "message/rfc822");
@@ -93,6 +105,8 @@ IngestCheck checkIngestHead(const EdgeHead& h, const IngestLimits& limits, int64
   if (!ts) return refuse(401, "webhook-timestamp must be Unix seconds");
   if (!webhookTimestampFresh(*ts, now_unix)) return refuse(401, "webhook-timestamp outside the 300 s window");
   if (h.webhook_signature->empty()) return refuse(401, "empty webhook-signature");
+  if (!hasWebhookSignatureVersion(*h.webhook_signature, kIngestSignatureVersion))
+    return refuse(401, "webhook-signature has no v1e entry (the ingest signs the envelope headers too: docs/edge.md)");
   if (h.duplicated) return refuse(400, "a content-type, MX-* or webhook-* header appears more than once");
   if (!h.content_type || !isRfc822MediaType(*h.content_type)) return refuse(415, "Content-Type must be message/rfc822");
   if (h.content_length && *h.content_length > limits.max_message_size)

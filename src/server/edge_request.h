@@ -4,9 +4,9 @@
 //   checkIngestHead()  POST /v1/messages (HTTP ingest): the Standard Webhooks headers
 //                      (presence, syntax, the 300 s window), Content-Type message/rfc822,
 //                      the declared size, and the envelope headers MX-Mail-From, MX-Rcpt-To,
-//                      MX-Client-IP, MX-Client-Helo. The signature itself covers the body
-//                      and is checked by the driver while the body streams
-//                      (core/webhook_signature.h).
+//                      MX-Client-IP, MX-Client-Helo. The signature itself ("v1e") covers
+//                      signedEnvelope() followed by the body, and is checked by the driver
+//                      while the body streams (core/webhook_signature.h).
 //   checkEdgeToken()   GET /v1/smtp (WebSocket upgrade): the signed client-address token
 //                      (MX-Client-IP + webhook-id/-timestamp/-signature, the address being
 //                      the signed "body").
@@ -72,6 +72,18 @@ struct IngestLimits {
 };
 
 IngestCheck checkIngestHead(const EdgeHead& head, const IngestLimits& limits, int64_t now_unix);
+
+// The ingest's signature version: HMAC(key, "<id>.<timestamp>." + signedEnvelope() + body).
+// A request with only "v1" entries (the body alone, Standard Webhooks) gets 401 before its
+// body is read: unsigned envelope headers could be rewritten in transit to other recipients.
+inline constexpr std::string_view kIngestSignatureVersion = "v1e";
+
+// The envelope as the ingest signature covers it: four lines "<name>:<value>\n" in this
+// order — mx-mail-from, mx-rcpt-to, mx-client-ip, mx-client-helo — then an empty line "\n".
+// Each value is the header's bytes without leading and trailing spaces and tabs (HTTP's
+// optional whitespace); an absent header is an empty value. No other normalisation: the
+// signer signs the values it sends.
+std::string signedEnvelope(const EdgeHead& head);
 
 // The WebSocket edge token. kNone: no token header at all (the TCP peer is the client);
 // kValid: `client_ip` is the signed MX-Client-IP (canonical); kInvalid: some token header is

@@ -175,6 +175,7 @@ void HttpIngestConnection::onHeader(const ErrorCode& ec) {
   webhook_id_ = std::string(*head.webhook_id);
   signature_ = std::string(*head.webhook_signature);
   verifier_.emplace(listener_.options.edge_key, *head.webhook_id, *head.webhook_timestamp);
+  verifier_->update(signedEnvelope(head));  // then the body, as it streams
   auto expect = req.find(http::field::expect);
   if (expect != req.end() && beast::iequals(expect->value(), "100-continue")) {
     // RFC 9110 10.1.1: the client waits for this before it sends the body.
@@ -257,7 +258,7 @@ void HttpIngestConnection::onBody(const ErrorCode& read_ec) {
 void HttpIngestConnection::bodyDone() {
   chunk_.reset();
   state_ = State::kDeciding;
-  const bool signed_ok = verifier_->matches(signature_);
+  const bool signed_ok = verifier_->matches(signature_, kIngestSignatureVersion);
   verifier_.reset();
   if (!signed_ok) {
     writer_.reset();  // the spooled bytes are discarded: nothing was committed

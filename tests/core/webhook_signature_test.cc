@@ -52,6 +52,24 @@ TEST(WebhookVerifier, AnyEntryMayMatch) {
   }
 }
 
+TEST(WebhookVerifier, VersionTagIsChosenByTheCaller) {
+  const std::string b64 = std::string(kSig).substr(3);
+  WebhookVerifier a(key(), kId, kTs);
+  a.update(kBody);
+  EXPECT_TRUE(a.matches("v1e," + b64, "v1e"));
+  WebhookVerifier b(key(), kId, kTs);
+  b.update(kBody);
+  EXPECT_FALSE(b.matches(std::string(kSig), "v1e"));  // "v1," is another version
+  WebhookVerifier c(key(), kId, kTs);
+  c.update(kBody);
+  EXPECT_FALSE(c.matches("v1e," + b64));  // and "v1e," is not "v1,"
+  EXPECT_EQ(webhookSignature(key(), kId, 1614265330, kBody, "v1e"), "v1e," + b64);
+  EXPECT_TRUE(hasWebhookSignatureVersion("v1,x v1e,y", "v1e"));
+  EXPECT_TRUE(hasWebhookSignatureVersion("v1e,", "v1e"));
+  EXPECT_FALSE(hasWebhookSignatureVersion("v1,x v1a,y v1e", "v1e"));
+  EXPECT_FALSE(hasWebhookSignatureVersion("", "v1e"));
+}
+
 TEST(WebhookVerifier, RefusesWrongSignatures) {
   const std::string good(kSig);
   std::string flipped = good;

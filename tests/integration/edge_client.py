@@ -1,5 +1,6 @@
 """Clients for the edge listeners (docs/edge.md), used by the test_edge_*.py scenarios and
-bench/edge: Standard Webhooks signing as the Cloudflare Worker does it, a POST /v1/messages
+bench/edge: Standard Webhooks signing as the Cloudflare Worker does it (the ingest's "v1e"
+over the envelope headers and the body, the edge token's "v1" over the client address), a POST /v1/messages
 helper on urllib, and a minimal RFC 6455 WebSocket client on plain sockets (no pip
 packages): client frames masked, binary frames both ways, ping answered, close handled.
 """
@@ -17,12 +18,32 @@ SECRET = "whsec_" + base64.b64encode(b"edge-test-key-0123456789abcdef!!").decode
 KEY = base64.b64decode(SECRET[len("whsec_"):])
 
 
-def sign(msg_id, ts, body, key=KEY):
+def sign(msg_id, ts, body, key=KEY, version="v1"):
     """The webhook-signature value for "<id>.<ts>.<body>"."""
     if isinstance(body, str):
         body = body.encode()
     mac = hmac.new(key, b"%s.%d." % (msg_id.encode(), ts) + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
+    return version + "," + base64.b64encode(mac).decode()
+
+
+ENVELOPE_HEADERS = ("MX-Mail-From", "MX-Rcpt-To", "MX-Client-IP", "MX-Client-Helo")
+
+
+def signed_envelope(headers):
+    """The envelope lines the ingest signature covers before the body (docs/edge.md): each
+    of the four headers as "<lower-case name>:<value without outer spaces/tabs>\n" (absent:
+    empty), then "\n". Values are the octets sent (latin-1 for http.client's headers)."""
+    out = b""
+    for name in ENVELOPE_HEADERS:
+        out += name.lower().encode() + b":" + headers.get(name, "").strip(" \t").encode("latin-1") + b"\n"
+    return out + b"\n"
+
+
+def ingest_signature(msg_id, ts, headers, body, key=KEY):
+    """The HTTP ingest's "v1e,<sig>": HMAC over "<id>.<ts>." + signed_envelope + body."""
+    if isinstance(body, str):
+        body = body.encode()
+    return sign(msg_id, ts, signed_envelope(headers) + body, key, version="v1e")
 
 
 def post_message(port, body, rcpt="x@example.test", mail_from="<sender@origin.test>", client_ip=None,
@@ -35,11 +56,11 @@ def post_message(port, body, rcpt="x@example.test", mail_from="<sender@origin.te
     client_ip = client_ip or "2001:db8::%x:%x" % (int.from_bytes(os.urandom(2), "big"), int.from_bytes(os.urandom(2), "big"))
     ts = int(time.time()) if ts is None else ts
     headers = {"Content-Type": content_type, "MX-Mail-From": mail_from, "MX-Rcpt-To": rcpt,
-               "MX-Client-IP": client_ip, "webhook-id": msg_id, "webhook-timestamp": str(ts),
-               "webhook-signature": signature if signature is not None else sign(msg_id, ts, body)}
+               "MX-Client-IP": client_ip, "webhook-id": msg_id, "webhook-timestamp": str(ts)}
     if helo is not None:
         headers["MX-Client-Helo"] = helo
-    headers.update(extra_headers or {})
+    headers["webhook-signature"] = signature if signature is not None else ingest_signature(msg_id, ts, headers, body)
+    headers.update(extra_headers or {})  # after signing: a test may change what was signed
     data = body
     if chunked:
         # An iterable without Content-Length: http.client sends Transfer-Encoding: chunked.

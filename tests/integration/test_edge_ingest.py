@@ -73,13 +73,27 @@ class EdgeIngestTest(unittest.TestCase):
 
     def test_bad_signature_and_expired_timestamp_store_nothing(self):
         before = len(self.gw.raw_paths())
-        status, _, body = post_message(self.port, MESSAGE, signature=sign("other", int(time.time()), MESSAGE))
+        status, _, body = post_message(self.port, MESSAGE,
+                                       signature=sign("other", int(time.time()), MESSAGE, version="v1e"))
         self.assertEqual((status, json.loads(body)["error"]), (401, "signature mismatch"))
         # Signed correctly, but over other bytes than were sent.
         ts = int(time.time())
         status, _, _ = post_message(self.port, MESSAGE, msg_id="msg_tamper", ts=ts,
-                                    signature=sign("msg_tamper", ts, MESSAGE + b"x"))
+                                    signature=sign("msg_tamper", ts, MESSAGE + b"x", version="v1e"))
         self.assertEqual(status, 401)
+        # Signed for one recipient, sent to another: the envelope is signed too.
+        status, _, body = post_message(self.port, MESSAGE, rcpt="x@example.test",
+                                       extra_headers={"MX-Rcpt-To": "y@example.test"})
+        self.assertEqual((status, json.loads(body)["error"]), (401, "signature mismatch"))
+        status, _, body = post_message(self.port, MESSAGE, client_ip="192.0.2.1",
+                                       extra_headers={"MX-Client-IP": "192.0.2.2"})
+        self.assertEqual(status, 401)
+        # A Standard Webhooks signature of the body alone: refused before the body is read.
+        ts = int(time.time())
+        status, _, body = post_message(self.port, MESSAGE, msg_id="msg_v1", ts=ts,
+                                       signature=sign("msg_v1", ts, MESSAGE))
+        self.assertEqual(status, 401)
+        self.assertIn("no v1e entry", json.loads(body)["error"])
         old = int(time.time()) - 400
         status, _, body = post_message(self.port, MESSAGE, ts=old)
         self.assertEqual(status, 401)

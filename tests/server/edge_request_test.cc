@@ -24,7 +24,7 @@ EdgeHead goodHead() {
   h.client_helo = "mail.example.org";
   h.webhook_id = "msg_1";
   h.webhook_timestamp = "1800000000";
-  h.webhook_signature = "v1,anything";
+  h.webhook_signature = "v1e,anything";
   return h;
 }
 
@@ -77,6 +77,65 @@ TEST(IngestHead, AuthenticationHeadersFirst) {
   EXPECT_EQ(checkIngestHead(h, limits(), kNow).status, 401);
   h.webhook_signature = "";
   EXPECT_EQ(checkIngestHead(h, limits(), kNow).status, 401);
+}
+
+TEST(IngestHead, ABodyOnlySignatureIsRefusedBeforeTheBody) {
+  // Standard Webhooks' "v1" covers the message alone: the envelope headers could be
+  // rewritten in transit. 401 even when the rest is wrong too.
+  EdgeHead h = goodHead();
+  h.webhook_signature = "v1,anything v1a,other";
+  h.content_type = "text/plain";
+  IngestCheck c = checkIngestHead(h, limits(), kNow);
+  EXPECT_EQ(c.status, 401);
+  EXPECT_EQ(c.error, "webhook-signature has no v1e entry (the ingest signs the envelope headers too: docs/edge.md)");
+  h = goodHead();
+  h.webhook_signature = "v1,old v1e,new";  // rotation: both kinds may come; v1e is checked
+  EXPECT_EQ(checkIngestHead(h, limits(), kNow).status, 0);
+}
+
+TEST(IngestHead, SignedEnvelopeIsFourLinesOfTrimmedValues) {
+  EdgeHead h = goodHead();
+  h.mail_from = " <a@example.org>\t";
+  EXPECT_EQ(signedEnvelope(h),
+            "mx-mail-from:<a@example.org>\n"
+            "mx-rcpt-to:b@example.test, <c@example.test>\n"
+            "mx-client-ip:192.0.2.7\n"
+            "mx-client-helo:mail.example.org\n"
+            "\n");
+  h.client_helo.reset();  // absent: an empty value
+  h.mail_from = "<>";
+  EXPECT_EQ(signedEnvelope(h),
+            "mx-mail-from:<>\nmx-rcpt-to:b@example.test, <c@example.test>\nmx-client-ip:192.0.2.7\n"
+            "mx-client-helo:\n\n");
+}
+
+TEST(IngestHead, TheEnvelopeSignatureBindsEveryEnvelopeHeader) {
+  // What the driver does: HMAC over "<id>.<ts>." + signedEnvelope + body, version v1e.
+  const std::string body = "Subject: x\r\n\r\nhello\r\n";
+  EdgeHead signed_head = goodHead();
+  const std::string sig = webhookSignature(kKey, *signed_head.webhook_id, 1800000000,
+                                           signedEnvelope(signed_head) + body, kIngestSignatureVersion);
+  auto verifies = [&](const EdgeHead& h) {
+    WebhookVerifier v(kKey, *h.webhook_id, *h.webhook_timestamp);
+    v.update(signedEnvelope(h));
+    v.update(body);
+    return v.matches(sig, kIngestSignatureVersion);
+  };
+  EXPECT_TRUE(verifies(signed_head));
+  for (auto field : {&EdgeHead::mail_from, &EdgeHead::rcpt_to, &EdgeHead::client_ip, &EdgeHead::client_helo}) {
+    EdgeHead h = goodHead();
+    h.*field = "x@evil.example";
+    EXPECT_FALSE(verifies(h));
+  }
+  EdgeHead moved = goodHead();  // a recipient moved into the HELO: still another envelope
+  moved.rcpt_to = "b@example.test";
+  moved.client_helo = "mail.example.org, <c@example.test>";
+  EXPECT_FALSE(verifies(moved));
+  // The same HMAC under the plain tag is not accepted as v1e, nor the reverse.
+  WebhookVerifier v(kKey, *signed_head.webhook_id, *signed_head.webhook_timestamp);
+  v.update(signedEnvelope(signed_head));
+  v.update(body);
+  EXPECT_FALSE(v.matches("v1," + sig.substr(4), kIngestSignatureVersion));
 }
 
 TEST(IngestHead, TimestampWindowBoundary) {
