@@ -82,9 +82,9 @@ std::optional<std::string> canonicalIp(std::string_view text) {
 std::string signedEnvelope(const EdgeHead& h) {
   auto value = [](const std::optional<std::string_view>& v) { return v ? trim(*v) : std::string_view(); };
   std::string out;
-  for (auto [name, v] : {std::pair{"mx-mail-from:", value(h.mail_from)}, std::pair{"mx-rcpt-to:", value(h.rcpt_to)},
-                         std::pair{"mx-client-ip:", value(h.client_ip)},
-                         std::pair{"mx-client-helo:", value(h.client_helo)}}) {
+  for (auto [name, v] :
+       {std::pair{"mx-mail-from:", value(h.mail_from)}, std::pair{"mx-rcpt-to:", value(h.rcpt_to)},
+        std::pair{"mx-client-ip:", value(h.client_ip)}, std::pair{"mx-client-helo:", value(h.client_helo)}}) {
     out.append(name).append(v).push_back('\n');
   }
   out.push_back('\n');
