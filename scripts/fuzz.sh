@@ -20,18 +20,33 @@ targets=$(comm -12 <(echo "$targets" | tr ' ' '\n' | sort -u) <(echo "$built"))
 # shellcheck disable=SC2086
 ninja -C "$BUILD" $targets
 [ "$SECONDS_PER_TARGET" = "--build-only" ] && exit 0
-status=0
-for t in $targets; do
+# One target per core at a time (each fuzzer is one process); their output is printed in
+# target order once all have run.
+run_one() {
+  local t=$1 bin work crashes
   bin=$(find "$BUILD" -type f -name "$t" -perm -u+x | head -1)
   work="$BUILD/work/$t"; crashes="$BUILD/crashes/$t"
-  rm -rf "$work"; mkdir -p "$work" "$crashes"
+  rm -rf "$work" "$BUILD/$t.failed"; mkdir -p "$work" "$crashes"
   [ -d "fuzz/corpus/$t" ] && cp -r "fuzz/corpus/$t/." "$work/"
-  echo "-- $t"
-  if ! "$bin" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=10 \
-      -rss_limit_mb=4096 -artifact_prefix="$crashes/" "$work" 2>"$BUILD/$t.log"; then
-    echo "FUZZ FAILURE in $t (see $BUILD/$t.log and $crashes/)"; tail -40 "$BUILD/$t.log"; status=1
-  else
-    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$BUILD/$t.log" | tr '\n' ' '; echo
-  fi
+  {
+    echo "-- $t"
+    if ! "$bin" -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=10 \
+        -rss_limit_mb=4096 -artifact_prefix="$crashes/" "$work" 2>"$BUILD/$t.log"; then
+      echo "FUZZ FAILURE in $t (see $BUILD/$t.log and $crashes/)"; tail -40 "$BUILD/$t.log"
+      touch "$BUILD/$t.failed"
+    fi
+    { grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$BUILD/$t.log" || true; } | tr '\n' ' '; echo
+  } >"$BUILD/$t.summary" 2>&1
+}
+jobs_max=$(nproc)
+for t in $targets; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  run_one "$t" &
+done
+wait
+status=0
+for t in $targets; do
+  cat "$BUILD/$t.summary"
+  [ ! -e "$BUILD/$t.failed" ] || status=1
 done
 exit $status

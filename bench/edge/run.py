@@ -25,10 +25,19 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 MXGATE = os.environ.get("MXGATE_TEST_BIN", os.path.join(ROOT, "build/src/app/mxgate"))
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port not handed out before in this run (the kernel may offer a just-closed
+    port again; mxgate refuses two listeners on one port)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_port(port, timeout=15):

@@ -10,8 +10,8 @@ import glob
 import json
 import os
 import re
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -24,10 +24,8 @@ NAME = re.compile(r"\bmxgate_[a-z0-9_]+\b")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from harness import free_port  # noqa: E402 — each port handed out once (two listeners on one port are refused)
 
 
 def scrape_embedded_defaults():
