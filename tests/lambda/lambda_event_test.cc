@@ -234,6 +234,18 @@ TEST(LambdaEvent, WrongShapes) {
   }
 }
 
+TEST(LambdaEvent, DeepNestingIsRejectedWithoutRecursion) {
+  // nlohmann-json parses and destroys iteratively; a deep document is just a wrong shape.
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  auto top = parseLambdaEvent(deep);
+  ASSERT_FALSE(top.ok());
+  EXPECT_EQ(top.error().errorClass(), ErrorClass::kProtocol);
+  auto in_body = parseLambdaEvent(s3Event(sqsRecord("m-1", quoted(R"({"Records":)" + deep + "}"))));
+  ASSERT_TRUE(in_body.ok()) << in_body.error().message();
+  ASSERT_EQ(in_body->size(), 1u);
+  EXPECT_TRUE((*in_body)[0].failed());
+}
+
 TEST(LambdaEvent, EmptyRecordsGivesNothing) {
   auto r = parseLambdaEvent(R"({"Records":[]})");
   ASSERT_TRUE(r.ok());
