@@ -1,0 +1,2 @@
+mx_add_fuzz_replay(lambda_event_fuzz
+  SOURCES ${PROJECT_SOURCE_DIR}/fuzz/lambda/lambda_event_fuzz.cc LIBS mx_lambda)
