@@ -64,22 +64,7 @@ smtp::Verdict askNow(Policy& p, const Query& q) {
 
 std::filesystem::path transcriptDir() { return std::filesystem::path(MXGATE_POLICY_TRANSCRIPT_DIR); }
 
-std::vector<std::string> transcriptNames() {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(transcriptDir(), ec)) {
-    if (e.path().extension() == ".txt") names.push_back(e.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::string readFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::vector<std::string> transcriptNames() { return smtp::testing::transcriptNamesIn(transcriptDir()); }
 
 std::string renderAll(const std::vector<smtp::testing::Event>& events) {
   std::string s;
@@ -92,7 +77,8 @@ class PolicyTranscriptTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(PolicyTranscriptTest, EveryChunkSize) {
   const std::string name = GetParam();
   std::string error;
-  const auto t = smtp::testing::parseTranscript(name, readFile(transcriptDir() / (name + ".txt")), error);
+  const auto t =
+      smtp::testing::parseTranscript(name, smtp::testing::readTranscriptFile(transcriptDir() / (name + ".txt")), error);
   ASSERT_TRUE(t.has_value()) << error;
   ASSERT_FALSE(t->expected.empty()) << "transcript expects nothing";
   DirectoryPtr dir = fixture(t->fixture);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -113,5 +114,10 @@ size_t longestSendRun(const Transcript& t);
 std::string expandRepeats(const std::string& s, std::string& error);
 std::string unescape(const std::string& s, std::string& error);
 std::string escape(std::string_view bytes);
+
+// The transcript files of a directory: the names of its *.txt files without the
+// extension, sorted (empty when the directory is missing), and one file's bytes.
+std::vector<std::string> transcriptNamesIn(const std::filesystem::path& dir);
+std::string readTranscriptFile(const std::filesystem::path& path);
 
 }  // namespace mx::smtp::testing

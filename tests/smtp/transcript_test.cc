@@ -22,22 +22,7 @@ std::filesystem::path transcriptDir() {
   return std::filesystem::path(MXGATE_SMTP_TRANSCRIPT_DIR);
 }
 
-std::vector<std::string> transcriptNames() {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(transcriptDir(), ec)) {
-    if (e.path().extension() == ".txt") names.push_back(e.path().stem().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::string readFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::vector<std::string> transcriptNames() { return smtp::testing::transcriptNamesIn(transcriptDir()); }
 
 std::vector<size_t> chunkSizes(const Transcript& t) {
   const size_t whole = std::max<size_t>(longestSendRun(t), 1);
@@ -82,7 +67,7 @@ class TranscriptTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(TranscriptTest, EveryChunkSize) {
   const std::string name = GetParam();
   std::string error;
-  const auto t = parseTranscript(name, readFile(transcriptDir() / (name + ".txt")), error);
+  const auto t = parseTranscript(name, smtp::testing::readTranscriptFile(transcriptDir() / (name + ".txt")), error);
   ASSERT_TRUE(t.has_value()) << error;
   ASSERT_FALSE(t->expected.empty()) << "transcript expects nothing";
   for (size_t chunk : chunkSizes(*t)) {
