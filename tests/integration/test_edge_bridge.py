@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -39,14 +38,13 @@ class Bridge:
             env["MXGATE_BRIDGE_TOKEN"] = token
         self.proc = subprocess.Popen([MXGATE_TEST_BIN, "bridge", "--listen", "127.0.0.1:%d" % self.port, "--url", url]
                                      + list(extra), env=env, stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("bridge did not listen")
+        # Ready when it says so on stderr: a connect probe would itself be a client and open a
+        # tunnel of its own (which the one-shot recording server below would then answer).
+        first = self.proc.stderr.readline()
+        if "listening on port" not in first:
+            self.proc.kill()
+            raise RuntimeError("bridge did not listen: " + first + self.proc.communicate()[1])
+        self.first_line = first
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -55,7 +53,7 @@ class Bridge:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             out = self.proc.communicate()[1]
-        return out
+        return self.first_line + out
 
 
 class EdgeBridgeTest(unittest.TestCase):
