@@ -175,6 +175,36 @@ std::string KeyLayout::raw(std::string_view tenant, WallTime received_at, const 
   return dated(tenant, "raw", received_at, id, ".eml");
 }
 
+std::optional<RawKeyParts> KeyLayout::parseRaw(std::string_view key) const {
+  if (key.size() <= prefix_.size() || key.substr(0, prefix_.size()) != prefix_) return std::nullopt;
+  key.remove_prefix(prefix_.size());
+  // tenant "/raw/" yyyy "/" mm "/" dd "/" id ".eml"
+  constexpr size_t kTail = 4 + 1 + 2 + 1 + 2 + 1 + MessageId::kTextLength + 4;  // "yyyy/mm/dd/<id>.eml"
+  const size_t slash = key.find('/');
+  if (slash == std::string_view::npos || slash == 0 || key.size() != slash + 5 + kTail ||
+      key.substr(slash, 5) != "/raw/") {
+    return std::nullopt;
+  }
+  RawKeyParts p;
+  p.tenant = std::string(key.substr(0, slash));
+  if (sanitizeTenant(p.tenant) != p.tenant) return std::nullopt;
+  std::string_view tail = key.substr(slash + 5);
+  auto id = MessageId::parse(tail.substr(11, MessageId::kTextLength));
+  if (!id || tail.substr(11 + MessageId::kTextLength) != ".eml") return std::nullopt;
+  p.id = *id;
+  const std::string date(tail.substr(0, 10));
+  const WallTime id_time{std::chrono::milliseconds(static_cast<int64_t>(id->millis()))};
+  if (formatDatePath(id_time) == date) {
+    p.received_at = id_time;
+  } else {
+    auto midnight = parseRfc3339(date.substr(0, 4) + "-" + date.substr(5, 2) + "-" + date.substr(8, 2) + "T00:00:00Z");
+    if (!midnight || date[4] != '/' || date[7] != '/') return std::nullopt;
+    p.received_at = *midnight;
+  }
+  if (raw(p.tenant, p.received_at, p.id) != std::string(prefix_) + std::string(key)) return std::nullopt;
+  return p;
+}
+
 std::string KeyLayout::parsed(std::string_view tenant, WallTime received_at, const MessageId& id) const {
   return dated(tenant, "parsed", received_at, id, ".json");
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,13 @@ std::string sanitizeTenant(std::string_view tenant);
 // empty, never "." or "..", and holds no '/', '\', NUL or control character.
 std::string sanitizeFilename(std::string_view name, size_t max_bytes = kMaxFilenameBytes);
 
+// What a raw-message key of this layout names (KeyLayout::parseRaw).
+struct RawKeyParts {
+  std::string tenant;  // sanitised, as in the key
+  MessageId id;
+  WallTime received_at;  // the id's time; on a date other than the key's, midnight of the key's date
+};
+
 class KeyLayout {
  public:
   // `prefix` may be empty or hold '/'-separated segments (each sanitised like a tenant).
@@ -55,6 +63,11 @@ class KeyLayout {
                          std::string_view filename) const;
 
   const std::string& prefix() const { return prefix_; }  // "" or "a/b/" (with the slash)
+
+  // The tenant, id and date of a key raw() made — {prefix}{tenant}/raw/{yyyy}/{mm}/{dd}/{id}.eml
+  // with a valid id and date — so that the parsed document of an already stored raw message
+  // gets the keys the server would give it. nullopt for any other key (untrusted input).
+  std::optional<RawKeyParts> parseRaw(std::string_view key) const;
 
  private:
   std::string dated(std::string_view tenant, std::string_view kind, WallTime t, const MessageId& id,

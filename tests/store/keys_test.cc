@@ -63,6 +63,40 @@ TEST(Keys, Layout) {
   EXPECT_TRUE(validateKey(bad.raw("..", t, id)).ok());
 }
 
+TEST(Keys, ParseRawIsTheInverseOfRaw) {
+  MessageId id(1700000000000ull, 7, 9);
+  WallTime t{std::chrono::milliseconds(1700000000000ll)};
+  for (const char* prefix : {"", "mail/prod/"}) {
+    KeyLayout k(prefix);
+    auto p = k.parseRaw(k.raw("acme", t, id));
+    ASSERT_TRUE(p.has_value()) << prefix;
+    EXPECT_EQ(p->tenant, "acme");
+    EXPECT_EQ(p->id, id);
+    EXPECT_EQ(p->received_at, t);
+    EXPECT_EQ(k.parsed(p->tenant, p->received_at, p->id), k.parsed("acme", t, id));
+  }
+  // Received a moment before midnight, id made a moment after: the key's date wins.
+  KeyLayout k;
+  MessageId late(1700006400000ull + 5, 1, 1);  // 2023-11-15T00:00:00.005Z
+  WallTime before_midnight{std::chrono::milliseconds(1700006399999ll)};
+  auto p = k.parseRaw(k.raw("acme", before_midnight, late));
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(k.parsed(p->tenant, p->received_at, p->id), k.parsed("acme", before_midnight, late));
+  // Anything else is not ours.
+  const std::string ids = id.toString();
+  for (const std::string& bad :
+       {std::string("acme/raw/2023/11/14/") + ids + ".json", std::string("acme/parsed/2023/11/14/") + ids + ".eml",
+        std::string("acme/raw/2023/11/14/") + ids.substr(1) + ".eml",
+        std::string("acme/raw/2023-11-14/") + ids + ".eml", std::string("/raw/2023/11/14/") + ids + ".eml",
+        std::string("a b/raw/2023/11/14/") + ids + ".eml", std::string("acme/raw/2023/11/14/") + ids + ".eml.x",
+        std::string("x/acme/raw/2023/11/14/") + ids + ".eml", std::string("acme/raw/2023/13/14/") + ids + ".eml",
+        std::string("acme/raw/2023/11/14/") + "UU" + ids.substr(2) + ".eml", std::string("inbound/0123456789abcdef"),
+        std::string("")}) {
+    EXPECT_FALSE(k.parseRaw(bad).has_value()) << bad;
+  }
+  EXPECT_FALSE(KeyLayout("mail/").parseRaw(std::string("acme/raw/2023/11/14/") + ids + ".eml").has_value());
+}
+
 TEST(Keys, SanitizeTenant) {
   EXPECT_EQ(sanitizeTenant("acme"), "acme");
   EXPECT_EQ(sanitizeTenant("Acme.Corp-1_x"), "Acme.Corp-1_x");
