@@ -416,6 +416,37 @@ TEST(S3BlobStore, GetAndExistsMapStatuses) {
   EXPECT_FALSE(f.store->get("a//b").ok());
 }
 
+TEST(S3BlobStore, GetObjectReadsAnyKeyAVersionAndTheMetadata) {
+  Fixture f;
+  f.http->setHandler([](const http::Request& r) -> Result<http::Response> {
+    if (r.url.find("gone") != std::string::npos) return FakeHttpClient::s3Error(404, "NoSuchKey", "no");
+    http::Response resp = FakeHttpClient::ok("From: a@b\r\n\r\nhi\r\n");
+    resp.headers.push_back({"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"});
+    resp.headers.push_back({"ETag", "\"abc\""});
+    resp.headers.push_back({"x-amz-version-id", "v 1"});
+    return resp;
+  });
+  // Keys our own layout would never make are still objects S3 events may name.
+  auto o = f.store->getObject("inbound//.hidden key+", "v 1");
+  ASSERT_TRUE(o.ok()) << o.error().message();
+  EXPECT_EQ(o->body, "From: a@b\r\n\r\nhi\r\n");
+  EXPECT_EQ(o->last_modified, WallTime{std::chrono::milliseconds(784111777000)});
+  EXPECT_EQ(o->etag, "\"abc\"");
+  EXPECT_EQ(o->version_id, "v 1");
+  const http::Request r = f.http->requests()[0];
+  EXPECT_EQ(r.method, "GET");
+  EXPECT_EQ(query(r), "versionId=v%201");
+  EXPECT_NE(r.url.find("/inbound//.hidden%20key%2B?"), std::string::npos) << r.url;
+  auto plain = f.store->getObject("x");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(query(f.http->requests()[1]), "");
+  auto gone = f.store->getObject("gone");
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.error().errorClass(), ErrorClass::kNotFound);
+  EXPECT_FALSE(f.store->getObject("").ok());
+  EXPECT_FALSE(f.store->getObject(std::string(1025, 'k')).ok());
+}
+
 TEST(S3BlobStore, XmlTextDecodesEntities) {
   EXPECT_EQ(s3XmlText("<Error><Code>A&amp;B</Code><Message>&lt;x&gt; &quot;y&quot; &apos;z&apos;</Message></Error>",
                       "Message"),

@@ -17,6 +17,7 @@
 #include "aws/xml.h"
 #include "core/base64.h"
 #include "core/sha256.h"
+#include "core/time_format.h"
 
 namespace mx::store {
 namespace {
@@ -634,6 +635,26 @@ Result<std::string> S3BlobStore::get(std::string_view key) {
   auto r = executeAndWait(c);
   if (!r.ok()) return r.error();
   return std::move(r->body);
+}
+
+Result<S3Object> S3BlobStore::getObject(std::string_view key, std::string_view version_id) {
+  if (key.empty() || key.size() > kMaxKeyBytes) {
+    return Error(ErrorClass::kPermanentBackend, "s3 GET: an object key is 1 to 1024 bytes");
+  }
+  auto c = std::make_shared<Call>();
+  c->method = "GET";
+  c->key = std::string(key);
+  if (!version_id.empty()) c->query = "versionId=" + aws::uriEncode(version_id, true);
+  c->payload_hex = sha256Hex("");
+  c->what = "GET " + c->key;
+  auto r = executeAndWait(c);
+  if (!r.ok()) return r.error();
+  S3Object o;
+  o.body = std::move(r->body);
+  if (const auto* lm = r->header("Last-Modified")) o.last_modified = parseHttpDate(*lm);
+  if (const auto* et = r->header("ETag")) o.etag = *et;
+  if (const auto* v = r->header("x-amz-version-id")) o.version_id = *v;
+  return o;
 }
 
 Result<bool> S3BlobStore::exists(std::string_view key) {

@@ -92,6 +92,14 @@ struct S3BlobStoreOptions {
   std::function<void(std::string_view)> log;
 };
 
+// One object as GetObject returned it (getObject()).
+struct S3Object {
+  std::string body;
+  std::optional<WallTime> last_modified;  // Last-Modified (second resolution); nullopt if absent or unreadable
+  std::string etag;                       // ETag as sent (with its quotes)
+  std::string version_id;                 // x-amz-version-id; empty when the bucket is not versioned
+};
+
 class S3BlobStore final : public BlobStore {
  public:
   // `http` and `credentials` are used for every request (the store owns them; the provider
@@ -116,6 +124,11 @@ class S3BlobStore final : public BlobStore {
   // under a lock of the store. Never blocks: beyond max_in_flight the upload waits its turn.
   // Not covered by sync(). For ack_after = "store".
   void putAsync(std::string_view key, std::string bytes, std::function<void(Status)> done) override;
+
+  // GetObject of any key of the bucket — not only this layout's: S3 allows any 1..1024 bytes
+  // (the Lambda entry point reads what S3/SES events name) — optionally of one version
+  // (`version_id` non-empty). Same errors and retries as get().
+  Result<S3Object> getObject(std::string_view key, std::string_view version_id = {});
 
   // The object's URL (virtual-hosted or path-style, key URI-encoded with '/' kept).
   std::string urlOf(std::string_view key) const;
