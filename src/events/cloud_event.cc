@@ -34,7 +34,7 @@ std::string buildMessageReceivedJson(const MessageReceived& m) {
   w.field("time", time);
   w.field("datacontenttype", "application/json");
   w.field("subject", id);
-  w.field("traceparent", traceparentOf(e.id));
+  w.field("traceparent", m.traceparent.empty() ? traceparentOf(e.id) : m.traceparent);
   w.key("data").beginObject();
   w.field("id", id);
   w.field("tenant", m.tenant);

@@ -47,6 +47,9 @@ struct MessageReceived {
   std::optional<std::string> parsed_key;
   std::vector<std::string> attachment_keys;
   std::optional<std::string> summary_json;  // a JSON object, or nullopt (null in JSON)
+  // The trace the event joins (W3C traceparent, e.g. from an AWS X-Ray header at the Lambda
+  // entry point); empty: traceparentOf(envelope->id). Must be a valid traceparent.
+  std::string traceparent;
 };
 
 // The W3C traceparent of the message `id`: "00-" 32 hex "-" 16 hex "-01".

@@ -44,7 +44,7 @@ Status MessageHandler::put(const std::string& key, std::string_view bytes, std::
   return s;
 }
 
-Result<events::Event> MessageHandler::handle(std::string_view raw, const Envelope& env) {
+Result<events::Event> MessageHandler::handle(std::string_view raw, const Envelope& env, const HandleOptions& options) {
   const MessageKeys keys = MessageKeys::of(layout_, env);
   events::MessageReceived m;
   m.envelope = &env;
@@ -52,10 +52,13 @@ Result<events::Event> MessageHandler::handle(std::string_view raw, const Envelop
   m.tenant = keys.tenant;
   m.size = raw.size();
   m.raw_key = keys.raw;
+  m.traceparent = options.traceparent;
 
   auto store_t0 = SteadyClock::now();
-  if (auto s = put(keys.raw, raw, "raw message"); !s.ok()) return s.error();
-  PipelineMetrics::bump(metrics_.raw_bytes_stored, raw.size());
+  if (!options.raw_already_stored) {
+    if (auto s = put(keys.raw, raw, "raw message"); !s.ok()) return s.error();
+    PipelineMetrics::bump(metrics_.raw_bytes_stored, raw.size());
+  }
   auto store_time = SteadyClock::now() - store_t0;
   m.sha256 = sha256Hex(raw);
 

@@ -46,6 +46,16 @@ struct MessageHandlerOptions {
   std::function<void(std::string_view)> log;
 };
 
+// Per message: what the entry point knows beyond the envelope.
+struct HandleOptions {
+  // The raw message already is at its key in this store (the Lambda entry point reading a
+  // raw object a node stored with parsing off): it is not put again (that would write the
+  // object the S3 event came from, and fire the event again).
+  bool raw_already_stored = false;
+  // The trace the event joins (events::MessageReceived::traceparent); empty: the message's own.
+  std::string traceparent;
+};
+
 class MessageHandler {
  public:
   // `processor` may be null. The store, processor and metrics must outlive the handler.
@@ -53,7 +63,7 @@ class MessageHandler {
                  PipelineMetrics& metrics);
 
   // Stores the message's objects (not yet durable: see syncObjects()) and returns its event.
-  Result<events::Event> handle(std::string_view raw, const Envelope& envelope);
+  Result<events::Event> handle(std::string_view raw, const Envelope& envelope, const HandleOptions& options = {});
 
   // Makes every object stored by handle() since the last call durable (BlobStore::sync()).
   // On error none of them is guaranteed to exist: handle those messages again.

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "core/sha256.h"
+#include "events/cloud_event.h"
 #include "events/outbox/outbox.h"
 #include "pipeline/mime_processor.h"
 #include "pipeline_test_util.h"
@@ -186,6 +187,30 @@ TEST(MessageHandler, MimeProcessorRefsNameTheStoredObjectsUnderAPrefix) {
   EXPECT_EQ(d["storage"]["attachments"][0], att);
   EXPECT_EQ(*blobs.get(att), "%PDF-1.4 data");
   EXPECT_EQ(*blobs.get(raw_key), raw);
+}
+
+TEST(MessageHandler, RawAlreadyStoredIsNotPutAgainAndTheTraceIsKept) {
+  store::MemoryBlobStore blobs;
+  FakeProcessor proc;
+  PipelineMetrics metrics;
+  MessageHandler h(blobs, &proc, {"testhost", "", [](std::string_view) {}}, metrics);
+  Envelope e = makeEnvelope(2);
+  HandleOptions o;
+  o.raw_already_stored = true;
+  o.traceparent = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01";
+  auto ev = h.handle("Subject: x\r\n\r\n", e, o);
+  ASSERT_TRUE(ev.ok());
+  ASSERT_TRUE(h.syncObjects().ok());
+  store::KeyLayout k;
+  EXPECT_FALSE(*blobs.exists(k.raw(e.tenant, e.received_at, e.id)));  // not written by us
+  EXPECT_TRUE(*blobs.exists(k.parsed(e.tenant, e.received_at, e.id)));
+  json ce = json::parse(ev->json);
+  EXPECT_EQ(ce["traceparent"], o.traceparent);
+  EXPECT_EQ(ce["data"]["storage"]["raw"], k.raw(e.tenant, e.received_at, e.id));
+  EXPECT_EQ(get(metrics.raw_bytes_stored), 0u);
+  // Without options: the message's own trace.
+  auto plain = h.handle("Subject: x\r\n\r\n", e);
+  EXPECT_EQ(json::parse(plain->json)["traceparent"], events::traceparentOf(e.id));
 }
 
 TEST(MessageHandler, ProcessorErrorStillStoresRawAndReportsNoFailure) {
