@@ -183,6 +183,7 @@ Status parseSesRecord(const json& rec, size_t index, const LambdaEventOptions& o
   if (m.key.size() > kMaxS3KeyBytes) return shape(where + "SES object key too long");
   m.ses_message_id = *id;
   if (!optionalString(*mail, "source", m.ses_source)) return shape(where + "ses.mail.source malformed");
+  if (!optionalString(*mail, "timestamp", m.ses_timestamp)) return shape(where + "ses.mail.timestamp malformed");
   if (const json* dest = member(*mail, "destination"); dest != nullptr && !dest->is_null()) {
     if (!dest->is_array() || dest->size() > kMaxDestinations) return shape(where + "ses.mail.destination malformed");
     for (const json& d : *dest) {

@@ -11,7 +11,7 @@
 //     not fail the batch: it comes back as one entry with `error` set and its `record_id`, for
 //     the handler's batchItemFailures.
 //   - SES receipt event: {"Records":[{"eventSource":"aws:ses","ses":{"mail":{"messageId",
-//     "source","destination"},"receipt":{"spfVerdict":{"status"},…}}}]}. The event does not
+//     "source","destination","timestamp"},"receipt":{"spfVerdict":{"status"},…}}}]}. The event does not
 //     name where SES stored the message: the key is LambdaEventOptions::ses_prefix + messageId
 //     in LambdaEventOptions::ses_bucket.
 // Trust: the payload is untrusted JSON of any shape. Input is bounded (6 MiB, Lambda's
@@ -59,6 +59,7 @@ struct RawMessageRef {
   // SES only.
   std::string ses_message_id;
   std::string ses_source;
+  std::string ses_timestamp;  // mail.timestamp as sent (RFC 3339); empty when not given
   std::vector<std::string> ses_destination;
   SesVerdicts ses_verdicts;
 
