@@ -176,6 +176,7 @@ std::vector<std::unique_ptr<Binding>> bindings(Config& c) {
   add(server::logTable(), c.log);
   add(policy::rateLimitsTable(), c.rate_limits);
   add(policy::authLimitsTable(), c.auth_limits);
+  add(lambda::lambdaTable(), c.lambda);
   b.push_back(std::make_unique<ArrayBinding<server::ListenerSettings>>(
       server::listenerTable(), c.listeners, [](const std::string& name, const std::string& kind) {
         // Kind-specific defaults; the kind itself is then set (and checked) by its key.
@@ -644,6 +645,29 @@ std::vector<events::SinkSettings> effectiveSinks(const Config& c) {
   s.kind = c.events.sink;
   if (s.kind == "file") s.path = c.events.file;
   return {s};
+}
+
+std::function<std::vector<size_t>(std::string_view)> tenantSinkRoute(const Config& c,
+                                                                     const std::vector<events::SinkSettings>& sinks) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < sinks.size(); ++i) index[sinks[i].name] = i;
+  // Tenants with a `sinks` list go to those; every other tenant to every sink.
+  auto routes = std::make_shared<std::map<std::string, std::vector<size_t>>>();
+  for (const auto& t : c.tenants) {
+    if (t.sinks.empty()) continue;
+    std::vector<size_t> v;
+    for (const auto& name : t.sinks) {
+      if (auto it = index.find(name); it != index.end()) v.push_back(it->second);
+    }
+    (*routes)[t.name] = v;
+  }
+  const size_t n = sinks.size();
+  return [routes, n](std::string_view tenant) {
+    if (auto it = routes->find(std::string(tenant)); it != routes->end()) return it->second;
+    std::vector<size_t> all(n);
+    for (size_t i = 0; i < n; ++i) all[i] = i;
+    return all;
+  };
 }
 
 std::vector<server::ListenerOptions> listenerOptions(const Config& c) {

@@ -24,12 +24,14 @@
 // startup-only: exceptions from the TOML library are caught here.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "events/events_config.h"
 #include "events/sink_config.h"
+#include "lambda/lambda_config.h"
 #include "pipeline/pipeline_config.h"
 #include "policy/auth_limits/auth_limit_config.h"
 #include "policy/policy_config.h"
@@ -56,6 +58,7 @@ struct Config {
   policy::RateLimitsSettings rate_limits;           // [rate_limits]
   policy::AuthLimitsSettings auth_limits;           // [auth_limits]
   std::vector<policy::RateLimitConfig> rate_limit;  // [[rate_limit]]
+  lambda::LambdaSettings lambda;                    // [lambda] (mxgate-lambda only)
 
   std::string source = "embedded defaults";  // the file loaded, for messages
   std::map<std::string, int> key_lines;       // "section.key" / "listener.NAME.key" -> line
@@ -92,6 +95,11 @@ void validateConfig(const Config& c, std::vector<ConfigError>* errors);
 // The sinks in use: the [[sink]] entries, or without any, the one sink [events] describes
 // (named after its kind, e.g. "file").
 std::vector<events::SinkSettings> effectiveSinks(const Config& c);
+
+// The indexes into `sinks` (effectiveSinks(config)) of the sinks a tenant's events go to:
+// its `sinks` list, or every sink. The Outbox's route, and the Lambda handler's.
+std::function<std::vector<size_t>(std::string_view)> tenantSinkRoute(const Config& config,
+                                                                     const std::vector<events::SinkSettings>& sinks);
 
 // The listeners as the server takes them (validateConfig() passed).
 std::vector<server::ListenerOptions> listenerOptions(const Config& c);

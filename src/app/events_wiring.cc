@@ -105,23 +105,7 @@ Result<std::unique_ptr<EventsRuntime>> makeEventsRuntime(const Config& c, bool w
   oo.dir = c.events.outbox_dir;
   oo.fsync = c.spool.fsync;
   oo.log = std::move(log);
-  // Tenants with a `sinks` list go to those; every other tenant to every sink.
-  auto routes = std::make_shared<std::map<std::string, std::vector<size_t>>>();
-  for (const auto& t : c.tenants) {
-    if (t.sinks.empty()) continue;
-    std::vector<size_t> v;
-    for (const auto& name : t.sinks) {
-      if (auto it = index.find(name); it != index.end()) v.push_back(it->second);
-    }
-    (*routes)[t.name] = v;
-  }
-  const size_t n = rt->sinks.size();
-  oo.route = [routes, n](std::string_view tenant) {
-    if (auto it = routes->find(std::string(tenant)); it != routes->end()) return it->second;
-    std::vector<size_t> all(n);
-    for (size_t i = 0; i < n; ++i) all[i] = i;
-    return all;
-  };
+  oo.route = tenantSinkRoute(c, rt->sinks);
   auto ob = events::Outbox::open(std::move(oo), std::move(outbox_sinks));
   if (!ob.ok()) return ob.error();
   rt->outbox = std::move(*ob);
