@@ -1,7 +1,8 @@
 // rate-limiter.ts — exact, global rate-limit counters: one Durable Object per key
-// ("ip:<client ip>", "sender:<domain>"), so every Worker instance in every location that
-// checks a key talks to the same single-threaded object and no update is lost (KV is
-// eventually consistent: it holds the blocklist and the region table, never counters).
+// ("ip:<client ip>" — an IPv6 client's /64, see ip.ts — and "sender:<domain>"), so every
+// Worker instance in every location that checks a key talks to the same single-threaded
+// object and no update is lost (KV is eventually consistent: it holds the blocklist and the
+// region table, never counters).
 //
 // The window is a sliding-window counter, the same maths as mxgate's own limiter
 // (src/policy/rate_limits/rate_limiter.h), so that "100/1h" means the same thing at the

@@ -25,6 +25,7 @@
 import { blockedIp, blockedSender, loadConfig, tenantForToken } from "./config";
 import { type Env, settings, type Settings } from "./env";
 import { locationFromCf, routeOrder } from "./geo-router";
+import { ipLimitKey } from "./ip";
 import { limiterFor, type RateCheck } from "./rate-limiter";
 import { edgeToken, parseSecret, randomId } from "./signing";
 import { type CheckVerdict, DEFAULT_WATCHER_OPTIONS, type SenderCheck, SmtpWatcher, type WatcherAction } from "./smtp";
@@ -114,9 +115,10 @@ export async function handleSmtpUpgrade(request: Request, env: Env, ctx: Executi
   }
   if (await blockedIp(env, clientIp)) return smtpRefusal(REFUSE.blockedIp);
 
-  // Per-IP limits: one Durable Object per address, one round trip.
+  // Per-IP limits: one Durable Object per address (per /64 for IPv6: ip.ts), one round trip.
   const leaseId = randomId("conn_");
-  const ipLimiter = limiterFor(env.RATE_LIMITER, `ip:${clientIp}`);
+  const ipKey = `ip:${ipLimitKey(clientIp)}`;
+  const ipLimiter = limiterFor(env.RATE_LIMITER, ipKey);
   const rate: RateCheck[] = s.ipConnections ? [{ name: "connections", ...s.ipConnections }] : [];
   let leased = false;
   if (s.ipConcurrent > 0 || rate.length > 0) {
@@ -126,7 +128,7 @@ export async function handleSmtpUpgrade(request: Request, env: Env, ctx: Executi
       leased = true;
     } catch (e) {
       // The origin applies its own limits: a limiter outage must not stop mail (fail open).
-      console.error(`edge: rate limiter unavailable for ip:${clientIp}: ${String(e)}`);
+      console.error(`edge: rate limiter unavailable for ${ipKey}: ${String(e)}`);
     }
   }
   const release = () => {
