@@ -100,11 +100,20 @@ class WorkerDev:
     def start(self, timeout=60):
         t0 = time.monotonic()
         state = os.path.join(self.dir, "state")
-        seeded = subprocess.run(self._wrangler("kv", "bulk", "put", os.path.join(self.dir, "kv.json"), "--local",
+        # Its own process group, so that a timeout stops wrangler's node child too (which
+        # would otherwise keep the output pipe open and the wait going).
+        seed = subprocess.Popen(self._wrangler("kv", "bulk", "put", os.path.join(self.dir, "kv.json"), "--local",
                                                "--binding", "EDGE_KV", "--persist-to", state),
-                                cwd=EDGE_DIR, env=self.env, capture_output=True, text=True, timeout=timeout)
-        if seeded.returncode != 0:
-            raise RuntimeError("wrangler kv bulk put failed:\n" + seeded.stdout + seeded.stderr)
+                                cwd=EDGE_DIR, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            out = seed.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(seed.pid, signal.SIGKILL)
+            out = seed.communicate()[0]
+            raise RuntimeError("wrangler kv bulk put took over %d s:\n%s" % (timeout, out))
+        if seed.returncode != 0:
+            raise RuntimeError("wrangler kv bulk put failed:\n" + out)
         t1 = time.monotonic()
         args = self._wrangler("dev", "--local", "--ip", "127.0.0.1", "--port", str(self.port),
                               "--inspector-port", str(self.inspector_port), "--persist-to", state,
