@@ -27,6 +27,7 @@ import shutil
 import smtplib
 import subprocess
 import sys
+import threading
 import time
 import unittest
 import urllib.error
@@ -161,6 +162,39 @@ class EdgeWorkerdTest(unittest.TestCase):
         self.assertEqual([r["address"] for r in env["rcpt_to"]], ["x@example.test"])
         self.assertEqual(event["data"]["size"], len(sent))
         self.assertEqual(self.gw.logs("edge_token_refused"), [])
+
+    def test_large_messages_in_parallel_sessions(self):
+        """Three sessions at once, each a 3 MiB message: the Worker's own WebSocket client to the
+        listener (origin-socket.ts) frames them in pieces of every size the bridge's reads give."""
+        bridge = Bridge(self.worker.ws_url, token=TOKEN)
+        results = {}
+
+        def send(i):
+            body = (b"Subject: large %d\r\n\r\n" % i) + b"".join(
+                b"%07d " % n + bytes([33 + (n + i) % 90]) * 90 + b"\r\n" for n in range(3 * 1024 * 1024 // 100))
+            try:
+                with smtplib.SMTP("127.0.0.1", bridge.port, timeout=60) as c:
+                    c.ehlo("large.origin.test")
+                    c.mail("a@origin.test")
+                    c.rcpt("x@example.test")
+                    code, reply = c.data(body)
+                results[i] = (code, reply, body)
+            except (OSError, smtplib.SMTPException) as e:
+                results[i] = (0, str(e).encode(), body)
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+        finally:
+            bridge.stop()
+        self.assertEqual(sorted(results), [0, 1, 2])
+        for i, (code, reply, body) in results.items():
+            self.assertEqual(code, 250, (i, reply, self.worker_log()))
+            stored = self.gw.wait_for(lambda: self.gw.raw_by_id(queued_id(reply)), 20, "stored %d" % i)
+            self.assertEqual(stored, body)
 
     def test_email_routing_to_http_ingest(self):
         sent = (b"Received: from mta.origin.test (mta.origin.test [192.0.2.44])\r\n\tby mx.cloudflare.net; "
