@@ -107,6 +107,41 @@ describe("the relay's WebSocket client frames", () => {
   });
 });
 
+describe("the relay's WebSocket client frames, random input", () => {
+  // Random server streams (well-formed frames of random kinds mixed with random octets), fed
+  // at random splits: the reader never throws, passes on no more octets than came in, and
+  // says nothing after a close or an error.
+  it("never throws and stops after a close or an error", () => {
+    let seed = 99;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let round = 0; round < 400; round++) {
+      const parts: number[] = [];
+      while (parts.length < 2000) {
+        const k = rnd(6);
+        const payload = new Uint8Array(rnd(k === 0 ? 300 : 130)).map(() => rnd(256));
+        if (k === 5) parts.push(...payload); // junk
+        else parts.push(...serverFrame([0x2, 0x0, 0x1, 0x9, 0xa][k]!, k >= 3 ? payload.subarray(0, 125) : payload, rnd(4) !== 0));
+        if (rnd(40) === 0) parts.push(...serverFrame(0x8, new Uint8Array([0x03, 0xe8])));
+      }
+      const input = new Uint8Array(parts);
+      const r = new FrameReader();
+      let events: FrameEvent[] = [];
+      for (let i = 0; i < input.length; ) {
+        const n = 1 + rnd(300);
+        events = events.concat(r.push(input.subarray(i, i + n)));
+        i += n;
+      }
+      const end = events.findIndex((e) => e.kind === "close" || e.kind === "error");
+      if (end >= 0) expect(events.length, `round ${round}`).toBe(end + 1);
+      const data = events.reduce((n, e) => n + (e.kind === "data" ? e.bytes.length : 0), 0);
+      expect(data).toBeLessThanOrEqual(input.length);
+    }
+  });
+});
+
 describe("backpressure through the relay", () => {
   beforeEach(async () => {
     await resetOrigins();
