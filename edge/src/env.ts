@@ -28,6 +28,8 @@ export interface Env {
   LIMIT_RECIPIENTS_PER_CONNECTION?: string;
   MAX_SESSION_SECONDS?: string;
   MAX_HELD_BYTES?: string;
+  RELAY_WINDOW_BYTES?: string;
+  ORIGIN_TRANSPORT?: string;
 }
 
 // "N/W" with W a number and a unit (s, m, h): a limit of N per window W. "0" or "" = off.
@@ -78,6 +80,8 @@ export interface Settings {
   recipientsPerConnection: number; // 0 = off
   maxSessionMs: number;
   maxHeldBytes: number;
+  relayWindowBytes: number; // sent to the origin and not yet written, beyond which client input waits
+  originTransport: "socket" | "fetch";
 }
 
 export function settings(env: Env): Settings {
@@ -96,5 +100,17 @@ export function settings(env: Env): Settings {
     recipientsPerConnection: parseCount(env.LIMIT_RECIPIENTS_PER_CONNECTION, 100),
     maxSessionMs: parseCount(env.MAX_SESSION_SECONDS, 3600) * 1000,
     maxHeldBytes: parseCount(env.MAX_HELD_BYTES, 256 * 1024),
+    relayWindowBytes: Math.max(1, parseCount(env.RELAY_WINDOW_BYTES, 4 * 1024 * 1024)),
+    originTransport: originTransport(env.ORIGIN_TRANSPORT),
   };
+}
+
+// "socket" (default): the relay's own WebSocket client over connect(), with backpressure;
+// "fetch": the runtime's WebSocket, for an origin behind Cloudflare's proxy (relay.ts).
+function originTransport(text: string | undefined): "socket" | "fetch" {
+  const t = (text ?? "").trim().toLowerCase();
+  if (t === "" || t === "socket") return "socket";
+  if (t === "fetch") return "fetch";
+  console.warn(`edge: bad ORIGIN_TRANSPORT "${t}" (want socket or fetch), using socket`);
+  return "socket";
 }

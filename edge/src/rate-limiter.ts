@@ -1,7 +1,8 @@
 // rate-limiter.ts — exact, global rate-limit counters: one Durable Object per key
-// ("ip:<client ip>", "sender:<domain>"), so every Worker instance in every location that
-// checks a key talks to the same single-threaded object and no update is lost (KV is
-// eventually consistent: it holds the blocklist and the region table, never counters).
+// ("ip:<client ip>" — an IPv6 client's /64, see ip.ts — and "sender:<domain>"), so every
+// Worker instance in every location that checks a key talks to the same single-threaded
+// object and no update is lost (KV is eventually consistent: it holds the blocklist and the
+// region table, never counters).
 //
 // The window is a sliding-window counter, the same maths as mxgate's own limiter
 // (src/policy/rate_limits/rate_limiter.h), so that "100/1h" means the same thing at the
@@ -156,17 +157,30 @@ export class RateLimiter extends DurableObject {
 
   // Deletes the key's state once `idleMs` passed without a charge or lease (real time, even
   // when a test passes its own `nowMs`).
+  // One alarm is kept pending, not moved on every charge: an alarm that fires before
+  // "idle-at" sets itself again for "idle-at" (alarm()), so it is set here only when none is
+  // pending ("alarm-at" absent). Setting it on every call cost a storage write of its own per
+  // MAIL/RCPT check, the Worker's hottest path (bench/edge/RESULTS.md).
   private armCleanup(idleMs: number): void {
-    const idleAt = Math.max(Date.now() + idleMs, this.ctx.storage.kv.get<number>("idle-at") ?? 0);
-    this.ctx.storage.kv.put("idle-at", idleAt);
-    void this.ctx.storage.setAlarm(idleAt);
+    const kv = this.ctx.storage.kv;
+    const idleAt = Math.max(Date.now() + idleMs, kv.get<number>("idle-at") ?? 0);
+    kv.put("idle-at", idleAt);
+    if (kv.get<number>("alarm-at") === undefined) {
+      kv.put("alarm-at", idleAt);
+      void this.ctx.storage.setAlarm(idleAt);
+    }
   }
 
-  // Every count has aged out (or the alarm was moved on): drop the key's state.
+  // Every count has aged out (or the alarm came early): drop the key's state, or wait on.
   async alarm(): Promise<void> {
-    const idleAt = this.ctx.storage.kv.get<number>("idle-at") ?? 0;
-    if (Date.now() >= idleAt) await this.ctx.storage.deleteAll();
-    else await this.ctx.storage.setAlarm(idleAt);
+    const kv = this.ctx.storage.kv;
+    const idleAt = kv.get<number>("idle-at") ?? 0;
+    if (Date.now() >= idleAt) {
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    kv.put("alarm-at", idleAt);
+    await this.ctx.storage.setAlarm(idleAt);
   }
 }
 

@@ -12,12 +12,21 @@
 // bridge's operator must fix: no/unknown token 401, no subprotocol 400, not an upgrade 426.
 //
 // Backpressure: a Workers WebSocket exposes neither bufferedAmount nor a way to pause
-// reading, so the relay cannot slow a sender down at the transport; what it can do, it
-// does: it holds nothing except what the watcher must hold (while a reply or a check is
-// due) plus the events queued behind a check, bounded together by MAX_HELD_BYTES (421 and
-// close beyond); bytes in the data phase are sent on in the event that brings them. SMTP's
-// own lockstep keeps the rest small: replies wait for commands, and a client sends its
-// message data only after 354 (or a BDAT's announced size).
+// reading (workerd issue 988), so the relay speaks WebSocket to the origin itself over a
+// `connect()` socket (origin-socket.ts), whose writes report when they are done: when more
+// than RELAY_WINDOW_BYTES sent to the origin are not yet written (the origin or the path to
+// it is slower than the client), the relay stops taking client input until half the window
+// is written — it cannot stop the client's frames from arriving (the client leg is a
+// runtime WebSocket), so they wait in the relay's queue, which is bounded with everything
+// else it holds by MAX_HELD_BYTES: beyond that, or when the origin writes nothing for
+// INGEST_TIMEOUT_MS, "421 4.4.5" and close. So a stalled origin costs the isolate at most
+// window + MAX_HELD_BYTES per session instead of everything the client sends (with the
+// runtime's WebSocket, send() queues without limit). Towards the client there is nothing
+// to observe: that direction carries only the origin's replies, small by SMTP's lockstep.
+// The watcher holds only what it must (while a reply or a check is due), and a client sends
+// its message data only after 354 (or a BDAT's announced size).
+// ORIGIN_TRANSPORT = "fetch" uses the runtime's WebSocket instead (no backpressure), for an
+// origin behind Cloudflare's proxy (outbound sockets to Cloudflare's IP ranges are blocked).
 //
 // Trust: the client's bytes and headers are untrusted (the watcher and the token check see
 // them first); CF-Connecting-IP is Cloudflare's; the origin is trusted for its replies.
@@ -25,6 +34,8 @@
 import { blockedIp, blockedSender, loadConfig, tenantForToken } from "./config";
 import { type Env, settings, type Settings } from "./env";
 import { locationFromCf, routeOrder } from "./geo-router";
+import { ipLimitKey } from "./ip";
+import { connectOriginSocket, type OriginSocket } from "./origin-socket";
 import { limiterFor, type RateCheck } from "./rate-limiter";
 import { edgeToken, parseSecret, randomId } from "./signing";
 import { type CheckVerdict, DEFAULT_WATCHER_OPTIONS, type SenderCheck, SmtpWatcher, type WatcherAction } from "./smtp";
@@ -40,7 +51,12 @@ const REFUSE = {
   senderMessages: "421 4.7.0 Error: too many messages from your sender domain, try again later",
   senderRecipients: "421 4.7.0 Error: too many recipients from your sender domain, try again later",
   sessionTooLong: "421 4.4.2 Error: session too long, try again later",
+  originSlow: "421 4.4.5 Error: the mail server is not keeping up, try again later",
 };
+
+// The origin end of a relay: the runtime's WebSocket (fetch transport) or ours over a
+// socket, which also reports bufferedAmount and can wait for it to fall (origin-socket.ts).
+export type OriginEnd = WebSocket | OriginSocket;
 
 const encoder = new TextEncoder();
 
@@ -114,9 +130,10 @@ export async function handleSmtpUpgrade(request: Request, env: Env, ctx: Executi
   }
   if (await blockedIp(env, clientIp)) return smtpRefusal(REFUSE.blockedIp);
 
-  // Per-IP limits: one Durable Object per address, one round trip.
+  // Per-IP limits: one Durable Object per address (per /64 for IPv6: ip.ts), one round trip.
   const leaseId = randomId("conn_");
-  const ipLimiter = limiterFor(env.RATE_LIMITER, `ip:${clientIp}`);
+  const ipKey = `ip:${ipLimitKey(clientIp)}`;
+  const ipLimiter = limiterFor(env.RATE_LIMITER, ipKey);
   const rate: RateCheck[] = s.ipConnections ? [{ name: "connections", ...s.ipConnections }] : [];
   let leased = false;
   if (s.ipConcurrent > 0 || rate.length > 0) {
@@ -126,7 +143,7 @@ export async function handleSmtpUpgrade(request: Request, env: Env, ctx: Executi
       leased = true;
     } catch (e) {
       // The origin applies its own limits: a limiter outage must not stop mail (fail open).
-      console.error(`edge: rate limiter unavailable for ip:${clientIp}: ${String(e)}`);
+      console.error(`edge: rate limiter unavailable for ${ipKey}: ${String(e)}`);
     }
   }
   const release = () => {
@@ -136,11 +153,14 @@ export async function handleSmtpUpgrade(request: Request, env: Env, ctx: Executi
 
   const cf = (request as unknown as { cf?: Record<string, unknown> }).cf;
   const regions = routeOrder(config, locationFromCf(cf), tenant, Date.now(), s.healthStaleMs);
-  let origin: WebSocket | null = null;
+  let origin: OriginEnd | null = null;
   const failures: string[] = [];
   for (const r of regions) {
     const token = await edgeToken(key, clientIp, Date.now() / 1000);
-    const got = await connectOrigin(r.websocket, { ...token, Authorization: `Bearer ${bearer![1]}` }, s.ingestTimeoutMs);
+    const headers = { ...token, Authorization: `Bearer ${bearer![1]}` };
+    const got = s.originTransport === "fetch"
+      ? await connectOrigin(r.websocket, headers, s.ingestTimeoutMs)
+      : await connectOriginSocket(r.websocket, SUBPROTOCOL, headers, s.ingestTimeoutMs);
     if (typeof got !== "string") {
       origin = got;
       break;
@@ -171,7 +191,7 @@ export class Relay {
 
   constructor(
     private readonly client: WebSocket,
-    private readonly origin: WebSocket,
+    private readonly origin: OriginEnd,
     private readonly env: Env,
     private readonly s: Settings,
     private readonly onEnd: () => void,
@@ -187,12 +207,14 @@ export class Relay {
     // Binary frames as ArrayBuffer (the standard default, and workerd's with newer dates, is Blob).
     this.client.binaryType = "arraybuffer";
     this.origin.binaryType = "arraybuffer";
+    const origin = this.origin as WebSocket; // OriginSocket has the same three events
     this.client.addEventListener("message", (e) => this.onMessage("client", e.data));
-    this.origin.addEventListener("message", (e) => this.onMessage("origin", e.data));
+    origin.addEventListener("message", (e) => this.onMessage("origin", e.data));
     this.client.addEventListener("close", () => this.enqueue(0, async () => this.finish(1000, "client closed")));
-    this.origin.addEventListener("close", () => this.enqueue(0, async () => this.finish(1000, "origin closed")));
+    origin.addEventListener("close", () => this.enqueue(0, async () => this.finish(1000, "origin closed")));
     this.client.addEventListener("error", () => this.finish(1011, "client error"));
-    this.origin.addEventListener("error", () => this.finish(1011, "origin error"));
+    origin.addEventListener("error", () => this.finish(1011, "origin error"));
+    if ("start" in this.origin) this.origin.start();
     this.timer = setTimeout(() => this.enqueue(0, async () => {
       this.sendClient(encoder.encode(REFUSE.sessionTooLong + "\r\n"));
       this.finish(1000, "session too long");
@@ -218,8 +240,12 @@ export class Relay {
   private enqueue(size: number, step: () => Promise<void>): void {
     this.queued += size;
     if (this.queued + this.watcher.heldBytes > this.s.maxHeldBytes && !this.done) {
-      this.sendClient(encoder.encode("421 4.7.0 Error: too much pipelined input, try again later\r\n"));
-      this.finish(1000, "held too much");
+      // Input piles up either because the client pipelines past a pending reply or check,
+      // or because the origin is not taking it (backpressure, above).
+      const origin = this.origin as Partial<OriginSocket>;
+      const stalled = (origin.bufferedAmount ?? 0) > this.s.relayWindowBytes / 2;
+      this.sendClient(encoder.encode(stalled ? REFUSE.originSlow + "\r\n" : "421 4.7.0 Error: too much pipelined input, try again later\r\n"));
+      this.finish(1000, stalled ? "origin not draining" : "held too much");
       return;
     }
     this.chain = this.chain
@@ -239,6 +265,9 @@ export class Relay {
       switch (a.kind) {
         case "toServer":
           this.origin.send(a.data);
+          if ("drained" in this.origin && this.origin.bufferedAmount > this.s.relayWindowBytes) {
+            if (!(await this.originDrained(this.origin))) return;
+          }
           break;
         case "toClient":
           this.sendClient(a.data);
@@ -251,6 +280,22 @@ export class Relay {
           return;
       }
     }
+  }
+
+  // Waits (holding the chain: client input queues behind it) until half the window is
+  // written; false when the origin wrote nothing for the origin timeout (the relay is over).
+  private async originDrained(origin: OriginSocket): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const slow = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.s.ingestTimeoutMs);
+    });
+    const ok = await Promise.race([origin.drained(this.s.relayWindowBytes / 2).then(() => true), slow]);
+    if (timer !== null) clearTimeout(timer);
+    if (!ok) {
+      this.sendClient(encoder.encode(REFUSE.originSlow + "\r\n"));
+      this.finish(1000, "origin not draining");
+    }
+    return ok && !this.done;
   }
 
   private sendClient(data: Uint8Array): void {

@@ -74,6 +74,7 @@ export interface Session {
   messages: { from: string; rcpt: string[]; body: string }[];
   textFrame: boolean;
   closed: boolean;
+  stalled: boolean;
 }
 
 export async function sessions(origin: string): Promise<Session[]> {

@@ -11,7 +11,8 @@
 //                       edge-token check, then a scripted SMTP server over binary frames
 //                       (EHLO with STARTTLS and CHUNKING, MAIL, RCPT, DATA, BDAT, AUTH PLAIN,
 //                       RSET, NOOP, QUIT) that records every client byte it receives.
-//   /_test/*            control for the tests: messages, sessions, mode, reset.
+//   /_test/*            control for the tests: messages, sessions, mode (ingest status,
+//                       readyz, retryAfter, stallData: stop reading after DATA), reset.
 // It is a test double for the protocol edges only; the real mxgate listeners are tested
 // end to end when MXGATE_BIN is set (global-setup.mjs).
 import { createHash, createHmac, randomUUID, timingSafeEqual } from "node:crypto";
@@ -139,7 +140,7 @@ function onUpgrade(name, keyBytes, state, req, socket) {
     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
       `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: smtp.mxgate.v1\r\n\r\n`,
   );
-  const session = { region: name, clientIp, authorization: req.headers["authorization"] ?? null, received: "", messages: [], textFrame: false, closed: false };
+  const session = { region: name, clientIp, authorization: req.headers["authorization"] ?? null, received: "", messages: [], textFrame: false, closed: false, stalled: false };
   state.sessions.push(session);
   const send = (text) => socket.write(frame(0x2, Buffer.from(text, "latin1")));
   const smtp = smtpServer(send, session, () => {
@@ -165,6 +166,11 @@ function onUpgrade(name, keyBytes, state, req, socket) {
         return;
       }
       if (f.opcode === 0x2 || f.opcode === 0x0) smtp(f.payload);
+    }
+    // mode.stallData: after DATA, stop reading (a stuck origin: the Worker's writes back up).
+    if (state.mode.stallData && session.received.includes("DATA\r\n") && !session.stalled) {
+      session.stalled = true;
+      socket.pause();
     }
   });
   socket.on("close", () => (session.closed = true));

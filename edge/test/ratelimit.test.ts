@@ -1,5 +1,6 @@
 // The rate-limit Durable Object: sliding-window maths at the window edges, all-or-nothing
 // decisions, leases; and limits that hold across connections of the bridge.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { limiterFor, roll, type WindowState, allows, estimate } from "../src/rate-limiter";
@@ -65,6 +66,31 @@ describe("RateLimiter Durable Object", () => {
     expect((await l.admit("c4", 2, 10_000, [], 10_001)).allowed).toBe(true); // c2 expired
     expect(await l.leaseCount(10_001)).toBe(2); // c3, c4
     expect(await l.leaseCount(10_002)).toBe(1); // c3 expired too
+  });
+});
+
+describe("RateLimiter idle cleanup", () => {
+  it("keeps one alarm pending instead of moving it on every charge, and drops the state once idle", async () => {
+    const l = fresh("idle");
+    const check = [{ name: "m", limit: 100, windowMs: 60_000 }];
+    expect((await l.decide(check)).allowed).toBe(true);
+    const first = await runInDurableObject(l, (_o, state) => state.storage.getAlarm());
+    expect(first).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await l.decide(check)).allowed).toBe(true);
+    const [alarm, idleAt] = await runInDurableObject(l, async (_o, state) => [await state.storage.getAlarm(), state.storage.kv.get<number>("idle-at")] as const);
+    expect(alarm).toBe(first); // not moved
+    expect(idleAt!).toBeGreaterThan(first!); // but the idle time was
+    // The alarm comes before "idle-at": the state stays and the alarm waits on for "idle-at".
+    expect(await runDurableObjectAlarm(l)).toBe(true);
+    expect(await runInDurableObject(l, (_o, state) => state.storage.getAlarm())).toBe(idleAt);
+    expect(await runInDurableObject(l, (_o, state) => state.storage.kv.get("w:m:60000"))).toBeDefined();
+    // Once "idle-at" has passed, the alarm drops the state (and the next charge arms a new one).
+    await runInDurableObject(l, (_o, state) => state.storage.kv.put("idle-at", Date.now() - 1));
+    expect(await runDurableObjectAlarm(l)).toBe(true);
+    expect(await runInDurableObject(l, (_o, state) => [...state.storage.kv.list()].length)).toBe(0);
+    expect((await l.decide(check)).allowed).toBe(true);
+    expect(await runInDurableObject(l, (_o, state) => state.storage.getAlarm())).not.toBeNull();
   });
 });
 

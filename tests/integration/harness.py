@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -263,6 +264,38 @@ tenant = "default"
     def wait_event(self, message_id, timeout=10):
         return self.wait_for(lambda: next((e for e in self.events() if e.get("id") == message_id), None),
                              timeout, "event for " + message_id)
+
+
+class Bridge:
+    """`mxgate bridge --listen <free port> --url <url>` (docs/edge.md section 3); the token, when
+    given, through $MXGATE_BRIDGE_TOKEN. stop() returns what it logged."""
+
+    def __init__(self, url, token=None, extra=()):
+        self.port = free_port()
+        env = dict(os.environ)
+        env.pop("MXGATE_BRIDGE_TOKEN", None)
+        if token:
+            env["MXGATE_BRIDGE_TOKEN"] = token
+        self.proc = subprocess.Popen([MXGATE_TEST_BIN, "bridge", "--listen", "127.0.0.1:%d" % self.port, "--url", url]
+                                     + list(extra), env=env, stderr=subprocess.PIPE, text=True)
+        # Ready when it says so on stderr: a connect probe would itself be a client and open a
+        # tunnel of its own (which a one-shot recording server, as in test_edge_bridge, would
+        # then answer).
+        ready, _, _ = select.select([self.proc.stderr], [], [], 15)
+        first = self.proc.stderr.readline() if ready else "(nothing on stderr within 15 s)\n"
+        if "listening on port" not in first:
+            self.proc.kill()
+            raise RuntimeError("bridge did not listen: " + first + self.proc.communicate()[1])
+        self.first_line = first
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            out = self.proc.communicate(timeout=10)[1]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out = self.proc.communicate()[1]
+        return self.first_line + out
 
 
 def queued_id(reply_text):

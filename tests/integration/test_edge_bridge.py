@@ -5,7 +5,6 @@ unreachable URL gives the SMTP client "421 4.4.0" after the configured attempts,
 bridge sends the Bearer token it was given (seen by a tiny recording WebSocket server)."""
 import os
 import shutil
-import signal
 import smtplib
 import socket
 import subprocess
@@ -14,7 +13,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import MXGATE_TEST_BIN, Gateway, free_port, queued_id  # noqa: E402
+from harness import Bridge, Gateway, free_port, queued_id  # noqa: E402
 
 LISTENERS = """
 [[listener]]
@@ -27,33 +26,6 @@ name = "ws"
 kind = "websocket"
 listen = "127.0.0.1:%(ws)d"
 """
-
-
-class Bridge:
-    def __init__(self, url, token=None, extra=()):
-        self.port = free_port()
-        env = dict(os.environ)
-        env.pop("MXGATE_BRIDGE_TOKEN", None)
-        if token:
-            env["MXGATE_BRIDGE_TOKEN"] = token
-        self.proc = subprocess.Popen([MXGATE_TEST_BIN, "bridge", "--listen", "127.0.0.1:%d" % self.port, "--url", url]
-                                     + list(extra), env=env, stderr=subprocess.PIPE, text=True)
-        # Ready when it says so on stderr: a connect probe would itself be a client and open a
-        # tunnel of its own (which the one-shot recording server below would then answer).
-        first = self.proc.stderr.readline()
-        if "listening on port" not in first:
-            self.proc.kill()
-            raise RuntimeError("bridge did not listen: " + first + self.proc.communicate()[1])
-        self.first_line = first
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            out = self.proc.communicate(timeout=10)[1]
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out = self.proc.communicate()[1]
-        return self.first_line + out
 
 
 class EdgeBridgeTest(unittest.TestCase):
