@@ -54,7 +54,9 @@ if [ "${MXGATE_TEST_SANITIZE:-1}" != "0" ]; then
   phase "integration scenarios under ASan/UBSan (clang, build-fuzz)"
   ./scripts/fuzz.sh --build-only
   extra=$(ninja -C build-fuzz -t targets all | grep -q '^kafka_mock_cluster:' && echo kafka_mock_cluster || true)
-  ninja -C build-fuzz mxgate $extra
+  # mxgate-lambda too: test_lambda runs it under the sanitizers.
+  lambda=$(ninja -C build-fuzz -t targets all | grep -q "^mxgate-lambda:" && echo mxgate-lambda || true)
+  ninja -C build-fuzz mxgate $extra $lambda
   # ThreadSanitizer: only the binary is built (the scenarios are what cross threads: event
   # loops, the spool's sync thread, the pipeline, the HTTP client's threads). It is built at
   # nice 19 while the ASan scenarios run (they mostly wait on sockets and sleeps).

@@ -54,11 +54,15 @@ class Function:
             return [json.loads(ln) for ln in f if ln.startswith("{")]
 
     def stop(self):
+        """Stops the function; returns its sanitizer reports (ASan/UBSan builds), if any."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
         self.api.close()
         self.out.close()
+        with open(os.path.join(self.workdir, "stdout.log"), errors="replace") as f:
+            return [ln for ln in f if "ERROR: AddressSanitizer" in ln or "runtime error:" in ln
+                    or "ERROR: LeakSanitizer" in ln]
 
 
 @unittest.skipIf(not os.path.exists(LAMBDA_BIN), "mxgate-lambda not built (needs the S3 backend)")
@@ -83,9 +87,11 @@ class LambdaTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.fn.stop()
+        reports = cls.fn.stop()
         cls.moto.stop()
         shutil.rmtree(cls.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer reports from mxgate-lambda:\n" + "".join(reports))
 
     def events(self):
         try:
@@ -195,8 +201,9 @@ class LambdaInitTest(unittest.TestCase):
             self.assertEqual(fn.proc.wait(timeout=10), 1)
             self.assertEqual(fn.api.next_calls, 0)
         finally:
-            fn.stop()
+            reports = fn.stop()
             shutil.rmtree(d, ignore_errors=True)
+        self.assertEqual(reports, [])
 
 
 if __name__ == "__main__":
