@@ -61,6 +61,18 @@ std::string buildMessageReceivedJson(const MessageReceived& m) {
   } else {
     w.null();
   }
+  if (!m.receipt.by.empty()) {
+    w.key("receipt").beginObject();
+    w.field("by", m.receipt.by);
+    for (auto [name, v] : {std::pair<const char*, const std::string*>{"spf", &m.receipt.spf},
+                           {"dkim", &m.receipt.dkim},
+                           {"dmarc", &m.receipt.dmarc},
+                           {"spam", &m.receipt.spam},
+                           {"virus", &m.receipt.virus}}) {
+      if (!v->empty()) w.field(name, *v);
+    }
+    w.endObject();
+  }
   w.endObject();  // data
   w.endObject();
   return out;

@@ -8,7 +8,8 @@
 //    "datacontenttype":"application/json","subject":"<message id>",
 //    "traceparent":"00-<trace id>-<parent id>-01",
 //    "data":{"id","tenant","envelope":{...},"received_at","size","sha256",
-//            "storage":{"raw","parsed"|null,"attachments":[...]},"summary":{...}|null}}
+//            "storage":{"raw","parsed"|null,"attachments":[...]},"summary":{...}|null,
+//            "receipt":{...} (only for a message another service received first, e.g. SES)}}
 //
 // traceparent is the CloudEvents distributed-tracing extension (W3C Trace Context): the
 // trace id is the message id's 128 bits, so every event, retry and sink of one message
@@ -36,6 +37,15 @@ namespace mx::events {
 
 inline constexpr std::string_view kMessageReceivedType = "mxgate.message.received";
 
+// What the service that received the message before us judged it — an SES receipt rule's
+// verdicts, as SES spells them ("PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED").
+// The event carries it as data.receipt {"by":"ses","spf":…,"dkim":…,"dmarc":…,"spam":…,
+// "virus":…} (empty verdicts left out); absent when `by` is empty.
+struct ReceiptVerdicts {
+  std::string by;
+  std::string spf, dkim, dmarc, spam, virus;
+};
+
 // Everything the event says about one message beyond its envelope. Filled by the pipeline.
 struct MessageReceived {
   const Envelope* envelope = nullptr;  // the record's envelope (not copied); must be set
@@ -50,6 +60,7 @@ struct MessageReceived {
   // The trace the event joins (W3C traceparent, e.g. from an AWS X-Ray header at the Lambda
   // entry point); empty: traceparentOf(envelope->id). Must be a valid traceparent.
   std::string traceparent;
+  ReceiptVerdicts receipt;  // data.receipt when receipt.by is set
 };
 
 // The W3C traceparent of the message `id`: "00-" 32 hex "-" 16 hex "-01".

@@ -124,6 +124,10 @@ Handler::RecordResult Handler::processRecord(const RawMessageRef& ref, const std
   pipeline::HandleOptions ho;
   ho.raw_already_stored = m.raw_already_stored;
   ho.traceparent = traceparent;
+  if (ref.source == LambdaEventSource::kSes) {
+    const SesVerdicts& v = ref.ses_verdicts;
+    ho.receipt = events::ReceiptVerdicts{"ses", v.spf, v.dkim, v.dmarc, v.spam, v.virus};
+  }
   std::vector<events::Event> events;
   for (const Envelope& copy : m.copies) {
     auto ev = messages_.handle(raw, copy, ho);

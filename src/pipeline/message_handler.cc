@@ -53,6 +53,7 @@ Result<events::Event> MessageHandler::handle(std::string_view raw, const Envelop
   m.size = raw.size();
   m.raw_key = keys.raw;
   m.traceparent = options.traceparent;
+  m.receipt = options.receipt;
 
   auto store_t0 = SteadyClock::now();
   if (!options.raw_already_stored) {

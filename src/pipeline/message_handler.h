@@ -30,6 +30,7 @@
 
 #include "core/envelope.h"
 #include "core/result.h"
+#include "events/cloud_event.h"
 #include "events/event_sink.h"
 #include "pipeline/message_keys.h"
 #include "pipeline/metrics.h"
@@ -54,6 +55,9 @@ struct HandleOptions {
   bool raw_already_stored = false;
   // The trace the event joins (events::MessageReceived::traceparent); empty: the message's own.
   std::string traceparent;
+  // The verdicts of the service that received the message first (an SES receipt rule), for
+  // the event's data.receipt.
+  events::ReceiptVerdicts receipt;
 };
 
 class MessageHandler {

@@ -167,6 +167,8 @@ class LambdaTest(unittest.TestCase):
         self.assertEqual(data["envelope"]["mail_from"], "envelope@sender.test")
         self.assertEqual([r["address"] for r in data["envelope"]["rcpt_to"]], ["carol@acme.test"])
         self.assertEqual(data["received_at"], "2026-03-04T05:06:07.890Z")
+        self.assertEqual(data["receipt"], {"by": "ses", "spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS",
+                                           "virus": "PASS"})
         self.assertTrue(data["storage"]["raw"].startswith("acme/raw/2026/03/04/"), data["storage"]["raw"])
 
     def test_missing_object_fails_the_invocation_with_the_reason(self):

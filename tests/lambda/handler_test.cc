@@ -142,6 +142,7 @@ TEST(LambdaHandler, S3ObjectIsParsedStoredAndPublishedPerTenant) {
   EXPECT_EQ(globex["tenant"], "globex");
   EXPECT_NE(acme["id"], globex["id"]);
   EXPECT_EQ(acme["envelope"]["reception"], "lambda");
+  EXPECT_FALSE(acme.contains("receipt"));  // only SES has verdicts
   EXPECT_EQ(acme["envelope"]["mail_from"], "bounce@sender.test");
   ASSERT_EQ(acme["envelope"]["rcpt_to"].size(), 2u);
   EXPECT_EQ(acme["envelope"]["rcpt_to"][0]["address"], "bob@acme.test");
@@ -215,6 +216,7 @@ TEST(LambdaHandler, SesReceiptUsesTheSmtpEnvelopeAndItsTime) {
   EXPECT_EQ(d["envelope"]["mail_from"], "envelope@sender.test");
   EXPECT_EQ(d["envelope"]["rcpt_to"][0]["address"], "zed@globex.test");
   EXPECT_EQ(d["received_at"], "2026-01-02T03:04:05.678Z");
+  EXPECT_EQ(d["receipt"], json::parse(R"({"by":"ses","spf":"PASS"})"));  // absent verdicts left out
   EXPECT_EQ(f.store.keys().size(), 2u);  // raw copy + parsed
 }
 
