@@ -195,11 +195,16 @@ InvocationOutcome Handler::handle(const Invocation& inv) {
     line(out);
   } else {
     for (const RawMessageRef& ref : *refs) sqs = sqs || ref.source == LambdaEventSource::kSqs;
+    bool fifo_stopped = false;
     for (const RawMessageRef& ref : *refs) {
       // The other messages of an SQS record that already failed come back with it.
       if (!ref.record_id.empty() && failed_set.count(ref.record_id) != 0) continue;
       Status s = okStatus();
-      if (ref.failed()) {
+      if (fifo_stopped && ref.fifo) {
+        // FIFO: a record after a failed one is not processed (that would break the group's
+        // order); it is reported failed too and comes back after the one that failed.
+        s = Error(ErrorClass::kTransientBackend, "not started: an earlier record of this FIFO batch failed");
+      } else if (ref.failed()) {
         s = Error(ErrorClass::kProtocol, ref.error);
       } else if (inv.deadline_ms > 0 &&
                  unixMillis(clock_.wall()) + options_.deadline_margin.count() > inv.deadline_ms) {
@@ -211,6 +216,7 @@ InvocationOutcome Handler::handle(const Invocation& inv) {
         bytes += r.bytes;
       }
       if (s.ok()) continue;
+      if (ref.fifo) fifo_stopped = true;
       ++errors;
       ++failures;
       logFailure(inv.request_id, ref, s.error());

@@ -8,7 +8,9 @@
 //   - SQS: always a response, {"batchItemFailures":[{"itemIdentifier":"<messageId>"}…]}
 //     naming exactly the records that failed (ReportBatchItemFailures), so one bad record
 //     does not make the batch retry; SQS's redrive policy moves a record that keeps failing
-//     to the queue's dead-letter queue, and every failure is logged with its reason.
+//     to the queue's dead-letter queue, and every failure is logged with its reason. From a
+//     FIFO queue, the records after a failed one are not processed and are reported
+//     failed with it, so a message group keeps its order.
 //   - S3 and SES (asynchronous invocations): an error when any message failed, so Lambda
 //     retries the whole event (idempotent: same ids, keys and event ids) and finally sends
 //     it, with the error message as the reason, to the function's on-failure destination.

@@ -264,6 +264,11 @@ Result<std::vector<RawMessageRef>> parseLambdaEvent(std::string_view text, const
         failed.error = s.error().message();
         out.push_back(std::move(failed));
       }
+      // A FIFO queue's records must be handled in order (lambda/handler.h).
+      const std::string* arn = stringMember(rec, "eventSourceARN");
+      if (arn != nullptr && arn->size() > 5 && arn->compare(arn->size() - 5, 5, ".fifo") == 0) {
+        for (size_t k = before; k < out.size(); ++k) out[k].fifo = true;
+      }
     } else {
       return shape("record " + std::to_string(i) + ": unsupported eventSource");
     }

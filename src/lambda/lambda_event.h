@@ -56,6 +56,9 @@ struct RawMessageRef {
   std::string record_id;
   // Set when this SQS record could not be read; then only record_id is meaningful.
   std::string error;
+  // The SQS record came from a FIFO queue (eventSourceARN ends in ".fifo"): records after a
+  // failed one must not be processed, and are reported failed with it.
+  bool fifo = false;
   // SES only.
   std::string ses_message_id;
   std::string ses_source;

@@ -202,6 +202,30 @@ TEST(LambdaHandler, SqsBatchReportsExactlyTheFailedRecords) {
   EXPECT_EQ(json::parse(ok.response)["batchItemFailures"].size(), 0u);
 }
 
+TEST(LambdaHandler, FifoBatchStopsAtTheFirstFailure) {
+  Fixture f;
+  f.reader.add("uploads", "good.eml", kMessage);
+  auto fifo = [](const std::string& id, const std::string& body) {
+    std::string r = sqsRecord(id, body);
+    r.insert(r.size() - 1, R"(,"eventSourceARN":"arn:aws:sqs:eu-west-1:1:mail.fifo")");
+    return r;
+  };
+  const std::string payload = R"({"Records":[)" + fifo("f1", s3Event("uploads", "good.eml")) + "," +
+                              fifo("f2", s3Event("uploads", "missing.eml")) + "," +
+                              fifo("f3", s3Event("uploads", "good.eml")) + "]}";
+  InvocationOutcome o = f.invoke(payload);
+  json r = json::parse(o.response);
+  ASSERT_EQ(r["batchItemFailures"].size(), 2u) << o.response;
+  EXPECT_EQ(r["batchItemFailures"][0]["itemIdentifier"], "f2");
+  EXPECT_EQ(r["batchItemFailures"][1]["itemIdentifier"], "f3");
+  EXPECT_EQ(f.sink.events.size(), 2u);  // f1 only (two tenants); f3 not processed
+  EXPECT_EQ(f.reader.reads, 2);
+  // The same records from a standard queue: only f2 fails.
+  InvocationOutcome std_queue = f.invoke(R"({"Records":[)" + sqsRecord("s1", s3Event("uploads", "missing.eml")) + "," +
+                                         sqsRecord("s2", s3Event("uploads", "good.eml")) + "]}");
+  EXPECT_EQ(json::parse(std_queue.response)["batchItemFailures"].size(), 1u);
+}
+
 TEST(LambdaHandler, SesReceiptUsesTheSmtpEnvelopeAndItsTime) {
   Fixture f;
   f.reader.add("ses-bucket", "inbound/abc123", kMessage);
