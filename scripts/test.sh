@@ -70,9 +70,10 @@ if [ "${MXGATE_TEST_SANITIZE:-1}" != "0" ]; then
   tsan_log=$(mktemp)
   nice -n 19 ninja -C build-tsan mxgate >"$tsan_log" 2>&1 &
   tsan_pid=$!
-  # The sanitized pipeline is several times slower: the event scenario sends fewer messages.
+  # The sanitized pipeline is several times slower: the event and S3 scenarios send fewer
+  # messages and the S3 outage is shorter (the normal build runs them at full size).
   asan_status=0
-  MXGATE_TEST_ISOLATION_MESSAGES=500 \
+  MXGATE_TEST_ISOLATION_MESSAGES=500 MXGATE_TEST_S3_MESSAGES=100 MXGATE_TEST_S3_OUTAGE_SECONDS=5 \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-fuzz --output-on-failure --timeout 900 -R '^integration\.' || asan_status=$?
   phase "integration scenarios under TSan (clang, build-tsan)"
