@@ -100,6 +100,7 @@ int runLambda() {
   ro.idle_timeout = Millis(std::chrono::hours(24 * 365));  // the one connection to the sandbox's API
   ro.max_response_bytes = 7ull << 20;                      // a 6 MB payload and its headers
   ro.user_agent = "mxgate-lambda";
+  ro.tls = false;  // the Runtime API is plain http on the sandbox's loopback
   auto runtime_http = http::BeastClient::create(ro);
   if (!runtime_http.ok()) {
     std::fprintf(stderr, "mxgate-lambda: %s\n", runtime_http.error().message().c_str());

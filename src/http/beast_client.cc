@@ -158,6 +158,7 @@ class BeastClient::Impl {
 
   // Builds the TLS context; on failure https requests are refused with tls_error_.
   void initTls() {
+    if (!options_.tls) return;  // http only: tls_ctx_ stays null (see https_disabled_)
     auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);  // RFC 8996
     boost::system::error_code ec;
@@ -257,7 +258,10 @@ class BeastClient::Impl {
       ex->endpoint += ":" + std::to_string(ex->url.port);
     }
     ex->key = ex->url.scheme + "://" + ex->endpoint;
-    if (ex->url.tls() && !tls_ctx_) return Error(ErrorClass::kPermanentBackend, "https unavailable: " + tls_error_);
+    if (ex->url.tls() && !tls_ctx_) {
+      return Error(ErrorClass::kPermanentBackend,
+                   "https unavailable: " + (options_.tls ? tls_error_ : std::string("this client is http only")));
+    }
     if (!isToken(request.method)) return Error(ErrorClass::kPermanentBackend, "bad request method");
     ex->timeout = request.timeout.count() > 0 ? request.timeout : options_.request_timeout;
     ex->head = request.method == "HEAD";

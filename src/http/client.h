@@ -86,6 +86,10 @@ struct ClientOptions {
   Millis request_timeout{30'000};
   Millis idle_timeout{30'000};          // a pooled connection idle this long is closed
   std::string ca_file;                  // PEM bundle; empty: the system's default CA store
+  // false: plain http only — no TLS context and no CA store read at creation (reading the
+  // system bundle costs tens of ms: the Lambda Runtime API client, on loopback, skips it);
+  // an https request then fails with kPermanentBackend.
+  bool tls = true;
   bool verify_peer = true;              // https: certificate chain and host name (SNI sent)
   uint64_t max_response_bytes = 64ull << 20;
   std::string user_agent = "mxgate";

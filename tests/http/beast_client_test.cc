@@ -123,6 +123,21 @@ uint16_t closedPort() {
   return a.local_endpoint().port();  // closed when `a` goes: nothing listens there
 }
 
+TEST(BeastClient, HttpOnlyClientServesHttpAndRefusesHttps) {
+  TestServer server([](const TestRequest&) { return TestReply{200, "plain"}; });
+  ClientOptions o;
+  o.tls = false;
+  o.ca_file = "/nonexistent/ca.pem";  // not read at all: creation cannot fail on it
+  auto c = client(o);
+  auto r = sendAndWait(*c, get(server.url("/")));
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->body, "plain");
+  auto tls = sendAndWait(*c, get("https://127.0.0.1:" + std::to_string(server.port()) + "/"));
+  ASSERT_FALSE(tls.ok());
+  EXPECT_EQ(tls.error().errorClass(), ErrorClass::kPermanentBackend);
+  EXPECT_NE(tls.error().message().find("http only"), std::string::npos) << tls.error().message();
+}
+
 TEST(BeastClient, ConnectRefusedIsTransient) {
   auto c = client();
   auto r = sendAndWait(*c, get("http://127.0.0.1:" + std::to_string(closedPort()) + "/"));
