@@ -231,14 +231,14 @@ resource "aws_iam_role_policy" "pipeline_lambda" {
 }
 
 resource "aws_iam_role" "websocket_lambda" {
-  count              = local.lambda_on ? 1 : 0
+  count              = local.websocket_on ? 1 : 0
   name               = "${var.name}-websocket-lambda"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
   tags               = local.tags
 }
 
 data "aws_iam_policy_document" "websocket_lambda" {
-  count = local.lambda_on ? 1 : 0
+  count = local.websocket_on ? 1 : 0
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -280,7 +280,7 @@ data "aws_iam_policy_document" "websocket_lambda" {
 }
 
 resource "aws_iam_role_policy" "websocket_lambda" {
-  count  = local.lambda_on ? 1 : 0
+  count  = local.websocket_on ? 1 : 0
   name   = "websocket"
   role   = aws_iam_role.websocket_lambda[0].id
   policy = data.aws_iam_policy_document.websocket_lambda[0].json

@@ -5,8 +5,10 @@
 #     X-Ray active tracing and a dead-letter queue (the ingest queue's redrive after five
 #     receives; the function's own DLQ for asynchronous invocations);
 #   - websocket: SMTP over WebSocket as virtual connections (websocket.tf).
-# The MXGATE_LAMBDA_* variables name what the Lambda entry point will read; align them
-# with the Lambda issue when it lands (the other MXGATE_* are ordinary config keys).
+# The pipeline function is `mxgate-lambda` (docs/lambda.md): its environment is ordinary
+# MXGATE_* configuration (an unknown MXGATE_* variable is an init error). The websocket
+# function (var.lambda_websocket, default off) is for part 2 of the Lambda issue, which is
+# not built yet: the bootstrap does not handle API Gateway WebSocket events.
 
 resource "aws_cloudwatch_log_group" "pipeline_lambda" {
   count             = local.lambda_on ? 1 : 0
@@ -40,7 +42,6 @@ resource "aws_lambda_function" "pipeline" {
 
   environment {
     variables = {
-      MXGATE_LAMBDA_HANDLER     = "pipeline"
       MXGATE_STORE_BACKEND      = "s3"
       MXGATE_STORE_S3_BUCKET    = aws_s3_bucket.mail.bucket
       MXGATE_STORE_S3_REGION    = data.aws_region.current.name
@@ -67,7 +68,7 @@ resource "aws_lambda_event_source_mapping" "ingest" {
 }
 
 resource "aws_cloudwatch_log_group" "websocket_lambda" {
-  count             = local.lambda_on ? 1 : 0
+  count             = local.websocket_on ? 1 : 0
   name              = "/aws/lambda/${var.name}-websocket"
   retention_in_days = var.log_retention_days
   kms_key_id        = local.use_kms ? var.kms_key_arn : null
@@ -75,7 +76,7 @@ resource "aws_cloudwatch_log_group" "websocket_lambda" {
 }
 
 resource "aws_lambda_function" "websocket" {
-  count                          = local.lambda_on ? 1 : 0
+  count                          = local.websocket_on ? 1 : 0
   function_name                  = "${var.name}-websocket"
   role                           = aws_iam_role.websocket_lambda[0].arn
   filename                       = var.lambda_zip

@@ -21,6 +21,8 @@ locals {
   bucket_name = var.bucket_name != "" ? var.bucket_name : "${var.name}-mail-${data.aws_caller_identity.current.account_id}"
   use_kms     = var.kms_key_arn != ""
   lambda_on   = var.lambda_zip != ""
+  # SMTP over WebSocket as virtual connections (issue 12 part 2) is not built yet: opt in.
+  websocket_on = local.lambda_on && var.lambda_websocket
 
   # Every setting of the node, as MXGATE_* variables (docs/config.md); the image's config
   # (deploy/docker/mxgate.toml) supplies the paths under /var/lib/mxgate.

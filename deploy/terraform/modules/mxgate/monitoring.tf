@@ -35,10 +35,10 @@ locals {
     { events = aws_sqs_queue.events_dlq.name },
     local.lambda_on ? { ingest = aws_sqs_queue.ingest_dlq[0].name } : {},
   )
-  lambdas = local.lambda_on ? {
-    pipeline  = aws_lambda_function.pipeline[0].function_name
-    websocket = aws_lambda_function.websocket[0].function_name
-  } : {}
+  lambdas = merge(
+    local.lambda_on ? { pipeline = aws_lambda_function.pipeline[0].function_name } : {},
+    local.websocket_on ? { websocket = aws_lambda_function.websocket[0].function_name } : {},
+  )
 }
 
 resource "aws_cloudwatch_metric_alarm" "outbox_age" {

@@ -25,7 +25,7 @@ output "events_dlq_url" {
 
 output "websocket_url" {
   description = "The WebSocket API's URL (empty without the Lambda artefact)."
-  value       = local.lambda_on ? aws_apigatewayv2_stage.websocket[0].invoke_url : ""
+  value       = local.websocket_on ? aws_apigatewayv2_stage.websocket[0].invoke_url : ""
 }
 
 output "kafka_bootstrap_brokers" {

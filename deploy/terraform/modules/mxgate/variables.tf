@@ -273,6 +273,12 @@ variable "lambda_batch_size" {
   default     = 10
 }
 
+variable "lambda_websocket" {
+  description = "Also create the SMTP-over-WebSocket API and its function (virtual connections, part 2 of the Lambda issue: not built yet, so the bootstrap cannot serve it). Needs lambda_zip."
+  type        = bool
+  default     = false
+}
+
 variable "manage_apigateway_account_role" {
   description = "Set the region's API Gateway CloudWatch Logs role (account-wide) for the WebSocket access logs; leave false when the account already has one."
   type        = bool

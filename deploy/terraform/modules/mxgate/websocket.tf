@@ -3,7 +3,7 @@
 # state between frames (DESIGN.md "Scaling out").
 
 resource "aws_dynamodb_table" "connections" {
-  count        = local.lambda_on ? 1 : 0
+  count        = local.websocket_on ? 1 : 0
   name         = "${var.name}-connections"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "connection_id"
@@ -31,7 +31,7 @@ resource "aws_dynamodb_table" "connections" {
 }
 
 resource "aws_apigatewayv2_api" "websocket" {
-  count                      = local.lambda_on ? 1 : 0
+  count                      = local.websocket_on ? 1 : 0
   name                       = "${var.name}-websocket"
   protocol_type              = "WEBSOCKET"
   route_selection_expression = "$request.body.action"
@@ -39,7 +39,7 @@ resource "aws_apigatewayv2_api" "websocket" {
 }
 
 resource "aws_apigatewayv2_integration" "websocket" {
-  count                     = local.lambda_on ? 1 : 0
+  count                     = local.websocket_on ? 1 : 0
   api_id                    = aws_apigatewayv2_api.websocket[0].id
   integration_type          = "AWS_PROXY"
   integration_method        = "POST"
@@ -48,14 +48,14 @@ resource "aws_apigatewayv2_integration" "websocket" {
 }
 
 resource "aws_apigatewayv2_route" "websocket" {
-  for_each  = local.lambda_on ? toset(["$connect", "$disconnect", "$default"]) : toset([])
+  for_each  = local.websocket_on ? toset(["$connect", "$disconnect", "$default"]) : toset([])
   api_id    = aws_apigatewayv2_api.websocket[0].id
   route_key = each.key
   target    = "integrations/${aws_apigatewayv2_integration.websocket[0].id}"
 }
 
 resource "aws_cloudwatch_log_group" "websocket_access" {
-  count             = local.lambda_on ? 1 : 0
+  count             = local.websocket_on ? 1 : 0
   name              = "/${var.name}/websocket-access"
   retention_in_days = var.log_retention_days
   kms_key_id        = local.use_kms ? var.kms_key_arn : null
@@ -63,7 +63,7 @@ resource "aws_cloudwatch_log_group" "websocket_access" {
 }
 
 resource "aws_apigatewayv2_stage" "websocket" {
-  count       = local.lambda_on ? 1 : 0
+  count       = local.websocket_on ? 1 : 0
   api_id      = aws_apigatewayv2_api.websocket[0].id
   name        = "live"
   auto_deploy = true
@@ -92,7 +92,7 @@ resource "aws_apigatewayv2_stage" "websocket" {
 }
 
 resource "aws_iam_role" "apigateway_logs" {
-  count = local.lambda_on && var.manage_apigateway_account_role ? 1 : 0
+  count = local.websocket_on && var.manage_apigateway_account_role ? 1 : 0
   name  = "${var.name}-apigateway-logs"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
@@ -107,7 +107,7 @@ resource "aws_iam_role" "apigateway_logs" {
 }
 
 resource "aws_iam_role_policy" "apigateway_logs" {
-  count = local.lambda_on && var.manage_apigateway_account_role ? 1 : 0
+  count = local.websocket_on && var.manage_apigateway_account_role ? 1 : 0
   name  = "access-logs"
   role  = aws_iam_role.apigateway_logs[0].id
   policy = jsonencode({
@@ -125,12 +125,12 @@ resource "aws_iam_role_policy" "apigateway_logs" {
 
 # Account-wide (one per region): set only when asked.
 resource "aws_api_gateway_account" "this" {
-  count               = local.lambda_on && var.manage_apigateway_account_role ? 1 : 0
+  count               = local.websocket_on && var.manage_apigateway_account_role ? 1 : 0
   cloudwatch_role_arn = aws_iam_role.apigateway_logs[0].arn
 }
 
 resource "aws_lambda_permission" "websocket" {
-  count         = local.lambda_on ? 1 : 0
+  count         = local.websocket_on ? 1 : 0
   statement_id  = "AllowApiGateway"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.websocket[0].function_name
