@@ -241,7 +241,7 @@ TEST(LambdaHandler, SesReceiptUsesTheSmtpEnvelopeAndItsTime) {
   EXPECT_EQ(d["envelope"]["rcpt_to"][0]["address"], "zed@globex.test");
   EXPECT_EQ(d["received_at"], "2026-01-02T03:04:05.678Z");
   EXPECT_EQ(d["receipt"], json::parse(R"({"by":"ses","spf":"PASS"})"));  // absent verdicts left out
-  EXPECT_EQ(f.store.keys().size(), 2u);  // raw copy + parsed
+  EXPECT_EQ(f.store.keys().size(), 2u);                                  // raw copy + parsed
 }
 
 TEST(LambdaHandler, OurOwnRawObjectKeepsItsIdAndIsNotStoredAgain) {
