@@ -6,7 +6,7 @@ lambda_runtime.py), i.e. the init phase Lambda bills and a first request waits f
 polls. In the same run, the peer: a Python parser function's init (`import boto3, email,
 json` + the clients it would create), as a provided.al2023/python3.x function would pay.
 
-Usage: bench/lambda/cold_start.py [--runs 20] [--bootstrap PATH] [--store s3|local]
+Usage: bench/lambda/cold_start.py [--runs 20] [--bootstrap PATH] [--store s3|local] [--sink file|sqs]
   default PATH: dist's bootstrap unpacked from dist/mxgate-lambda.zip if present, else
   build/src/app/mxgate-lambda.
 Prints median and p90 in ms for each, and the ratio.
@@ -28,9 +28,7 @@ from lambda_runtime import RuntimeApi  # noqa: E402
 
 CONFIG = """
 %(store)s
-[events]
-sink = "file"
-file = "%(dir)s/events.jsonl"
+%(sink)s
 [[tenant]]
 name = "acme"
 domains = ["acme.test"]
@@ -62,6 +60,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--bootstrap")
+    ap.add_argument("--sink", choices=["file", "sqs"], default="file",
+                    help="sqs: a second HTTPS client at init (the sinks' shared one)")
     ap.add_argument("--store", choices=["local", "s3"], default="s3",
                     help="s3 (as deployed: its HTTPS client reads the CA store at init) or local")
     a = ap.parse_args()
@@ -78,7 +78,10 @@ def main():
         with open(os.path.join(work, "mxgate.toml"), "w") as f:
             store = ('[store]\nbackend = "local"\ndir = "%s/store"\n' % work if a.store == "local" else
                      '[store]\nbackend = "s3"\n[store.s3]\nbucket = "mail-store"\nregion = "eu-west-1"\n')
-            f.write(CONFIG % {"dir": work, "store": store})
+            sink = ('[events]\nsink = "file"\nfile = "%s/events.jsonl"\n' % work if a.sink == "file" else
+                    '[[sink]]\nname = "q"\nkind = "sqs"\n'
+                    'queue_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mail-events"\n')
+            f.write(CONFIG % {"dir": work, "store": store, "sink": sink})
         env = {k: v for k, v in os.environ.items() if not k.startswith("MXGATE_")}
         env.update({"MXGATE_CONFIG": os.path.join(work, "mxgate.toml"), "AWS_LAMBDA_FUNCTION_NAME": "bench",
                     "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_EC2_METADATA_DISABLED": "true"})
@@ -93,7 +96,7 @@ def main():
         def fmt(v):
             v = sorted(v)
             return "median %.1f ms, p90 %.1f ms (n=%d)" % (statistics.median(v), v[int(0.9 * (len(v) - 1))], len(v))
-        print("store: %s" % a.store)
+        print("store: %s, sink: %s" % (a.store, a.sink))
         print("bootstrap (%s): %s" % (os.path.relpath(bootstrap, ROOT) if bootstrap.startswith(ROOT) else "dist zip",
                                       fmt(ours)))
         if peer:

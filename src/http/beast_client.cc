@@ -149,6 +149,21 @@ struct Exchange {
 };
 using ExchangePtr = std::shared_ptr<Exchange>;
 
+// The system CA store, read once per process and shared by every client's TLS context
+// (X509_STORE is reference-counted and locks internally): reading the bundle costs tens of
+// milliseconds with OpenSSL 3, once per client otherwise. Null if it cannot be loaded.
+X509_STORE* systemCaStore() {
+  static X509_STORE* store = [] {
+    X509_STORE* s = X509_STORE_new();
+    if (s != nullptr && X509_STORE_set_default_paths(s) != 1) {
+      X509_STORE_free(s);
+      s = nullptr;
+    }
+    return s;
+  }();
+  return store;
+}
+
 class BeastClient::Impl {
  public:
   explicit Impl(ClientOptions options) : options_(std::move(options)), work_(asio::make_work_guard(ioc_)) {
@@ -163,8 +178,11 @@ class BeastClient::Impl {
     SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);  // RFC 8996
     boost::system::error_code ec;
     if (options_.ca_file.empty()) {
-      ctx->set_default_verify_paths(ec);
-      if (ec) tls_error_ = "cannot load the system CA store: " + ec.message();
+      if (X509_STORE* store = systemCaStore()) {
+        SSL_CTX_set1_cert_store(ctx->native_handle(), store);  // takes a reference
+      } else {
+        tls_error_ = "cannot load the system CA store";
+      }
     } else {
       ctx->load_verify_file(options_.ca_file, ec);
       if (ec) tls_error_ = "cannot load ca_file " + options_.ca_file + ": " + ec.message();

@@ -300,6 +300,26 @@ TEST_F(Tls, FailsWithoutTheCa) {
   EXPECT_EQ(server.requests(), 0);
 }
 
+TEST_F(Tls, DefaultClientsTrustTheSystemStoreFromOpenSslsDefaultPaths) {
+  // The system store is read once per process (ctest runs each test in its own), from
+  // OpenSSL's default paths, which SSL_CERT_FILE / SSL_CERT_DIR override: pointed at our
+  // certificate, every default client (no ca_file) trusts it through the one shared store.
+  const auto empty_dir = dir_ / "empty";
+  std::filesystem::create_directories(empty_dir);
+  ::setenv("SSL_CERT_FILE", cert_.c_str(), 1);
+  ::setenv("SSL_CERT_DIR", empty_dir.c_str(), 1);
+  TestServer server([](const TestRequest&) { return TestReply{200, "trusted"}; }, cert_, key_);
+  auto first = client();
+  auto second = client();
+  for (auto* c : {first.get(), second.get()}) {
+    auto r = sendAndWait(*c, get(server.url("/")));
+    ASSERT_TRUE(r.ok()) << r.error().message();
+    EXPECT_EQ(r->body, "trusted");
+  }
+  ::unsetenv("SSL_CERT_FILE");
+  ::unsetenv("SSL_CERT_DIR");
+}
+
 TEST_F(Tls, HostNameMismatchFails) {
   // Issued for localhost/127.0.0.1; the client is told the name is something else by
   // connecting to a name that resolves to loopback but is not in the certificate.
